@@ -1,0 +1,33 @@
+# hypernas: `make book` and `make test` are the whole set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+export HYPERNAS_DATA ?= $(CURDIR)/data
+
+.PHONY: setup test unit nbval book chapters run clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[book,test]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+test: setup
+	$(PY) -m pytest -q tests
+	$(PY) scripts/run_chapters.py --profile smoke --out build/smoke --results build/smoke/results
+	$(PY) -m pytest -q --nbval build/smoke/ipynb --nbval-current-env -p no:cacheprovider \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg
+
+book: setup
+	$(PY) scripts/run_chapters.py --profile $(PROFILE) --out book --results results/$(PROFILE)
+	$(VENV)/bin/jupyter-book build . --path-output book -W --keep-going
+
+run: setup
+	$(VENV)/bin/hypernas search exp1 --profile $(PROFILE) --out runs/$(PROFILE)/exp1
+
+clean:
+	rm -rf build book/_build runs

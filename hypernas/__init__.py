@@ -1,0 +1,2 @@
+"""hypernas: hypernetwork-controlled differentiable architecture search."""
+__version__ = "0.1.0"

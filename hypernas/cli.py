@@ -1,0 +1,195 @@
+"""Command line: ``hypernas search | derive | evaluate``.
+
+Every error a user can cause prints one line to stderr and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import fields
+
+from . import simplex
+from .errors import HyperNASError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line and exits 2 (as it does) without the usage block."""
+
+    def error(self, message: str):  # noqa: D401
+        sys.stderr.write(f"hypernas: error: {message} (see `{self.prog} --help`)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _config_keys_help() -> str:
+    from .experiments import SearchConfig
+
+    return ", ".join(f.name for f in fields(SearchConfig) if f.name not in ("experiment", "profile"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .evaluate import PROTOCOLS
+    from .experiments import PRESETS, PROFILES
+
+    p = _Parser(prog="hypernas", description="Hypernetwork-controlled NAS: one search, a family of architectures indexed by s.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ps = sub.add_parser("search", help="train the supernet and the hypernetwork", description=(
+        "Train the supernet and the RBF hypernetwork with the single-level objective "
+        "CE + kappa * Cost. Writes checkpoint.pt, metrics.jsonl, config.json and search.json to --out."))
+    ps.add_argument("experiment", help=f"preset: {', '.join(PRESETS)}")
+    ps.add_argument("--profile", default="quick", help=f"{', '.join(PROFILES)} (default quick)")
+    ps.add_argument("--out", required=True, help="run directory")
+    ps.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    ps.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"override a config key; keys: {_config_keys_help()}")
+    ps.add_argument("--resume", action="store_true", help="continue the search in --out from its last finished epoch")
+    ps.add_argument("--data-root", default=None, help="data folder (default $HYPERNAS_DATA, else ./data)")
+    ps.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
+    ps.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    def add_s(q):
+        q.add_argument("run_dir", help="run directory written by `hypernas search`")
+        q.add_argument("--s", required=True, help="complexity vector, k comma-separated numbers on the simplex (order of the run's ops)")
+        q.add_argument("--normalize", action="store_true", help="rescale a non-negative --s onto the simplex")
+        q.add_argument("--json", action="store_true", help="print JSON")
+
+    pd = sub.add_parser("derive", help="print the architecture at s", description=(
+        "Read the architecture at s off a trained family: argmax on each of the 28 edges."))
+    add_s(pd)
+
+    pe = sub.add_parser("evaluate", help="test accuracy of the architecture at s", description=(
+        "Test accuracy of the architecture at s under a protocol: inherited (discrete net, supernet weights), "
+        "retrain (from scratch for --epochs), relaxed (authors' protocol: supernet with GS at t=1)."))
+    add_s(pe)
+    pe.add_argument("--protocol", required=True, help=f"{', '.join(PROTOCOLS)}")
+    pe.add_argument("--epochs", type=int, default=None, help="epochs for --protocol retrain (default: the profile's retrain_epochs)")
+    pe.add_argument("--data-root", default=None, help="data folder (default $HYPERNAS_DATA, else ./data)")
+    pe.add_argument("--device", default=None, help="cpu, cuda, cuda:N")
+    return p
+
+
+def _device(name: str | None):
+    import torch
+
+    from .errors import ConfigError
+
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda requested but no CUDA GPU is available; use --device cpu")
+    return dev
+
+
+def cmd_search(args) -> int:
+    from .experiments import parse_set, resolve
+    from .search import search
+
+    overrides = parse_set(args.set)
+    if args.seed is not None:
+        overrides["seed"] = str(args.seed)
+    cfg = resolve(args.experiment, args.profile, overrides)
+    summary = search(cfg, args.out, data_root=args.data_root, resume=args.resume,
+                     device=_device(args.device), progress=not args.no_progress)
+    final = summary["final"]
+    print(json.dumps({
+        "run_dir": args.out, "config_hash": summary["config_hash"], "epochs": summary["epochs_done"],
+        "final_loss": final["loss"], "final_ce": final["ce"], "val_acc_centre": final["val_acc_centre"],
+        "wall_time_s": round(summary["wall_time_s"], 1), "data_source": summary["provenance"]["data_source"],
+    }, indent=2))
+    return 0
+
+
+def _architecture(args, device="cpu"):
+    from .genotype import derive, describe
+    from .search import load_run
+
+    run = load_run(args.run_dir, device)
+    s = simplex.parse(args.s, len(run.config.ops), normalize=args.normalize)
+    g = derive(run.hypernet, s, run.config.ops)
+    return run, s, g, describe(g, run.space, s)
+
+
+def _print_arch(record: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(record, indent=2))
+        return
+    print("s: " + ", ".join(f"{o}={v:.3f}" for o, v in zip(record["ops"], record["s"])))
+    print("normal: " + " ".join(record["normal"]))
+    print("reduce: " + " ".join(record["reduce"]))
+    print("op counts: " + ", ".join(f"{k}={v}" for k, v in record["op_counts"].items()))
+    print(f"cell_params: {record['cell_params']:,}  total_params: {record['total_params']:,}")
+    if "test_accuracy" in record:
+        print(f"test accuracy ({record['protocol']}): {record['test_accuracy']:.2f}%  [{record['data_source']}]")
+
+
+def cmd_derive(args) -> int:
+    _, _, _, record = _architecture(args)
+    _print_arch(record, args.json)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .errors import ConfigError
+    from .evaluate import PROTOCOLS, evaluate
+    from .experiments import nearest
+    from .search import load_splits
+
+    if args.protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {args.protocol!r}{nearest(args.protocol, PROTOCOLS)} (choose {', '.join(PROTOCOLS)})")
+    if args.epochs is not None and args.epochs < 1:
+        raise ConfigError("--epochs must be >= 1")
+    run, s, g, record = _architecture(args, _device(args.device))
+    splits = load_splits(run.config, args.data_root)
+    acc = evaluate(run, g, s, args.protocol, splits, epochs=args.epochs)
+    record.update(test_accuracy=round(acc, 4), protocol=args.protocol, data_source=splits.source,
+                  test_images=int(len(splits.test_y)))
+    _print_arch(record, args.json)
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "derive": cmd_derive, "evaluate": cmd_evaluate}
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """Let ``--s -0.1,0.6,0.5`` reach our own validation (argparse would take it for an option)."""
+    out = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--s" and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"--s={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except HyperNASError as exc:
+        sys.stderr.write(f"hypernas: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("hypernas: interrupted; the last finished epoch is saved, continue with --resume\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""The single-level search: one loop trains the supernet weights w and the hypernetwork a.
+
+For each mini-batch: draw s ~ U(simplex); alpha = u_a(s) for all 28 edges; draw per-example,
+per-edge gamma ~ GS(alpha, t); minimise
+
+    L = CE(supernet(x; gamma), y) + kappa * Cost(gamma_tilde; s)
+
+with one backward pass and two optimisers (Adam for both, as in the paper; the authors' SGD +
+cosine schedule for w is an option). The temperature t falls linearly from t_start to t_end
+over the epochs. After every epoch the run directory receives, atomically:
+
+* ``checkpoint.pt``: weights, hypernetwork, optimisers, scheduler, every RNG state and the epoch,
+  so ``resume=True`` continues exactly where the last finished epoch left off;
+* ``metrics.jsonl``: one line of metrics per finished epoch;
+* ``search.json`` (at the end): config, hash, provenance and the final metrics.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import data as data_mod
+from . import genotype as genotype_mod
+from . import simplex
+from .cost import relaxed_cost
+from .errors import ConfigError, RunDirError
+from .experiments import SearchConfig, paper_s
+from .gumbel import gumbel_softmax, linear_temperature
+from .hypernet import RBFHypernet
+from .io import save_torch, write_json, write_text
+from .provenance import provenance
+from .supernet import Network, build_supernet
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+SUMMARY = "search.json"
+
+
+def load_splits(cfg: SearchConfig, data_root=None) -> data_mod.Splits:
+    """The dataset of ``cfg``, split into train / validation / test subsets of the profile."""
+    raw = data_mod.load(cfg.dataset, data_root)
+    return data_mod.make_splits(raw, cfg.val_fraction, cfg.train_subset, cfg.val_subset, cfg.test_subset)
+
+
+def build_models(cfg: SearchConfig, device: torch.device | str = "cpu") -> tuple[Network, RBFHypernet]:
+    """Supernet and hypernetwork, initialised from ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
+    space = cfg.space()
+    supernet = build_supernet(space).to(device)
+    hypernet = RBFHypernet(space.k, space.n_arch_edges, learnable_refs=cfg.learnable_refs, sigma=cfg.sigma).to(device)
+    return supernet, hypernet
+
+
+def make_optimizers(cfg: SearchConfig, supernet: Network, hypernet: RBFHypernet, steps_per_epoch: int):
+    """``(opt_w, opt_a, scheduler_w or None)`` for the chosen optimiser option."""
+    if cfg.optimizer == "adam":
+        opt_w = torch.optim.Adam(supernet.parameters(), lr=cfg.lr_weights, weight_decay=cfg.weight_decay)
+        sched = None
+    else:  # sgd_cosine, the authors' code (they used lr_weights=0.025, weight_decay=3e-4)
+        opt_w = torch.optim.SGD(supernet.parameters(), lr=cfg.lr_weights, momentum=0.9, weight_decay=cfg.weight_decay or 3e-4)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt_w, T_max=cfg.epochs, eta_min=min(1e-3, cfg.lr_weights))
+    opt_a = torch.optim.Adam(hypernet.parameters(), lr=cfg.lr_hypernet)
+    return opt_w, opt_a, sched
+
+
+@dataclass
+class StepResult:
+    loss: float
+    ce: float
+    cost: float
+    correct: int
+    n: int
+
+
+def train_step(
+    supernet: Network,
+    hypernet: RBFHypernet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    t: float,
+    cfg: SearchConfig,
+    opt_w: torch.optim.Optimizer,
+    opt_a: torch.optim.Optimizer,
+    noise: torch.Generator,
+) -> StepResult:
+    """One optimisation step of the single-level objective at a freshly drawn s."""
+    k = len(cfg.ops)
+    s = simplex.sample_uniform(k, generator=noise).to(x.device)
+    alpha = hypernet(s)
+    gamma = gumbel_softmax(alpha, t, batch=x.shape[0], hard=cfg.gumbel_hard, generator=noise)
+    logits = supernet(x, gamma)
+    ce = F.cross_entropy(logits, y)
+    c = relaxed_cost(alpha, s, t, cfg.cost_relaxation, gamma)
+    loss = ce + cfg.kappa * c
+    opt_w.zero_grad(set_to_none=True)
+    opt_a.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(supernet.parameters(), cfg.grad_clip)
+    opt_w.step()
+    opt_a.step()
+    correct = int((logits.argmax(1) == y).sum())
+    return StepResult(loss.item(), ce.item(), c.item(), correct, int(y.numel()))
+
+
+@torch.no_grad()
+def supernet_accuracy(supernet: Network, hypernet: RBFHypernet, s, batches) -> float:
+    """Accuracy (%) of the supernet at s with the deterministic weights Softmax(alpha(s))."""
+    was = supernet.training
+    supernet.eval()
+    device = next(supernet.parameters()).device
+    alpha = hypernet(torch.as_tensor(s, dtype=torch.float32, device=device))
+    w = torch.softmax(alpha, dim=-1)
+    correct = n = 0
+    for x, y in batches:
+        logits = supernet(x, w.unsqueeze(0).expand(x.shape[0], *w.shape))
+        correct += int((logits.argmax(1) == y).sum())
+        n += int(y.numel())
+    supernet.train(was)
+    return 100.0 * correct / max(n, 1)
+
+
+def _rng_state(data_gen: torch.Generator, noise_gen: torch.Generator) -> dict:
+    return {"torch": torch.get_rng_state(), "data": data_gen.get_state(), "noise": noise_gen.get_state()}
+
+
+def _set_rng_state(state: dict, data_gen: torch.Generator, noise_gen: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    data_gen.set_state(state["data"])
+    noise_gen.set_state(state["noise"])
+
+
+def _check_run_dir(run_dir: Path, cfg: SearchConfig, resume: bool) -> SearchConfig:
+    ckpt = run_dir / CHECKPOINT
+    if resume:
+        if not ckpt.is_file():
+            raise RunDirError(f"nothing to resume: {ckpt} does not exist; run without --resume to start a new search")
+        stored = SearchConfig.from_dict(torch.load(ckpt, weights_only=False)["config"])
+        if stored.hash() != cfg.hash():
+            raise ConfigError(
+                f"{run_dir} holds a search with another config (hash {stored.hash()} vs {cfg.hash()}); "
+                "resume with the same experiment, profile, seed and --set values, or use another --out"
+            )
+        return stored
+    if ckpt.exists():
+        raise RunDirError(f"{run_dir} already holds a search; pass --resume to continue it or choose another --out")
+    return cfg
+
+
+def search(
+    cfg: SearchConfig,
+    run_dir: str | Path,
+    data_root=None,
+    resume: bool = False,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    max_epochs: int | None = None,
+    splits: data_mod.Splits | None = None,
+) -> dict:
+    """Run (or resume) the search of ``cfg`` in ``run_dir`` and return the summary dict.
+
+    ``max_epochs`` stops after that many epochs in this call (the run stays resumable).
+    """
+    run_dir = Path(run_dir)
+    cfg = _check_run_dir(run_dir, cfg, resume)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    splits = splits or load_splits(cfg, data_root)
+    supernet, hypernet = build_models(cfg, device)
+    data_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    noise_gen = torch.Generator().manual_seed(cfg.seed + 2)
+    pad = 2 if cfg.dataset == "fashion_mnist" else 4
+    train_batches = data_mod.Batches(splits.train_x, splits.train_y, cfg.batch_size, splits.mean, splits.std,
+                                     shuffle=True, augment=cfg.augment, pad=pad, generator=data_gen,
+                                     device=device, drop_last=True)
+    if len(train_batches) == 0:
+        raise ConfigError(f"train_subset={len(splits.train_y)} is smaller than one batch of {cfg.batch_size}")
+    val_batches = data_mod.Batches(splits.val_x, splits.val_y, cfg.eval_batch_size, splits.mean, splits.std, device=device)
+    opt_w, opt_a, sched = make_optimizers(cfg, supernet, hypernet, len(train_batches))
+
+    history: list[dict] = []
+    start_epoch, wall = 0, 0.0
+    if resume:
+        ck = torch.load(run_dir / CHECKPOINT, map_location=device, weights_only=False)
+        supernet.load_state_dict(ck["supernet"])
+        hypernet.load_state_dict(ck["hypernet"])
+        opt_w.load_state_dict(ck["opt_w"])
+        opt_a.load_state_dict(ck["opt_a"])
+        if sched is not None:
+            sched.load_state_dict(ck["sched_w"])
+        _set_rng_state(ck["rng"], data_gen, noise_gen)
+        history, start_epoch, wall = ck["history"], ck["epoch"], ck["wall_time_s"]
+        log.info("resuming %s at epoch %d/%d", run_dir, start_epoch, cfg.epochs)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / CONFIG, {**cfg.to_dict(), "config_hash": cfg.hash()})
+
+    arch_s = paper_s(len(cfg.ops)) if len(cfg.ops) in (3, 5) else {}
+    centre = [1.0 / len(cfg.ops)] * len(cfg.ops)
+    end_epoch = cfg.epochs if max_epochs is None else min(cfg.epochs, start_epoch + max_epochs)
+    for epoch in range(start_epoch, end_epoch):
+        t = linear_temperature(epoch, cfg.epochs, cfg.t_start, cfg.t_end)
+        tic = time.perf_counter()
+        supernet.train()
+        sums = dict(loss=0.0, ce=0.0, cost=0.0, correct=0, n=0, steps=0)
+        bar = tqdm(train_batches, desc=f"{cfg.experiment} epoch {epoch + 1}/{cfg.epochs} t={t:.2f}",
+                   disable=not progress, leave=False)
+        for x, y in bar:
+            r = train_step(supernet, hypernet, x, y, t, cfg, opt_w, opt_a, noise_gen)
+            sums["loss"] += r.loss
+            sums["ce"] += r.ce
+            sums["cost"] += r.cost
+            sums["correct"] += r.correct
+            sums["n"] += r.n
+            sums["steps"] += 1
+            bar.set_postfix(ce=f"{r.ce:.3f}", cost=f"{r.cost:.2f}")
+        if sched is not None:
+            sched.step()
+        epoch_time = time.perf_counter() - tic
+        wall += epoch_time
+        steps = sums["steps"]
+        metrics = {
+            "epoch": epoch + 1,
+            "t": t,
+            "loss": sums["loss"] / steps,
+            "ce": sums["ce"] / steps,
+            "cost": sums["cost"] / steps,
+            "train_acc": 100.0 * sums["correct"] / sums["n"],
+            "val_acc_centre": supernet_accuracy(supernet, hypernet, centre, val_batches),
+            "family_counts": {name: genotype_mod.derive(hypernet, s, cfg.ops).family_counts() for name, s in arch_s.items()},
+            "epoch_time_s": epoch_time,
+            "images_per_s": sums["n"] / epoch_time,
+        }
+        history.append(metrics)
+        log.info("epoch %d/%d t=%.3f loss=%.4f ce=%.4f cost=%.3f val_acc(centre)=%.2f (%.1fs)", epoch + 1, cfg.epochs,
+                 t, metrics["loss"], metrics["ce"], metrics["cost"], metrics["val_acc_centre"], epoch_time)
+        save_torch(run_dir / CHECKPOINT, {
+            "epoch": epoch + 1,
+            "config": cfg.to_dict(),
+            "supernet": supernet.state_dict(),
+            "hypernet": hypernet.state_dict(),
+            "opt_w": opt_w.state_dict(),
+            "opt_a": opt_a.state_dict(),
+            "sched_w": sched.state_dict() if sched is not None else None,
+            "rng": _rng_state(data_gen, noise_gen),
+            "history": history,
+            "wall_time_s": wall,
+            "data_source": splits.source,
+        })
+        write_text(run_dir / METRICS, "".join(_json_line(m) for m in history))
+
+    summary = {
+        "experiment": cfg.experiment,
+        "profile": cfg.profile,
+        "config_hash": cfg.hash(),
+        "config": cfg.to_dict(),
+        "epochs_done": len(history),
+        "finished": len(history) >= cfg.epochs,
+        "final": history[-1] if history else None,
+        "wall_time_s": wall,
+        "provenance": {**provenance(device), "data_source": splits.source, "wall_time_s": wall},
+    }
+    if summary["finished"]:
+        write_json(run_dir / SUMMARY, summary)
+    return summary
+
+
+def _json_line(obj: dict) -> str:
+    import json
+
+    return json.dumps(obj) + "\n"
+
+
+@dataclass
+class Run:
+    """A trained family loaded from a run directory."""
+
+    run_dir: Path
+    config: SearchConfig
+    supernet: Network
+    hypernet: RBFHypernet
+    history: list[dict]
+    data_source: str
+    wall_time_s: float
+
+    @property
+    def space(self):
+        return self.supernet.space
+
+
+def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Run:
+    """Load the latest checkpoint of ``run_dir`` (raises :class:`RunDirError` when there is none)."""
+    run_dir = Path(run_dir)
+    ckpt = run_dir / CHECKPOINT
+    if not run_dir.is_dir():
+        raise RunDirError(f"run directory {run_dir} does not exist; run `hypernas search` with --out {run_dir} first")
+    if not ckpt.is_file():
+        raise RunDirError(f"{run_dir} has no {CHECKPOINT}; it is not a search run (or no epoch has finished yet)")
+    ck = torch.load(ckpt, map_location=device, weights_only=False)
+    cfg = SearchConfig.from_dict(ck["config"])
+    supernet, hypernet = build_models(cfg, device)
+    supernet.load_state_dict(ck["supernet"])
+    hypernet.load_state_dict(ck["hypernet"])
+    supernet.eval()
+    return Run(run_dir, cfg, supernet, hypernet, ck["history"], ck.get("data_source", "unknown"), ck["wall_time_s"])

@@ -1,0 +1,113 @@
+import math
+
+import pytest
+import torch
+
+from hypernas.cost import relaxed_cost, relaxed_weights
+from hypernas.gumbel import gumbel_softmax, linear_temperature
+from hypernas.hypernet import RBFHypernet
+
+
+def test_gumbel_argmax_follows_softmax():
+    """Gumbel-max: argmax of a GS sample is distributed as Softmax(alpha), at any t."""
+    alpha = torch.tensor([1.0, 0.0, -0.5])
+    g = torch.Generator().manual_seed(0)
+    n = 200_000
+    sample = gumbel_softmax(alpha, 0.5, batch=n, generator=g)
+    freq = torch.bincount(sample.argmax(-1), minlength=3).float() / n
+    expected = torch.softmax(alpha, 0)
+    se = (expected * (1 - expected) / n).sqrt()
+    assert ((freq - expected).abs() < 5 * se).all(), (freq, expected)
+
+
+def test_gumbel_mean_tends_to_softmax_alpha_not_softmax_alpha_over_t():
+    """E[GS(alpha, t)] -> Softmax(alpha) as t -> 0 (the check recorded in PAPER.md)."""
+    alpha = torch.tensor([1.0, 0.0, -0.5])
+    g = torch.Generator().manual_seed(1)
+    mean = gumbel_softmax(alpha, 0.01, batch=200_000, generator=g).mean(0)
+    assert torch.allclose(mean, torch.softmax(alpha, 0), atol=0.005)
+    assert not torch.allclose(mean, torch.softmax(alpha / 0.01, 0), atol=0.1)
+
+
+def test_gumbel_sample_shape_simplex_and_per_example_independence():
+    alpha = torch.zeros(28, 3)
+    gamma = gumbel_softmax(alpha, 1.0, batch=8, generator=torch.Generator().manual_seed(0))
+    assert gamma.shape == (8, 28, 3)
+    assert torch.allclose(gamma.sum(-1), torch.ones(8, 28))
+    assert not torch.allclose(gamma[0], gamma[1])
+
+
+def test_straight_through_hard():
+    alpha = torch.randn(5, 3, requires_grad=True)
+    g1 = torch.Generator().manual_seed(3)
+    hard = gumbel_softmax(alpha, 0.7, batch=4, hard=True, generator=g1)
+    assert set(hard.detach().unique().tolist()) <= {0.0, 1.0}
+    assert torch.allclose(hard.sum(-1), torch.ones(4, 5))
+    w = torch.randn(3)
+    (hard * w).sum().backward()
+    grad_hard = alpha.grad.clone()
+    alpha.grad = None
+    soft = gumbel_softmax(alpha, 0.7, batch=4, generator=torch.Generator().manual_seed(3))
+    (soft * w).sum().backward()
+    assert torch.allclose(grad_hard, alpha.grad)
+
+
+def test_temperature_schedule():
+    ts = [linear_temperature(e, 10) for e in range(10)]
+    assert ts[0] == 1.0 and ts[-1] == pytest.approx(0.2)
+    assert all(a > b for a, b in zip(ts, ts[1:]))
+    assert linear_temperature(25, 10) == pytest.approx(0.2)  # never below the end value
+    assert linear_temperature(0, 1) == 1.0
+
+
+def test_hypernet_matches_hand_computation():
+    refs = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    h = RBFHypernet(3, n_edges=2, ref_points=refs, sigma=1.0)
+    with torch.no_grad():
+        h.alpha_ref.copy_(torch.tensor([[[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], [[-1.0, 0.0, 1.0], [4.0, 4.0, 4.0]]]))
+    s = torch.tensor([0.5, 0.25, 0.25])
+    d1 = 0.5**2 + 0.25**2 + 0.25**2  # ||s - e1||^2
+    d2 = 0.5**2 + 0.25**2 + 0.75**2  # ||s - e3||^2
+    w1 = math.exp(-d1) / (math.exp(-d1) + math.exp(-d2))
+    w2 = 1 - w1
+    expected = torch.tensor([
+        [w1 * 1 + w2 * -1, w1 * 2 + w2 * 0, w1 * 3 + w2 * 1],
+        [w2 * 4, w2 * 4, w2 * 4],
+    ])
+    assert torch.allclose(h(s), expected, atol=1e-6)
+    assert h.rbf_weights(s)[0].item() == pytest.approx(w1)
+    # nearer reference point gets the larger weight (negative sign of the paper)
+    assert w1 > w2
+    # a batch of s gives a batch of alpha
+    assert h(torch.stack([s, s])).shape == (2, 2, 3)
+
+
+def test_hypernet_sigma_and_learnable_refs():
+    h = RBFHypernet(3, 28, sigma=0.1, learnable_refs=True)
+    assert isinstance(h.ref_points, torch.nn.Parameter) and h.m == 7
+    w = h.rbf_weights(torch.tensor([1.0, 0.0, 0.0]))
+    assert w[0] > 0.99  # small sigma: nearly nearest-neighbour
+    h2 = RBFHypernet(3, 28)
+    assert "ref_points" not in dict(h2.named_parameters())
+
+
+def test_cost_matches_hand_computation():
+    alpha = torch.tensor([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])
+    s = torch.tensor([0.2, 0.3, 0.5])
+    t = 0.5
+    by_hand_t = sum(
+        sum(math.exp(a / t) / sum(math.exp(b / t) for b in row) * s[m].item() for m, a in enumerate(row))
+        for row in alpha.tolist()
+    )
+    assert relaxed_cost(alpha, s, t, "softmax_t").item() == pytest.approx(by_hand_t, rel=1e-6)
+    by_hand = sum(
+        sum(math.exp(a) / sum(math.exp(b) for b in row) * s[m].item() for m, a in enumerate(row))
+        for row in alpha.tolist()
+    )
+    assert relaxed_cost(alpha, s, t, "softmax").item() == pytest.approx(by_hand, rel=1e-6)
+    gamma = torch.tensor([[[1.0, 0, 0], [0, 0, 1.0]], [[0, 1.0, 0], [0, 0, 1.0]]])  # 2 examples
+    assert relaxed_cost(alpha, s, t, "sample", gamma).item() == pytest.approx((0.2 + 0.3) / 2 + 0.5)
+    # uniform edge weights: Cost = n_edges / k ... with s on the simplex, = n_edges * mean(s)
+    assert relaxed_cost(torch.zeros(28, 3), s, 1.0, "softmax").item() == pytest.approx(28 / 3)
+    with pytest.raises(ValueError):
+        relaxed_weights(alpha, t, "nope")
