@@ -24,7 +24,7 @@ test: setup
 
 book: setup
 	$(PY) scripts/run_chapters.py --profile $(PROFILE) --out book --results results/$(PROFILE)
-	$(VENV)/bin/jupyter-book build . --path-output book -W --keep-going
+	$(VENV)/bin/jupyter-book build book -W -n --keep-going
 
 run: setup
 	$(VENV)/bin/hypernas search exp1 --profile $(PROFILE) --out runs/$(PROFILE)/exp1

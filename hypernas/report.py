@@ -1,0 +1,284 @@
+"""Tables and figures shown by the book, and the paper's own numbers to set beside ours.
+
+Notebooks only call these functions; everything here takes result dicts (the JSON files).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# The paper's Tables 1-3 (PAPER.md): test accuracy %, "parameters" (cell-op convention), op counts.
+PAPER_TABLES: dict[str, dict[str, dict]] = {
+    "exp1": {
+        "A": dict(acc=82.5, params=38_304, pool=12, conv=6, identity=10),
+        "B": dict(acc=79.2, params=5_120, pool=17, conv=0, identity=11),
+        "C": dict(acc=85.0, params=143_488, pool=0, conv=13, identity=15),
+        "D": dict(acc=81.4, params=12_320, pool=18, conv=9, identity=1),
+    },
+    "exp2": {
+        "A": dict(acc=85.62, params=93_888, pool=16, conv=8, identity=4),
+        "B": dict(acc=82.37, params=25_280, pool=22, conv=1, identity=5),
+        "C": dict(acc=85.63, params=137_632, pool=4, conv=13, identity=11),
+        "D": dict(acc=85.60, params=72_928, pool=22, conv=6, identity=0),
+    },
+    "exp3": {
+        "A": dict(acc=71.02, params=113_984, pool=4, conv=18, identity=6),
+        "B": dict(acc=52.37, params=10_240, pool=12, conv=0, identity=16),
+        "C": dict(acc=73.77, params=159_456, pool=0, conv=9, identity=19),
+        "D": dict(acc=68.43, params=8_800, pool=17, conv=11, identity=0),
+    },
+}
+ARCH_NAMES = {"A": "A uniform", "B": "B conv pen.", "C": "C pool pen.", "D": "D ident. pen."}
+FAMILIES = ("pool", "conv", "identity")
+
+
+def pool_counts(arch: dict) -> dict[str, int]:
+    """Counts of each pooling op separately (exp2 lists both pools)."""
+    return {op: n for op, n in arch["op_counts"].items() if "pool" in op}
+
+
+def comparison_table(result: dict) -> pd.DataFrame:
+    """Rows: metrics; columns: (architecture, ours | paper)."""
+    paper = PAPER_TABLES.get(result["experiment"], {})
+    rows: dict[str, dict] = {}
+    for name, arch in result["architectures"].items():
+        col = ARCH_NAMES[name]
+        fam = arch["family_counts"]
+        acc = arch["test_accuracy"]
+        ours = {
+            "s": ", ".join(f"{v:.3g}" for v in arch["s"]),
+            "test acc. inherited %": f"{acc['inherited']:.2f}",
+            "test acc. retrain %": f"{acc['retrain']:.2f}",
+            "test acc. relaxed (t=1) %": f"{acc['relaxed']:.2f}",
+            "cell_params": f"{arch['cell_params']:,}",
+            "total_params": f"{arch['total_params']:,}",
+            "# pooling": str(fam["pool"]),
+        }
+        pools = pool_counts(arch)
+        if len(pools) > 1:
+            for op, n in pools.items():
+                ours[f"  # {op}"] = str(n)
+        ours.update({"# conv": str(fam["conv"]), "# identity": str(fam["identity"])})
+        p = paper.get(name)
+        theirs = {key: "" for key in ours}
+        if p:
+            theirs.update({
+                "test acc. relaxed (t=1) %": f"{p['acc']:.2f}",
+                "cell_params": f"{p['params']:,}",
+                "# pooling": str(p["pool"]),
+                "# conv": str(p["conv"]),
+                "# identity": str(p["identity"]),
+            })
+        rows[(col, "ours")] = ours
+        rows[(col, "paper")] = theirs
+    df = pd.DataFrame(rows)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    return df
+
+
+def curves_frame(result: dict) -> pd.DataFrame:
+    return pd.DataFrame([{k: v for k, v in m.items() if not isinstance(v, dict)} for m in result["curves"]])
+
+
+def op_stats_frame(result: dict) -> pd.DataFrame:
+    """Long frame: architecture, source (ours/paper), op family, count (for the Figure 2 analogue)."""
+    rows = []
+    paper = PAPER_TABLES.get(result["experiment"], {})
+    for name, arch in result["architectures"].items():
+        for fam in FAMILIES:
+            rows.append(dict(architecture=ARCH_NAMES[name], source="ours", op=fam, count=arch["family_counts"][fam]))
+            if name in paper:
+                rows.append(dict(architecture=ARCH_NAMES[name], source="paper", op=fam, count=paper[name][fam]))
+    return pd.DataFrame(rows)
+
+
+def family_frame(result: dict) -> pd.DataFrame:
+    """One row per grid point: s, aggregated s per op family, op shares, parameters."""
+    ops = result["config"]["ops"]
+    from .ops import OP_FAMILY
+
+    rows = []
+    for r in result["family_grid"]:
+        row = {"cell_params": r["cell_params"], "total_params": r["total_params"], "genotype": r["genotype"]}
+        for fam in FAMILIES:
+            row[f"s_{fam}"] = sum(v for v, op in zip(r["s"], ops) if OP_FAMILY[op] == fam)
+            row[f"share_{fam}"] = r["family_counts"][fam] / 28
+        for op, v in zip(ops, r["s"]):
+            row[f"s[{op}]"] = v
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_curves(result: dict):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    df = curves_frame(result)
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    axes[0].plot(df["epoch"], df["ce"], marker="o", label="train CE")
+    axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="Task loss")
+    axes[1].plot(df["epoch"], df["cost"], marker="o", color="C1")
+    axes[1].set(xlabel="epoch", ylabel="Cost (mean over batches)", title="Complexity penalty")
+    axes[2].plot(df["epoch"], df["train_acc"], marker="o", label="train (GS sample)")
+    axes[2].plot(df["epoch"], df["val_acc_centre"], marker="s", label="validation, s = centre")
+    axes[2].set(xlabel="epoch", ylabel="accuracy %", title="Supernet accuracy")
+    axes[2].legend(fontsize=8)
+    for ax in axes:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.tight_layout()
+    return fig
+
+
+def plot_op_stats(result: dict):
+    """Figure 2 analogue: op-family counts of A-D, ours beside the paper's."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    df = op_stats_frame(result)
+    sns.set_theme(style="whitegrid", context="notebook")
+    g = sns.catplot(data=df, x="architecture", y="count", hue="op", col="source", kind="bar",
+                    height=3.4, aspect=1.5, palette="Set2")
+    g.set_axis_labels("", "edges (of 28)")
+    g.set_titles("{col_name}")
+    for ax in g.axes.flat:
+        ax.tick_params(axis="x", labelsize=9)
+    g.figure.tight_layout()
+    return g.figure
+
+
+def plot_family_map(result: dict):
+    """Ternary maps over the simplex: cell_params and each op family's share of the 28 edges.
+
+    For 5 ops the simplex is projected onto (pool, identity, conv) by summing the s of each family;
+    grid points that land on the same projected point are averaged.
+    """
+    import matplotlib.pyplot as plt
+    import mpltern  # noqa: F401  (registers the 'ternary' projection)
+
+    df = family_frame(result)
+    agg = df.groupby(["s_pool", "s_identity", "s_conv"], as_index=False).mean(numeric_only=True)
+    panels = [("cell_params", "cell_params", "viridis"), ("share_pool", "pool share", "Blues"),
+              ("share_conv", "conv share", "Reds"), ("share_identity", "identity share", "Greens")]
+    fig = plt.figure(figsize=(13, 3.9))
+    for i, (col, title, cmap) in enumerate(panels):
+        ax = fig.add_subplot(1, 4, i + 1, projection="ternary")
+        vmin, vmax = (None, None) if col == "cell_params" else (0, 1)
+        pc = ax.tripcolor(agg["s_pool"], agg["s_identity"], agg["s_conv"], agg[col], shading="gouraud",
+                          cmap=cmap, vmin=vmin, vmax=vmax, rasterized=True)
+        ax.set_tlabel("s pool", fontsize=8)
+        ax.set_llabel("s identity", fontsize=8)
+        ax.set_rlabel("s conv", fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.set_title(title, fontsize=10, pad=22)
+        cax = ax.inset_axes([1.08, 0.1, 0.04, 0.8], transform=ax.transAxes)
+        cb = fig.colorbar(pc, cax=cax)
+        cb.ax.tick_params(labelsize=7)
+    fig.subplots_adjust(wspace=0.55, left=0.03, right=0.95, top=0.8, bottom=0.08)
+    return fig
+
+
+def plot_front(result: dict):
+    """Accuracy (inherited) against cell parameters for genotypes of the family; A-D marked."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    fam = pd.DataFrame(result["family_eval"])
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    if len(fam):
+        ax.scatter(fam["cell_params"], fam["test_accuracy_inherited"], color="0.55", s=25, label="family (grid genotypes)")
+    for name, arch in result["architectures"].items():
+        ax.scatter(arch["cell_params"], arch["test_accuracy"]["inherited"], s=70, marker="D", label=ARCH_NAMES[name])
+        ax.annotate(name, (arch["cell_params"], arch["test_accuracy"]["inherited"]), xytext=(5, 5), textcoords="offset points")
+    ax.set_xscale("symlog", linthresh=1000)
+    ax.set(xlabel="cell parameters (paper's convention)", ylabel="test accuracy %, inherited weights")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- claims
+def claim_verdicts(results: dict[str, dict]) -> pd.DataFrame:
+    """The paper's claims, each judged from our numbers (see PAPER.md, "Claims to reproduce")."""
+    rows = []
+
+    def fam(r, name):
+        return r["architectures"][name]["family_counts"]
+
+    def acc(r, name, protocol="inherited"):
+        return r["architectures"][name]["test_accuracy"][protocol]
+
+    def params(r, name):
+        return r["architectures"][name]["cell_params"]
+
+    exps = [e for e in ("exp1", "exp2", "exp3") if e in results]
+
+    # 1. uniform uses all ops; raised penalty removes (almost) all of that op
+    details, ok_all, ok_some = [], True, False
+    for e in exps:
+        r = results[e]
+        uses_all = all(fam(r, "A")[f] > 0 for f in FAMILIES)
+        removed = {"B": fam(r, "B")["conv"], "C": fam(r, "C")["pool"], "D": fam(r, "D")["identity"]}
+        good = uses_all and all(v <= 2 for v in removed.values())
+        ok_all &= good
+        ok_some |= good or any(v <= 2 for v in removed.values())
+        details.append(f"{e}: A uses all = {uses_all}; conv at B = {removed['B']}, pool at C = {removed['C']}, identity at D = {removed['D']}")
+    rows.append(("1. Uniform s uses every op; raising one op's penalty removes (almost) all of it", _verdict(ok_all, ok_some), "; ".join(details)))
+
+    # 2. conv penalty -> fewest params and lowest accuracy; pool penalty -> most conv, params, best accuracy
+    details, oks = [], []
+    for e in exps:
+        r = results[e]
+        names = list(r["architectures"])
+        p = {n: params(r, n) for n in names}
+        a = {n: acc(r, n) for n in names}
+        conv = {n: fam(r, n)["conv"] for n in names}
+        checks = [min(p, key=p.get) == "B", min(a, key=a.get) == "B", max(conv, key=conv.get) == "C",
+                  max(p, key=p.get) == "C", max(a, key=a.get) == "C", fam(r, "D")["identity"] <= 2]
+        oks.append(checks)
+        details.append(f"{e}: fewest params B={checks[0]}, lowest acc B={checks[1]}, most conv C={checks[2]}, "
+                       f"most params C={checks[3]}, best acc C={checks[4]}, identity gone at D={checks[5]}")
+    flat = [c for cs in oks for c in cs]
+    rows.append(("2. Conv penalty: fewest params, lowest accuracy; pool penalty: most conv, params, best accuracy; identity penalty removes identity",
+                 _verdict(all(flat), sum(flat) >= len(flat) / 2), "; ".join(details)))
+
+    # 3. front of about 5k to 150k parameters
+    details, spans = [], []
+    for e in exps:
+        r = results[e]
+        ps = [g["cell_params"] for g in r["family_grid"]]
+        spans.append((min(ps), max(ps)))
+        details.append(f"{e}: family spans {min(ps):,} to {max(ps):,} cell parameters over {r['n_unique_genotypes']} genotypes")
+    wide = all(hi / max(lo, 1) >= 10 for lo, hi in spans)
+    rows.append(("3. Moving s moves along an accuracy/complexity front (about 5k to 150k parameters)",
+                 _verdict(wide, any(hi > lo for lo, hi in spans)), "; ".join(details)))
+
+    rows.append(("4. Mapping ops to measured device latency picks an architecture for a budget without retraining",
+                 "not tested here", "the paper does not run this experiment; the latency work is a separate issue of this project"))
+
+    single = all(len({r["config_hash"]}) == 1 for r in results.values())
+    rows.append(("5. All architectures of an experiment come from one training run; trends hold on both datasets and op sets",
+                 "reproduced (one run each)" if single else "partly",
+                 "each experiment's A-D and family grid are read off one search run (see provenance); the trends are judged in claims 1-2"))
+    return pd.DataFrame(rows, columns=["claim", "verdict", "our numbers"])
+
+
+def _verdict(all_ok: bool, some_ok: bool) -> str:
+    return "reproduced" if all_ok else ("partly" if some_ok else "not reproduced")
+
+
+def format_provenance(result: dict) -> pd.DataFrame:
+    p = result["provenance"]
+    keys = ["commit", "hardware", "torch", "data_source", "train_images", "test_images",
+            "search_time_s", "evaluation_time_s", "wall_time_s", "date"]
+    return pd.DataFrame({"value": [p.get(k, "") for k in keys]}, index=keys)
+
+
+def best_accuracy(result: dict, protocol: str = "inherited") -> tuple[str, float]:
+    accs = {n: a["test_accuracy"][protocol] for n, a in result["architectures"].items()}
+    best = max(accs, key=accs.get)
+    return best, accs[best]
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("np", "pd")]

@@ -1,0 +1,106 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Summary: the paper's claims against our numbers
+
+# %% tags=["parameters"]
+profile = "quick"
+seed = 0
+data_root = None
+results_dir = None
+
+# %% tags=["remove-cell"]
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from hypernas import report
+from hypernas.io import read_json
+
+pd.set_option("display.max_colwidth", None)
+results_dir = Path(results_dir or f"results/{profile}")
+results = {e: read_json(results_dir / f"{e}.json") for e in ("exp1", "exp2", "exp3") if (results_dir / f"{e}.json").is_file()}
+theorem = read_json(results_dir / "theorem.json") if (results_dir / "theorem.json").is_file() else None
+
+# %% tags=["remove-input"]
+display(Markdown(
+    f"Results of the `{profile}` profile: {', '.join(results) or 'none yet'}. Each verdict below is computed "
+    "from these files by `hypernas.report.claim_verdicts`; nothing in the table is typed in by hand."
+))
+
+# %% [markdown]
+# ## Claims
+
+# %% tags=["remove-input"]
+verdicts = report.claim_verdicts(results)
+display(verdicts.style.hide(axis="index").set_properties(**{"text-align": "left", "white-space": "normal"}))
+
+# %% [markdown]
+# ## Accuracy of A-D, all experiments
+#
+# Test accuracy in percent under the three protocols, next to the paper's figure.
+
+# %% tags=["remove-input"]
+rows = []
+for e, r in results.items():
+    for name, a in r["architectures"].items():
+        p = report.PAPER_TABLES[e][name]
+        rows.append({"experiment": e, "architecture": report.ARCH_NAMES[name],
+                     "inherited": round(a["test_accuracy"]["inherited"], 2), "retrain": round(a["test_accuracy"]["retrain"], 2),
+                     "relaxed (t=1)": round(a["test_accuracy"]["relaxed"], 2), "paper": p["acc"],
+                     "cell_params": a["cell_params"], "paper params": p["params"]})
+display(pd.DataFrame(rows).set_index(["experiment", "architecture"]))
+
+# %% [markdown]
+# ## Theorem 1
+
+# %% tags=["remove-input"]
+if theorem:
+    c = theorem["alphas"]["k3_paper"]
+    display(Markdown(
+        f"At t = {theorem['t'][-1]} the Monte Carlo mean of the Gumbel-Softmax sample for alpha = {c['alpha']} is "
+        f"({', '.join(f'{v:.3f}' for v in c['mc_mean'][-1])}), against Softmax(alpha) = "
+        f"({', '.join(f'{v:.3f}' for v in c['softmax'])}) and the paper's Softmax(alpha/t) = "
+        f"({', '.join(f'{v:.3f}' for v in c['softmax_t'][-1])}): the theorem's identification of E[gamma] with "
+        "Softmax(alpha/t), and its limit, do not hold; the corrected limit (the categorical expectation "
+        "under Softmax(alpha)) does. See the theorem chapter."))
+
+# %% [markdown]
+# ## Known disagreements between the paper, the authors' code and this reproduction
+#
+# | topic | paper's text | authors' code | here |
+# |---|---|---|---|
+# | pooling op | 3x3 max-pooling | 3x3 average pooling | max-pooling (option `ops`) |
+# | "3x3 convolution" | plain convolution | DARTS separable convolution | separable (it reproduces the paper's parameter counts) |
+# | hypernetwork sign | $\exp(-\lVert s - s_\text{ref}\rVert^2)$ | $\exp(+\lVert s - s_\text{ref}\rVert^2)$, free random pivots | the paper's sign; fixed lattice (option `learnable_refs`) |
+# | classifier | fixed tail | generated from s | fixed |
+# | Cost surrogate | Softmax(alpha/t) | Softmax(alpha), reduction edges counted twice | option `cost_relaxation`, 28 edges |
+# | optimisers | Adam for both | SGD + cosine for weights, Adam for the hypernetwork | option `optimizer` |
+# | temperature | linear 1.0 to 0.2 | per-epoch step that goes negative in exp 2 | linear, never below t_end |
+# | validation | not described | second half of the unshuffled train set, at s = 0 | 10 % held out at random |
+# | test accuracy | not described | supernet at s, random relaxed sample at t = 1 | three protocols side by side |
+# | Table 3, C | 159,456 params, 9 conv, 19 identity | counts fit 19 conv + 2 stride-2 skips | reported as measured |
+# | Table 3, D | 8,800 params with 11 conv | inconsistent with C | reported as measured |
+
+# %% [markdown]
+# ## Provenance
+
+# %% tags=["remove-input", "nbval-ignore-output"]
+rows = {}
+for e, r in results.items():
+    p = r["provenance"]
+    rows[e] = {"profile": r["profile"], "config hash": r["config_hash"], "commit": p["commit"], "hardware": p["hardware"],
+               "torch": p["torch"], "data source": p["data_source"], "train / test images": f"{p['train_images']:,} / {p['test_images']:,}",
+               "search s": p["search_time_s"], "evaluation s": p["evaluation_time_s"], "date": p["date"]}
+display(pd.DataFrame(rows))

@@ -1,0 +1,53 @@
+"""The theorem check, the results cache and the report on a tiny run."""
+import json
+
+import pytest
+
+from hypernas import report, theory
+from hypernas.results import run_experiment
+
+
+def test_theorem_check_limits():
+    out = theory.run_checks({"a": [1.0, 0.0, -0.5]}, ts=(1.0, 0.01), n_samples=50_000)
+    c = out["alphas"]["a"]
+    assert out["t"] == [1.0, 0.01]
+    assert set(c) >= {"mc_mean", "mc_ci", "softmax_t", "softmax"}
+    # E[GS] at t -> 0 is Softmax(alpha) within the CI, not Softmax(alpha/t)
+    for m in range(3):
+        assert abs(c["mc_mean"][1][m] - c["softmax"][m]) < 4 * c["mc_ci"][1][m] + 1e-3
+    assert abs(c["mc_mean"][1][0] - c["softmax_t"][1][0]) > 0.3
+    for f in c["f"].values():
+        assert abs(f["mc"][1] - f["categorical_limit"]) < 4 * f["mc_ci"][1] + 1e-3
+        assert abs(f["mc"][1] - f["at_argmax_one_hot"]) > 4 * f["mc_ci"][1]
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tmp_path_factory, data_root):
+    tmp = tmp_path_factory.mktemp("res")
+    kw = dict(profile="smoke", data_root=data_root, results_dir=tmp / "results", runs_dir=tmp / "runs",
+              overrides={"train_subset": "256", "epochs": "1"}, progress=False, family_eval_max=2)
+    return tmp, kw, run_experiment("exp1", **kw)
+
+
+def test_result_fields_and_cache(tiny_result):
+    tmp, kw, r = tiny_result
+    assert set(r) >= {"experiment", "profile", "config_hash", "provenance", "architectures", "family_grid", "curves"}
+    assert set(r["provenance"]) >= {"commit", "hardware", "torch", "data_source", "wall_time_s"}
+    assert list(r["architectures"]) == ["A", "B", "C", "D"]
+    for a in r["architectures"].values():
+        assert set(a["test_accuracy"]) == {"inherited", "retrain", "relaxed"}
+        assert sum(a["op_counts"].values()) == 28
+    assert len(r["family_grid"]) == 231
+    # a second call reuses the file (same hash); another config recomputes
+    again = run_experiment("exp1", **kw)
+    assert again == json.loads((tmp / "results" / "exp1.json").read_text())
+    assert again["provenance"]["date"] == r["provenance"]["date"]
+
+
+def test_report_tables(tiny_result):
+    _, _, r = tiny_result
+    table = report.comparison_table(r)
+    assert ("A uniform", "paper") in table.columns
+    assert table.loc["cell_params", ("B conv pen.", "paper")] == "5,120"
+    verdicts = report.claim_verdicts({"exp1": r})
+    assert len(verdicts) == 5 and set(verdicts["verdict"]) <= {"reproduced", "partly", "not reproduced", "not tested here", "reproduced (one run each)"}
