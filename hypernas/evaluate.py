@@ -13,7 +13,7 @@ import logging
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import data as data_mod
 from .discrete import build_discrete, discrete_from_supernet, recalibrate_bn

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import evaluate as ev
 from . import simplex
