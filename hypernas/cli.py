@@ -69,6 +69,43 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--epochs", type=int, default=None, help="epochs for --protocol retrain (default: the profile's retrain_epochs)")
     pe.add_argument("--data-root", default=None, help="data folder (default $HYPERNAS_DATA, else ./data)")
     pe.add_argument("--device", default=None, help="cpu, cuda, cuda:N")
+    pe.add_argument("--save-model", default=None, help="with --protocol retrain: save the retrained weights here (for `export --retrained`)")
+
+    pl = sub.add_parser("latency", help="measure per-op latency lookup tables", description="Per-device latency tools.")
+    lsub = pl.add_subparsers(dest="latency_command", required=True, parser_class=_Parser)
+    plp = lsub.add_parser("profile", help="measure a latency lookup table (LUT) on a device", description=(
+        "Measure the latency of every primitive at every position of a preset's network (median and IQR "
+        "over many repetitions after warm-up, inference mode, fixed threads) and write a JSON LUT."))
+    plp.add_argument("--experiment", default="exp1", help=f"preset whose search space is profiled ({', '.join(PRESETS)})")
+    plp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (e.g. ops=...)")
+    plp.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    plp.add_argument("--out", required=True, help="output JSON file")
+    plp.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's default), recorded in the LUT")
+    plp.add_argument("--batch", type=int, default=1, help="batch size of the measurement (default 1)")
+    plp.add_argument("--reps", type=int, default=50, help="timed repetitions per entry (default 50)")
+
+    psel = sub.add_parser("select", help="pick the best architecture of a family for a latency budget", description=(
+        "Scan the trained family over a lattice on the simplex, predict each distinct genotype's latency from a "
+        "LUT, rank those within the budget by inherited accuracy on the validation split, then build the winner "
+        "and measure its real latency."))
+    psel.add_argument("run_dir")
+    psel.add_argument("--lut", required=True, help="LUT JSON from `hypernas latency profile`")
+    psel.add_argument("--budget-ms", type=float, required=True, help="latency budget in milliseconds")
+    psel.add_argument("--grid", type=int, default=10, help="lattice divisions (default 10)")
+    psel.add_argument("--max-eval", type=int, default=12, help="candidates evaluated on the validation split (default 12)")
+    psel.add_argument("--data-root", default=None)
+    psel.add_argument("--json", action="store_true")
+
+    px = sub.add_parser("export", help="export the architecture at s to ONNX or TorchScript", description=(
+        "Export the discrete network at s with inherited weights (BatchNorm re-estimated on training data), or "
+        "with the weights of a retrained state dict, and check its outputs against PyTorch's."))
+    px.add_argument("run_dir")
+    px.add_argument("--s", required=True)
+    px.add_argument("--normalize", action="store_true")
+    px.add_argument("--format", required=True, help="onnx or torchscript")
+    px.add_argument("--out", required=True)
+    px.add_argument("--retrained", default=None, help="state dict of the retrained discrete network")
+    px.add_argument("--data-root", default=None)
     return p
 
 
@@ -148,14 +185,94 @@ def cmd_evaluate(args) -> int:
         raise ConfigError("--epochs must be >= 1")
     run, s, g, record = _architecture(args, _device(args.device))
     splits = load_splits(run.config, args.data_root)
-    acc = evaluate(run, g, s, args.protocol, splits, epochs=args.epochs)
+    if args.save_model and args.protocol != "retrain":
+        raise ConfigError("--save-model needs --protocol retrain")
+    if args.save_model:
+        from .evaluate import retrain
+        from .io import save_torch
+
+        n = run.config.retrain_epochs if args.epochs is None else args.epochs
+        acc, net = retrain(g, run.config, splits, n, next(run.supernet.parameters()).device)
+        save_torch(args.save_model, {"model": net.state_dict(), "genotype": g.to_dict(), "s": list(s)})
+    else:
+        acc = evaluate(run, g, s, args.protocol, splits, epochs=args.epochs)
     record.update(test_accuracy=round(acc, 4), protocol=args.protocol, data_source=splits.source,
                   test_images=int(len(splits.test_y)))
     _print_arch(record, args.json)
     return 0
 
 
-COMMANDS = {"search": cmd_search, "derive": cmd_derive, "evaluate": cmd_evaluate}
+def cmd_latency(args) -> int:
+    from pathlib import Path
+
+    from . import latency
+    from .errors import ConfigError
+    from .experiments import parse_set, resolve
+    from .io import write_json
+
+    if args.batch < 1 or args.reps < 3 or (args.threads is not None and args.threads < 1):
+        raise ConfigError("--batch and --threads must be >= 1 and --reps >= 3")
+    cfg = resolve(args.experiment, "paper", parse_set(args.set))
+    device = _device(args.device)
+    lut = latency.profile(cfg.space(), cfg.dataset, device, threads=args.threads, batch=args.batch, reps=args.reps, progress=True)
+    lut["experiment"] = args.experiment
+    write_json(Path(args.out), lut)
+    s_dev = latency.s_device(lut, cfg.space(), cfg.dataset)
+    print(json.dumps({"out": args.out, "entries": len(lut["entries"]), "base_ms": round(lut["base_ms"], 4),
+                      "s_device": dict(zip(cfg.ops, [round(v, 4) for v in s_dev])), **lut["provenance"]}, indent=2))
+    return 0
+
+
+def _read_lut(path: str) -> dict:
+    from .errors import ConfigError
+    from .io import read_json
+
+    try:
+        return read_json(path)
+    except FileNotFoundError:
+        raise ConfigError(f"latency table {path} does not exist; create it with `hypernas latency profile --out {path}`") from None
+    except json.JSONDecodeError:
+        raise ConfigError(f"latency table {path} is not valid JSON; measure it again") from None
+
+
+def cmd_select(args) -> int:
+    from .errors import ConfigError
+    from .search import load_run, load_splits
+    from .selection import select_for_budget
+
+    if args.grid < 1 or args.max_eval < 1:
+        raise ConfigError("--grid and --max-eval must be >= 1")
+    lut = _read_lut(args.lut)
+    run = load_run(args.run_dir)
+    if lut.get("provenance", {}).get("threads"):
+        import torch
+
+        torch.set_num_threads(int(lut["provenance"]["threads"]))
+    splits = load_splits(run.config, args.data_root)
+    rec = select_for_budget(run, lut, args.budget_ms, splits, grid=args.grid, max_eval=args.max_eval)
+    if args.json:
+        print(json.dumps(rec, indent=2))
+    else:
+        _print_arch(rec, False)
+        print(f"budget {rec['budget_ms']} ms: predicted {rec['predicted_ms']:.3f} ms, measured {rec['measured_ms']:.3f} ms "
+              f"(IQR {rec['measured_iqr_ms']:.3f}), validation accuracy {rec['val_accuracy']:.2f}%")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .search import load_run, load_splits
+    from .selection import export_model
+
+    run = load_run(args.run_dir)
+    s = simplex.parse(args.s, len(run.config.ops), normalize=args.normalize)
+    splits = None if args.retrained else load_splits(run.config, args.data_root)
+    res = export_model(run, s, args.format, args.out, splits=splits, retrained=args.retrained)
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "derive": cmd_derive, "evaluate": cmd_evaluate, "latency": cmd_latency,
+            "select": cmd_select, "export": cmd_export}
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:

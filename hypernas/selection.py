@@ -1,0 +1,120 @@
+"""Budget-driven choice of an architecture from a trained family, and export of the chosen model.
+
+``select_for_budget`` scans a lattice on the simplex, de-duplicates the genotypes, predicts each
+one's latency from a measured LUT, estimates its quality by the inherited accuracy on the held-out
+*validation* split (never the test split), picks the most accurate genotype predicted to fit the
+budget, then builds it and measures its real latency on the device.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from . import latency, simplex
+from .data import Splits
+from .discrete import discrete_from_supernet, recalibrate_bn
+from .errors import BudgetError, ConfigError
+from .evaluate import inherited
+from .genotype import Genotype, derive, describe
+from .search import Run
+
+log = logging.getLogger(__name__)
+
+
+def family_latencies(run: Run, lut: dict, grid: int = 10) -> list[dict]:
+    """Distinct genotypes on a lattice with ``grid`` divisions, each with its predicted latency."""
+    cfg = run.config
+    latency.check_lut(lut, run.space, cfg.dataset)
+    seen: dict[str, dict] = {}
+    for s in simplex.lattice(len(cfg.ops), grid).tolist():
+        g = derive(run.hypernet, s, cfg.ops)
+        if g.key() not in seen:
+            seen[g.key()] = {"s": s, "genotype": g,
+                             "predicted_ms": latency.predict(lut, g, run.space, cfg.dataset)}
+    return sorted(seen.values(), key=lambda r: r["predicted_ms"])
+
+
+def select_for_budget(run: Run, lut: dict, budget_ms: float, splits: Splits, grid: int = 10,
+                      max_eval: int = 12, device: torch.device | str = "cpu", reps: int = 50,
+                      progress: bool = False) -> dict:
+    """The best genotype of the family whose predicted latency is within ``budget_ms``."""
+    if budget_ms <= 0:
+        raise ConfigError("--budget-ms must be positive")
+    family = family_latencies(run, lut, grid)
+    fits = [r for r in family if r["predicted_ms"] <= budget_ms]
+    if not fits:
+        raise BudgetError(
+            f"no architecture of this family fits {budget_ms:g} ms: the fastest of {len(family)} genotypes is "
+            f"predicted at {family[0]['predicted_ms']:.3f} ms; raise --budget-ms"
+        )
+    # evaluate the slowest (largest) candidates first: within a budget they are the likely best
+    candidates = fits[-max_eval:]
+    for r in tqdm(candidates, desc="validation accuracy", disable=not progress):
+        r["val_accuracy"] = inherited(run, r["genotype"], splits, split="val")
+    best = max(candidates, key=lambda r: (r["val_accuracy"], -r["predicted_ms"]))
+    measured = latency.measure_genotype(best["genotype"], run.space, run.config.dataset, device,
+                                        batch=lut["batch"], reps=reps)
+    record = describe(best["genotype"], run.space, best["s"])
+    record.update(
+        budget_ms=budget_ms,
+        predicted_ms=round(best["predicted_ms"], 4),
+        measured_ms=round(measured.median_ms, 4),
+        measured_iqr_ms=round(measured.iqr_ms, 4),
+        within_budget=measured.median_ms <= budget_ms,
+        val_accuracy=round(best["val_accuracy"], 4),
+        n_genotypes=len(family),
+        n_fitting=len(fits),
+        n_evaluated=len(candidates),
+        lut_device=lut["provenance"]["device_name"],
+    )
+    return record
+
+
+def export_model(run: Run, s, fmt: str, out: str | Path, splits: Splits | None = None,
+                 retrained: str | Path | None = None, batch: int = 2) -> dict:
+    """Export the discrete network at s (inherited weights, or a retrained state dict) to ONNX or TorchScript.
+
+    Returns ``{"path", "format", "max_abs_diff"}`` where the difference compares the exported model's
+    outputs with PyTorch's on a random batch.
+    """
+    if fmt not in ("onnx", "torchscript"):
+        raise ConfigError(f"unknown export format {fmt!r}; choose onnx or torchscript")
+    g = derive(run.hypernet, s, run.config.ops)
+    net = discrete_from_supernet(g, run.supernet).cpu()
+    if retrained:
+        state = torch.load(retrained, map_location="cpu", weights_only=True)
+        net.load_state_dict(state.get("model", state))
+    elif splits is not None:
+        from .data import Batches
+
+        calib = Batches(splits.train_x, splits.train_y, run.config.batch_size, splits.mean, splits.std,
+                        shuffle=True, generator=torch.Generator().manual_seed(0))
+        recalibrate_bn(net, calib, run.config.bn_recalibration_batches)
+    net.eval()
+    in_ch, hw = latency.INPUT_SIZE[run.config.dataset]
+    x = torch.randn(batch, in_ch, hw, hw, generator=torch.Generator().manual_seed(0))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    tmp = out.with_name(f".{out.name}.tmp")
+    if fmt == "torchscript":
+        traced = torch.jit.trace(net, x)
+        traced.save(str(tmp))
+        got = torch.jit.load(str(tmp))(x).detach().numpy()
+    else:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ConfigError("ONNX export needs onnx, onnxscript and onnxruntime: pip install 'hypernas[export]'") from None
+        torch.onnx.export(net, (x,), str(tmp), input_names=["images"], output_names=["logits"],
+                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        got = sess.run(None, {"images": x.numpy()})[0]
+    tmp.replace(out)
+    import numpy as np
+
+    return {"path": str(out), "format": fmt, "genotype": g.to_dict(), "max_abs_diff": float(np.abs(ref - got).max())}

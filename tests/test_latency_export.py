@@ -1,0 +1,89 @@
+"""Latency tables, prediction, budget selection and export, on the smoke run of exp1."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hypernas import latency
+from hypernas.cli import main
+from hypernas.errors import ConfigError
+from hypernas.experiments import resolve
+from hypernas.genotype import Genotype
+from hypernas.search import load_run, load_splits
+from hypernas.selection import export_model, family_latencies, select_for_budget
+
+SPACE = resolve("exp1", "smoke").space()
+
+
+@pytest.fixture(scope="module")
+def lut(tmp_path_factory):
+    torch.set_num_threads(1)
+    table = latency.profile(SPACE, "fashion_mnist", "cpu", threads=1, reps=15, warmup=3)
+    path = tmp_path_factory.mktemp("lut") / "lut.json"
+    path.write_text(json.dumps(table))
+    yield table, path
+    torch.set_num_threads(2)
+
+
+def test_lut_contents(lut):
+    table, _ = lut
+    # 3 ops x 5 distinct (C, stride, H) slots of the 3-cell network
+    assert len(table["entries"]) == 15
+    assert all(e["median_ms"] > 0 and e["iqr_ms"] >= 0 for e in table["entries"].values())
+    assert table["provenance"]["threads"] == 1 and table["provenance"]["batch"] == 1
+    s = latency.s_device(table, SPACE, "fashion_mnist")
+    assert sum(s) == pytest.approx(1.0) and all(v > 0 for v in s)
+    # the separable convolution is the slowest op on a CPU
+    assert s[2] == max(s)
+
+
+def test_lut_refuses_other_space(lut):
+    table, _ = lut
+    other = resolve("exp2", "smoke").space()
+    with pytest.raises(ConfigError, match="another search space"):
+        latency.check_lut(table, other, "fashion_mnist")
+
+
+def test_prediction_tracks_measurement(lut):
+    table, _ = lut
+    torch.set_num_threads(1)
+    conv = Genotype(SPACE.ops, ("sep_conv_3x3",) * 14, ("sep_conv_3x3",) * 14)
+    pool = Genotype(SPACE.ops, ("max_pool_3x3",) * 14, ("max_pool_3x3",) * 14)
+    for g in (conv, pool):
+        pred = latency.predict(table, g, SPACE, "fashion_mnist")
+        meas = latency.measure_genotype(g, SPACE, "fashion_mnist", reps=15).median_ms
+        assert abs(pred - meas) / meas < 0.5, (g.key(), pred, meas)
+    assert latency.predict(table, conv, SPACE, "fashion_mnist") > latency.predict(table, pool, SPACE, "fashion_mnist")
+
+
+def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, capsys):
+    table, path = lut
+    run = load_run(smoke_run)
+    fam = family_latencies(run, table, grid=6)
+    lo, hi = fam[0]["predicted_ms"], fam[-1]["predicted_ms"]
+    budget = hi * 1.2 if hi == lo else (lo + hi) / 2
+    splits = load_splits(run.config, data_root)
+    rec = select_for_budget(run, table, budget, splits, grid=6, max_eval=3, reps=15)
+    assert rec["predicted_ms"] <= budget
+    assert rec["measured_ms"] <= budget * 1.25, rec  # documented tolerance for measurement noise
+    assert 0 <= rec["val_accuracy"] <= 100
+    rc = main(["select", str(smoke_run), "--lut", str(path), "--budget-ms", "0.0001", "--data-root", str(data_root)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no architecture of this family fits" in err and len(err.strip().splitlines()) == 1
+    rc = main(["select", str(smoke_run), "--lut", "missing.json", "--budget-ms", "5"])
+    assert rc == 2 and "hypernas latency profile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_matches_pytorch(tmp_path, smoke_run, data_root, fmt):
+    run = load_run(smoke_run)
+    splits = load_splits(run.config, data_root)
+    res = export_model(run, [0.2, 0.3, 0.5], fmt, tmp_path / f"model.{fmt}", splits=splits)
+    assert (tmp_path / f"model.{fmt}").stat().st_size > 10_000
+    assert res["max_abs_diff"] < 1e-4
+
+
+def test_export_cli_errors(capsys, smoke_run, tmp_path):
+    rc = main(["export", str(smoke_run), "--s", "0.2,0.3,0.5", "--format", "tflite", "--out", str(tmp_path / "m")])
+    assert rc == 2 and "onnx or torchscript" in capsys.readouterr().err
