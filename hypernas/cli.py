@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import fields
 
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--data-root", default=None, help="data folder (default $HYPERNAS_DATA, else ./data)")
     ps.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     ps.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ps.add_argument("--max-epochs", type=int, default=None,
+                    help="stop after this many epochs in this call (for time-limited jobs); continue later with --resume")
 
     def add_s(q):
         q.add_argument("run_dir", help="run directory written by `hypernas search`")
@@ -126,6 +129,7 @@ def _device(name: str | None):
 
 
 def cmd_search(args) -> int:
+    from .errors import ConfigError
     from .experiments import parse_set, resolve
     from .search import search
 
@@ -133,13 +137,18 @@ def cmd_search(args) -> int:
     if args.seed is not None:
         overrides["seed"] = str(args.seed)
     cfg = resolve(args.experiment, args.profile, overrides)
+    if args.max_epochs is not None and args.max_epochs < 1:
+        raise ConfigError("--max-epochs must be >= 1")
     summary = search(cfg, args.out, data_root=args.data_root, resume=args.resume,
-                     device=_device(args.device), progress=not args.no_progress)
+                     device=_device(args.device), progress=not args.no_progress, max_epochs=args.max_epochs)
     final = summary["final"]
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
     print(json.dumps({
         "run_dir": args.out, "config_hash": summary["config_hash"], "epochs": summary["epochs_done"],
         "final_loss": final["loss"], "final_ce": final["ce"], "val_acc_centre": final["val_acc_centre"],
         "wall_time_s": round(summary["wall_time_s"], 1), "data_source": summary["provenance"]["data_source"],
+        **({"distributed": summary["distributed"]} if "distributed" in summary else {}),
     }, indent=2))
     return 0
 

@@ -21,6 +21,7 @@ OPS_3 = ("max_pool_3x3", "skip_connect", "sep_conv_3x3")  # paper's order (pool,
 OPS_5 = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5")
 OPTIMIZERS = ("adam", "sgd_cosine")
 IN_CHANNELS = {"fashion_mnist": 1, "cifar10": 3}
+PATH_SAMPLING = ("none", "one")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class SearchConfig:
     kappa: float = 50.0
     cost_relaxation: str = "softmax_t"
     gumbel_hard: bool = False
+    path_sampling: str = "none"  # "none": all k ops per edge (paper); "one": one sampled op per edge and batch
     t_start: float = 1.0
     t_end: float = 0.2
     # hypernetwork
@@ -96,6 +98,7 @@ class SearchConfig:
         checks = [
             (self.dataset in ("fashion_mnist", "cifar10"), f"unknown dataset {self.dataset!r}; choose fashion_mnist or cifar10"),
             (self.cost_relaxation in RELAXATIONS, f"unknown cost_relaxation {self.cost_relaxation!r}; choose one of {', '.join(RELAXATIONS)}"),
+            (self.path_sampling in PATH_SAMPLING, f"unknown path_sampling {self.path_sampling!r}; choose one of {', '.join(PATH_SAMPLING)}"),
             (self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"),
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size >= 2, "batch_size must be >= 2 (BatchNorm needs more than one example)"),

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import data as data_mod
+from . import distributed as dist_mod
 from . import genotype as genotype_mod
 from . import simplex
 from .cost import relaxed_cost
@@ -91,25 +92,47 @@ def train_step(
     opt_w: torch.optim.Optimizer,
     opt_a: torch.optim.Optimizer,
     noise: torch.Generator,
+    ctx: dist_mod.DistContext = dist_mod.DistContext(),
 ) -> StepResult:
-    """One optimisation step of the single-level objective at a freshly drawn s."""
+    """One optimisation step of the single-level objective at a freshly drawn s.
+
+    ``x, y`` is the global mini-batch; under torchrun each rank computes on its own slice. With
+    ``cfg.path_sampling == "one"`` a single Gumbel-Softmax sample per edge is drawn for the whole
+    batch, only its arg-max op is computed, and the straight-through estimator carries the gradient
+    to alpha (as in GDAS; ProxylessNAS samples paths similarly).
+    """
     k = len(cfg.ops)
     s = simplex.sample_uniform(k, generator=noise).to(x.device)
     alpha = hypernet(s)
-    gamma = gumbel_softmax(alpha, t, batch=x.shape[0], hard=cfg.gumbel_hard, generator=noise)
-    logits = supernet(x, gamma)
+    active = None
+    if cfg.path_sampling == "one":
+        gamma = gumbel_softmax(alpha, t, batch=1, hard=True, generator=noise)
+        active = gamma[0].detach().argmax(-1).tolist()
+    else:
+        gamma = gumbel_softmax(alpha, t, batch=x.shape[0], hard=cfg.gumbel_hard, generator=noise)
+    part = ctx.shard(x.shape[0])
+    x, y = x[part], y[part]
+    if active is None:
+        gamma = gamma[part]
+    logits = supernet(x, gamma, active)
     ce = F.cross_entropy(logits, y)
     c = relaxed_cost(alpha, s, t, cfg.cost_relaxation, gamma)
     loss = ce + cfg.kappa * c
     opt_w.zero_grad(set_to_none=True)
     opt_a.zero_grad(set_to_none=True)
     loss.backward()
+    dist_mod.average_gradients(list(supernet.parameters()) + list(hypernet.parameters()), ctx)
     if cfg.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(supernet.parameters(), cfg.grad_clip)
     opt_w.step()
     opt_a.step()
+    n = int(y.numel())
     correct = int((logits.argmax(1) == y).sum())
-    return StepResult(loss.item(), ce.item(), c.item(), correct, int(y.numel()))
+    if not ctx.enabled:
+        return StepResult(loss.item(), ce.item(), c.item(), correct, n)
+    sums = dist_mod.all_sum([loss.item() * n, ce.item() * n, c.item() * n, correct, n], ctx, x.device)
+    n_all = sums[4]
+    return StepResult(sums[0] / n_all, sums[1] / n_all, sums[2] / n_all, int(sums[3]), int(n_all))
 
 
 @torch.no_grad()
@@ -173,6 +196,8 @@ def search(
     run_dir = Path(run_dir)
     cfg = _check_run_dir(run_dir, cfg, resume)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    ctx, device = dist_mod.init_from_env(device)
+    progress = progress and ctx.is_main
     splits = splits or load_splits(cfg, data_root)
     supernet, hypernet = build_models(cfg, device)
     data_gen = torch.Generator().manual_seed(cfg.seed + 1)
@@ -199,7 +224,7 @@ def search(
         _set_rng_state(ck["rng"], data_gen, noise_gen)
         history, start_epoch, wall = ck["history"], ck["epoch"], ck["wall_time_s"]
         log.info("resuming %s at epoch %d/%d", run_dir, start_epoch, cfg.epochs)
-    else:
+    elif ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / CONFIG, {**cfg.to_dict(), "config_hash": cfg.hash()})
 
@@ -214,7 +239,7 @@ def search(
         bar = tqdm(train_batches, desc=f"{cfg.experiment} epoch {epoch + 1}/{cfg.epochs} t={t:.2f}",
                    disable=not progress, leave=False)
         for x, y in bar:
-            r = train_step(supernet, hypernet, x, y, t, cfg, opt_w, opt_a, noise_gen)
+            r = train_step(supernet, hypernet, x, y, t, cfg, opt_w, opt_a, noise_gen, ctx)
             sums["loss"] += r.loss
             sums["ce"] += r.ce
             sums["cost"] += r.cost
@@ -224,6 +249,7 @@ def search(
             bar.set_postfix(ce=f"{r.ce:.3f}", cost=f"{r.cost:.2f}")
         if sched is not None:
             sched.step()
+        dist_mod.broadcast_buffers(supernet, ctx)
         epoch_time = time.perf_counter() - tic
         wall += epoch_time
         steps = sums["steps"]
@@ -240,6 +266,8 @@ def search(
             "images_per_s": sums["n"] / epoch_time,
         }
         history.append(metrics)
+        if not ctx.is_main:
+            continue
         log.info("epoch %d/%d t=%.3f loss=%.4f ce=%.4f cost=%.3f val_acc(centre)=%.2f (%.1fs)", epoch + 1, cfg.epochs,
                  t, metrics["loss"], metrics["ce"], metrics["cost"], metrics["val_acc_centre"], epoch_time)
         save_torch(run_dir / CHECKPOINT, {
@@ -268,8 +296,12 @@ def search(
         "wall_time_s": wall,
         "provenance": {**provenance(device), "data_source": splits.source, "wall_time_s": wall},
     }
-    if summary["finished"]:
+    if ctx.enabled:
+        d = dist_mod.digest(supernet, hypernet)
+        summary["distributed"] = {"world_size": ctx.world, "ranks_agree": dist_mod.ranks_agree(d, ctx), "digest": d}
+    if summary["finished"] and ctx.is_main:
         write_json(run_dir / SUMMARY, summary)
+    dist_mod.barrier(ctx)
     return summary
 
 

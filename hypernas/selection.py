@@ -18,7 +18,7 @@ from .data import Splits
 from .discrete import discrete_from_supernet, recalibrate_bn
 from .errors import BudgetError, ConfigError
 from .evaluate import inherited
-from .genotype import Genotype, derive, describe
+from .genotype import Genotype, derive, describe  # noqa: F401
 from .search import Run
 
 log = logging.getLogger(__name__)
@@ -118,3 +118,50 @@ def export_model(run: Run, s, fmt: str, out: str | Path, splits: Splits | None =
     import numpy as np
 
     return {"path": str(out), "format": fmt, "genotype": g.to_dict(), "max_abs_diff": float(np.abs(ref - got).max())}
+
+
+def validate_predictions(run: Run, lut: dict, min_genotypes: int = 30, grid: int = 20, max_grid: int = 60,
+                         device: torch.device | str = "cpu", reps: int = 30, seed: int = 0,
+                         progress: bool = False) -> dict:
+    """Predicted against measured latency over distinct genotypes of the family.
+
+    The lattice is refined until it yields ``min_genotypes`` distinct genotypes (up to ``max_grid``
+    divisions); if the family has fewer, random genotypes make up the number and are marked so.
+    """
+    import random
+
+    import pandas as pd
+
+    family = family_latencies(run, lut, grid)
+    while len(family) < min_genotypes and grid < max_grid:
+        grid = min(max_grid, grid * 2)
+        family = family_latencies(run, lut, grid)
+    rows = [{"genotype": r["genotype"], "s": r["s"], "source": "family"} for r in family]
+    rng = random.Random(seed)
+    ops = run.config.ops
+    keys = {r["genotype"].key() for r in rows}
+    while len(rows) < min_genotypes:
+        n = run.space.n_edges
+        g = Genotype(tuple(ops), tuple(rng.choice(ops) for _ in range(n)), tuple(rng.choice(ops) for _ in range(n)))
+        if g.key() not in keys:
+            keys.add(g.key())
+            rows.append({"genotype": g, "s": None, "source": "random"})
+    points = []
+    for r in tqdm(rows, desc="measuring genotypes", disable=not progress):
+        g = r["genotype"]
+        t = latency.measure_genotype(g, run.space, run.config.dataset, device, batch=lut["batch"], reps=reps)
+        d = describe(g, run.space, r["s"] or [0.0] * len(ops))
+        points.append({"genotype": g.key(), "s": r["s"], "source": r["source"],
+                       "family_counts": d["family_counts"], "cell_params": d["cell_params"],
+                       "predicted_ms": latency.predict(lut, g, run.space, run.config.dataset),
+                       "measured_ms": t.median_ms, "measured_iqr_ms": t.iqr_ms})
+    df = pd.DataFrame(points)
+    ape = (df.predicted_ms - df.measured_ms).abs() / df.measured_ms
+    return {
+        "n_genotypes": len(points),
+        "n_from_family": int((df.source == "family").sum()),
+        "grid": grid,
+        "spearman": float(df.predicted_ms.corr(df.measured_ms, method="spearman")),
+        "median_ape": float(ape.median()),
+        "points": points,
+    }

@@ -23,11 +23,15 @@ class MixedEdge(nn.Module):
         self.op_names = list(op_names)
         self.ops = nn.ModuleList(op_registry.build(name, C, stride, affine) for name in op_names)
 
-    def forward(self, x: torch.Tensor, gamma: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, gamma: torch.Tensor | None = None, active: int | None = None) -> torch.Tensor:
         if gamma is None:
             if len(self.ops) != 1:
                 raise ValueError("a mixed edge with several ops needs weights gamma")
             return self.ops[0](x)
+        if active is not None:
+            # sampled path: only op `active` is computed; gamma[..., active] is 1 in the forward pass
+            # and carries the straight-through gradient to the logits
+            return gamma[..., active].reshape(-1, 1, 1, 1) * self.ops[active](x)
         # gamma: (B, k) per-example weights; broadcast over (C, H, W).
         out = None
         for m, op in enumerate(self.ops):
@@ -64,14 +68,15 @@ class Cell(nn.Module):
             for names, edge in zip(edge_ops, self.edge_list)
         )
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, gamma: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, gamma: torch.Tensor | None,
+                active: list[int] | None = None) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         e = 0
         for _ in range(self.nodes):
             node = None
             for src in range(len(states)):
                 g = None if gamma is None else gamma[:, e]
-                term = self.edges[e](states[src], g)
+                term = self.edges[e](states[src], g, None if active is None else active[e])
                 node = term if node is None else node + term
                 e += 1
             states.append(node)
@@ -83,7 +88,9 @@ class Network(nn.Module):
 
     ``normal_ops[e]`` / ``reduce_ops[e]`` list the candidate ops of edge e of the normal /
     reduction cell. ``forward(x, gamma)`` takes gamma of shape ``(B, 2 * n_edges, k)`` (normal
-    edges first) for a supernet, or ``None`` for a discrete network.
+    edges first) for a supernet, or ``None`` for a discrete network. With ``active`` (one op index
+    per architecture edge) only those ops are computed (sampled-path mode; gamma of shape
+    ``(1, 2 * n_edges, k)`` is then shared by the batch).
     """
 
     def __init__(self, space: SearchSpace, normal_ops: list[list[str]], reduce_ops: list[list[str]], affine: bool = False):
@@ -114,14 +121,16 @@ class Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, space.num_classes)
 
-    def forward(self, x: torch.Tensor, gamma: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, gamma: torch.Tensor | None = None, active: list[int] | None = None) -> torch.Tensor:
         n = self.space.n_edges
         s0 = s1 = self.stem(x)
         for cell in self.cells:
-            g = None
+            g = a = None
             if gamma is not None:
                 g = gamma[:, n:] if cell.reduction else gamma[:, :n]
-            s0, s1 = s1, cell(s0, s1, g)
+            if active is not None:
+                a = active[n:] if cell.reduction else active[:n]
+            s0, s1 = s1, cell(s0, s1, g, a)
         return self.classifier(self.global_pooling(s1).flatten(1))
 
 

@@ -32,6 +32,7 @@ pd.set_option("display.max_colwidth", None)
 results_dir = Path(results_dir or f"results/{profile}")
 results = {e: read_json(results_dir / f"{e}.json") for e in ("exp1", "exp2", "exp3") if (results_dir / f"{e}.json").is_file()}
 theorem = read_json(results_dir / "theorem.json") if (results_dir / "theorem.json").is_file() else None
+latency = read_json(results_dir / "latency.json") if (results_dir / "latency.json").is_file() else None
 
 # %% tags=["remove-input"]
 display(Markdown(
@@ -43,7 +44,7 @@ display(Markdown(
 # ## Claims
 
 # %% tags=["remove-input"]
-verdicts = report.claim_verdicts(results)
+verdicts = report.claim_verdicts(results, latency)
 display(verdicts.style.hide(axis="index").set_properties(**{"text-align": "left", "white-space": "normal"}))
 
 # %% [markdown]

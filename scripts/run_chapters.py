@@ -25,6 +25,7 @@ CHAPTERS = {
     "exp1": ("experiment", {"experiment": "exp1"}),
     "exp2": ("experiment", {"experiment": "exp2"}),
     "exp3": ("experiment", {"experiment": "exp3"}),
+    "latency": ("latency", {}),
     "summary": ("summary", {}),
 }
 
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
         params = {"profile": args.profile, "seed": args.seed, "data_root": args.data_root, **extra}
         if source != "method":
             params["results_dir"] = results
-        if source in ("experiment", "theorem"):
+        if source in ("experiment", "theorem", "latency"):
             params.update(runs_dir=str(Path(args.runs).resolve()), force=args.force)
         nb = jupytext.read(REPO / "notebooks" / f"{source}.py")
         tic = time.perf_counter()

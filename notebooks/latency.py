@@ -1,0 +1,196 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Control on the target device: measured latency
+#
+# The paper's title promises control of operational characteristics on the target device, but its
+# experiments only set the penalty vector s by hand. This chapter measures this machine, predicts
+# the latency of every architecture of the trained experiment-1 family from a lookup table, checks
+# the prediction against real measurements, and picks architectures for latency budgets without
+# any retraining.
+
+# %% tags=["parameters"]
+profile = "quick"
+seed = 0
+data_root = None
+results_dir = None
+runs_dir = "runs"
+threads = 1
+reps = 30
+
+# %% tags=["remove-cell"]
+import os
+import warnings
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+import torch
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from hypernas import latency
+from hypernas.experiments import resolve
+from hypernas.io import write_json
+from hypernas.provenance import provenance
+from hypernas.results import ensure_search
+from hypernas.search import load_splits
+from hypernas.selection import select_for_budget, validate_predictions
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("TQDM_DISABLE", "1")
+plt.rcParams["figure.dpi"] = 110
+sns.set_theme(style="whitegrid", context="notebook")
+results_dir = Path(results_dir or f"results/{profile}")
+torch.set_num_threads(threads)
+cfg = resolve("exp1", profile, {"seed": str(seed)})
+space = cfg.space()
+n_min = {"smoke": 8}.get(profile, 30)
+
+# %% [markdown]
+# ## The lookup table of this machine
+#
+# Every primitive is timed at every position it can occupy: the normal cell (16 channels, 28x28),
+# the stride-2 input edges and the stride-1 inner edges of the two reduction cells (32 and 64
+# channels). Each entry is the median of many timed calls after warm-up, in inference mode, at
+# batch 1, with the number of threads fixed. The fixed parts (stem, preprocessing, classifier) and
+# the glue of each cell (sums and concatenations) are calibrated once from a whole reference network.
+
+# %% tags=["remove-output"]
+lut = latency.profile(space, cfg.dataset, "cpu", threads=threads, batch=1, reps=reps)
+s_dev = latency.s_device(lut, space, cfg.dataset)
+
+# %% tags=["remove-input"]
+rows = []
+for key, e in lut["entries"].items():
+    op, C, stride, H = key.split("|")
+    rows.append({"op": op, "position": f"{C[1:]} ch, stride {stride[1:]}, {H[1:]}x{H[1:]}", "median_ms": e["median_ms"],
+                 "iqr_ms": e["iqr_ms"]})
+lut_df = pd.DataFrame(rows)
+fig, ax = plt.subplots(figsize=(9, 3.6))
+sns.barplot(data=lut_df, x="position", y="median_ms", hue="op", ax=ax, palette="Set2")
+ax.set(xlabel="position in the network", ylabel="median latency (ms)", yscale="log")
+ax.tick_params(axis="x", labelsize=8)
+fig.tight_layout()
+glue("latency_lut", fig, display=False)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} latency_lut
+# :name: "fig-latency-lut"
+#
+# Measured latency of each primitive at each position of the experiment-1 network on this machine
+# (batch 1, fixed threads; log scale). Provenance below.
+# ```
+
+# %% tags=["remove-input", "nbval-ignore-output"]
+p = lut["provenance"]
+display(Markdown(
+    f"Measured on {p['device_name']} with {p['threads']} thread(s), torch {p['torch']}, batch {p['batch']}, "
+    f"{p['reps']} repetitions after {p['warmup']} warm-up calls; fixed parts and glue: {lut['base_ms']:.3f} ms. "
+    f"The device's complexity vector (each op's share of the latency summed over all positions) is "
+    + ", ".join(f"`{o}` {v:.3f}" for o, v in zip(space.ops, s_dev)) + "."
+))
+
+# %% [markdown]
+# The vector $s_\text{device}$ is the natural penalty for this machine: feeding it to the
+# hypernetwork asks for an architecture in which each operation is penalised in proportion to what
+# it costs here.
+
+# %% [markdown]
+# ## Does the table predict whole networks?
+#
+# The prediction for a genotype is the sum of its edges' entries plus the calibrated fixed part.
+# We compare it with the measured latency of the built network for the distinct genotypes of the
+# experiment-1 family (a lattice on the simplex, refined until it gives enough distinct genotypes;
+# random genotypes make up the number if the family is smaller).
+
+# %% tags=["remove-output"]
+run, _ = ensure_search(cfg, runs_dir, data_root, progress=False)
+val = validate_predictions(run, lut, min_genotypes=n_min, reps=reps, seed=seed)
+result = {"profile": profile, "n_genotypes": val["n_genotypes"], "n_from_family": val["n_from_family"],
+          "spearman": val["spearman"], "median_ape": val["median_ape"], "points": val["points"],
+          "lut": {"entries": lut["entries"], "base_ms": lut["base_ms"], "s_device": s_dev},
+          "provenance": {**provenance("cpu"), **lut["provenance"], "data_source": run.data_source}}
+
+# %% tags=["remove-input"]
+pts = pd.DataFrame(val["points"])
+fig, ax = plt.subplots(figsize=(5.5, 4.5))
+sns.scatterplot(data=pts, x="predicted_ms", y="measured_ms", hue="source", ax=ax, s=30)
+lim = [min(pts.predicted_ms.min(), pts.measured_ms.min()) * 0.95, max(pts.predicted_ms.max(), pts.measured_ms.max()) * 1.05]
+ax.plot(lim, lim, "k--", lw=0.8)
+ax.set(xlim=lim, ylim=lim, xlabel="predicted latency (ms)", ylabel="measured latency (ms)")
+fig.tight_layout()
+glue("latency_pred", fig, display=False)
+plt.close(fig)
+glue("latency_n", val["n_genotypes"], display=False)
+glue("latency_spearman", f"{val['spearman']:.3f}", display=False)
+glue("latency_mape", f"{100 * val['median_ape']:.1f}", display=False)
+
+# %% [markdown]
+# ```{glue:figure} latency_pred
+# :name: "fig-latency-pred"
+#
+# Predicted against measured latency (batch 1) of distinct genotypes; the dashed line is equality.
+# ```
+#
+# Over {glue:text}`latency_n` genotypes the Spearman rank correlation between prediction and
+# measurement is {glue:text}`latency_spearman` and the median absolute percentage error is
+# {glue:text}`latency_mape` %.
+
+# %% [markdown]
+# ## The family's accuracy-latency front, and three budgets
+#
+# For each budget the library keeps the genotypes predicted to fit, ranks the largest of them by the
+# inherited accuracy on the held-out validation split (never the test split), builds the winner and
+# measures it. The budgets are a quarter, half and three quarters of the way between the fastest and
+# the slowest genotype of the family.
+
+# %% tags=["remove-output"]
+splits = load_splits(cfg, data_root)
+fam = pts[pts.source == "family"]
+lo, hi = fam.predicted_ms.min(), fam.predicted_ms.max()
+budgets = [round(lo + f * (hi - lo), 3) for f in (0.25, 0.5, 0.75)] if hi > lo else [round(hi * 1.1, 3)]
+walk = [select_for_budget(run, lut, b, splits, grid=val["grid"], max_eval={"smoke": 2}.get(profile, 8), reps=reps)
+        for b in budgets]
+result["budgets"] = [{k: w[k] for k in ("budget_ms", "s", "family_counts", "cell_params", "predicted_ms", "measured_ms",
+                                       "measured_iqr_ms", "within_budget", "val_accuracy")} for w in walk]
+write_json(results_dir / "latency.json", result)
+
+# %% tags=["remove-input"]
+display(pd.DataFrame(result["budgets"]).assign(
+    s=lambda d: d.s.map(lambda v: ", ".join(f"{x:.2f}" for x in v)),
+    family_counts=lambda d: d.family_counts.map(lambda c: f"pool {c['pool']}, conv {c['conv']}, identity {c['identity']}"),
+).rename(columns={"family_counts": "ops (of 28)"}).set_index("budget_ms"))
+
+# %% tags=["remove-input"]
+fig, ax = plt.subplots(figsize=(6.5, 4))
+ax.scatter(fam.measured_ms, fam.cell_params, color="0.6", s=20, label="family genotypes")
+for w in walk:
+    ax.axvline(w["budget_ms"], color="C3", lw=0.8, ls=":")
+    ax.scatter(w["measured_ms"], w["cell_params"], marker="D", s=60, label=f"chosen for {w['budget_ms']:.2f} ms "
+               f"(val. acc. {w['val_accuracy']:.1f} %)")
+ax.set(xlabel="measured latency (ms, batch 1)", ylabel="cell parameters", yscale="symlog")
+ax.legend(fontsize=7)
+fig.tight_layout()
+glue("latency_front", fig, display=False)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} latency_front
+# :name: "fig-latency-front"
+#
+# The family in the latency-size plane, the three budgets (dotted) and the architecture chosen for
+# each, with its validation accuracy (inherited weights).
+# ```
