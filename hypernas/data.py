@@ -342,6 +342,7 @@ class Batches:
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
         drop_last: bool = False,
+        channels_last: bool = False,
     ):
         self.x, self.y = x, y
         self.batch_size = batch_size
@@ -351,6 +352,7 @@ class Batches:
         self.generator = generator
         self.device = torch.device(device)
         self.drop_last = drop_last
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def __len__(self) -> int:
         n = len(self.y)
@@ -364,7 +366,7 @@ class Batches:
             xb = self.x[idx].float().div_(255)
             if self.augment:
                 xb = self._augment(xb)
-            xb = (xb - self.mean) / self.std
+            xb = ((xb - self.mean) / self.std).contiguous(memory_format=self.memory_format)
             yield xb.to(self.device, non_blocking=True), self.y[idx].to(self.device, non_blocking=True)
 
     def _augment(self, xb: torch.Tensor) -> torch.Tensor:

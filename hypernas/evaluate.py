@@ -21,15 +21,15 @@ from .errors import ConfigError
 from .experiments import SearchConfig
 from .genotype import Genotype
 from .gumbel import gumbel_softmax
-from .search import Run
+from .search import Run, memory_format
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("inherited", "retrain", "relaxed")
 
 
-def _batches(x, y, splits: data_mod.Splits, batch_size: int, device, **kw) -> data_mod.Batches:
-    return data_mod.Batches(x, y, batch_size, splits.mean, splits.std, device=device, **kw)
+def _batches(x, y, splits: data_mod.Splits, batch_size: int, device, channels_last: bool = False, **kw) -> data_mod.Batches:
+    return data_mod.Batches(x, y, batch_size, splits.mean, splits.std, device=device, channels_last=channels_last, **kw)
 
 
 @torch.no_grad()
@@ -48,12 +48,13 @@ def inherited(run: Run, genotype: Genotype, splits: data_mod.Splits, split: str 
     """Accuracy of the argmax network with inherited weights on ``split`` ('test' or 'val')."""
     cfg = run.config
     device = next(run.supernet.parameters()).device
-    net = discrete_from_supernet(genotype, run.supernet)
-    calib = _batches(splits.train_x, splits.train_y, splits, cfg.batch_size, device,
+    net = discrete_from_supernet(genotype, run.supernet).to(memory_format=memory_format(cfg))
+    cl = cfg.channels_last
+    calib = _batches(splits.train_x, splits.train_y, splits, cfg.batch_size, device, cl,
                      shuffle=True, generator=torch.Generator().manual_seed(cfg.seed))
     recalibrate_bn(net, calib, cfg.bn_recalibration_batches)
     x, y = (splits.test_x, splits.test_y) if split == "test" else (splits.val_x, splits.val_y)
-    return accuracy(net, _batches(x, y, splits, cfg.eval_batch_size, device))
+    return accuracy(net, _batches(x, y, splits, cfg.eval_batch_size, device, cl))
 
 
 def relaxed(run: Run, s, splits: data_mod.Splits, t: float = 1.0, seed: int = 0) -> float:
@@ -61,7 +62,7 @@ def relaxed(run: Run, s, splits: data_mod.Splits, t: float = 1.0, seed: int = 0)
     device = next(run.supernet.parameters()).device
     alpha = run.hypernet(torch.as_tensor(s, dtype=torch.float32, device=device)).detach()
     gen = torch.Generator().manual_seed(seed)
-    batches = _batches(splits.test_x, splits.test_y, splits, run.config.eval_batch_size, device)
+    batches = _batches(splits.test_x, splits.test_y, splits, run.config.eval_batch_size, device, run.config.channels_last)
     return accuracy(run.supernet, batches, lambda b: gumbel_softmax(alpha, t, batch=b, generator=gen))
 
 
@@ -75,10 +76,11 @@ def retrain(
 ) -> tuple[float, torch.nn.Module]:
     """Train the discrete network from scratch (Adam, lr_weights, cosine) and return (test accuracy, net)."""
     torch.manual_seed(cfg.seed)
-    net = build_discrete(genotype, cfg.space()).to(device)
+    net = build_discrete(genotype, cfg.space()).to(device, memory_format=memory_format(cfg))
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     pad = 2 if cfg.dataset == "fashion_mnist" else 4
-    train = _batches(splits.train_x, splits.train_y, splits, cfg.batch_size, device, shuffle=True,
+    cl = cfg.channels_last
+    train = _batches(splits.train_x, splits.train_y, splits, cfg.batch_size, device, cl, shuffle=True,
                      augment=cfg.augment, pad=pad, generator=gen, drop_last=True)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_weights)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * len(train), 1))
@@ -92,7 +94,7 @@ def retrain(
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             opt.step()
             sched.step()
-    test = _batches(splits.test_x, splits.test_y, splits, cfg.eval_batch_size, device)
+    test = _batches(splits.test_x, splits.test_y, splits, cfg.eval_batch_size, device, cl)
     return accuracy(net, test), net
 
 

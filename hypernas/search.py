@@ -52,11 +52,15 @@ def load_splits(cfg: SearchConfig, data_root=None) -> data_mod.Splits:
     return data_mod.make_splits(raw, cfg.val_fraction, cfg.train_subset, cfg.val_subset, cfg.test_subset)
 
 
+def memory_format(cfg: SearchConfig) -> torch.memory_format:
+    return torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+
 def build_models(cfg: SearchConfig, device: torch.device | str = "cpu") -> tuple[Network, RBFHypernet]:
     """Supernet and hypernetwork, initialised from ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     space = cfg.space()
-    supernet = build_supernet(space).to(device)
+    supernet = build_supernet(space).to(device, memory_format=memory_format(cfg))
     hypernet = RBFHypernet(space.k, space.n_arch_edges, learnable_refs=cfg.learnable_refs, sigma=cfg.sigma).to(device)
     return supernet, hypernet
 
@@ -205,10 +209,11 @@ def search(
     pad = 2 if cfg.dataset == "fashion_mnist" else 4
     train_batches = data_mod.Batches(splits.train_x, splits.train_y, cfg.batch_size, splits.mean, splits.std,
                                      shuffle=True, augment=cfg.augment, pad=pad, generator=data_gen,
-                                     device=device, drop_last=True)
+                                     device=device, drop_last=True, channels_last=cfg.channels_last)
     if len(train_batches) == 0:
         raise ConfigError(f"train_subset={len(splits.train_y)} is smaller than one batch of {cfg.batch_size}")
-    val_batches = data_mod.Batches(splits.val_x, splits.val_y, cfg.eval_batch_size, splits.mean, splits.std, device=device)
+    val_batches = data_mod.Batches(splits.val_x, splits.val_y, cfg.eval_batch_size, splits.mean, splits.std, device=device,
+                                   channels_last=cfg.channels_last)
     opt_w, opt_a, sched = make_optimizers(cfg, supernet, hypernet, len(train_batches))
 
     history: list[dict] = []

@@ -32,11 +32,12 @@ class MixedEdge(nn.Module):
             # sampled path: only op `active` is computed; gamma[..., active] is 1 in the forward pass
             # and carries the straight-through gradient to the logits
             return gamma[..., active].reshape(-1, 1, 1, 1) * self.ops[active](x)
-        # gamma: (B, k) per-example weights; broadcast over (C, H, W).
-        out = None
-        for m, op in enumerate(self.ops):
-            term = gamma[:, m].view(-1, 1, 1, 1) * op(x)
-            out = term if out is None else out + term
+        # gamma: (B, k) per-example weights, broadcast over (C, H, W); the weighted sum is
+        # accumulated with addcmul (one pass per op instead of a multiply and an add)
+        g = gamma.reshape(gamma.shape[0], -1, 1, 1, 1).unbind(1)
+        out = self.ops[0](x) * g[0]
+        for m in range(1, len(self.ops)):
+            out = out.addcmul(self.ops[m](x), g[m])
         return out
 
 
