@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 export HYPERNAS_DATA ?= $(CURDIR)/data
 
-.PHONY: setup test unit nbval book chapters run clean
+.PHONY: setup test book run clean bench
 
 setup: $(VENV)/.installed
 
@@ -31,3 +31,6 @@ run: setup
 
 clean:
 	rm -rf build book/_build runs
+
+bench: setup
+	$(PY) -m benchmarks.search_step

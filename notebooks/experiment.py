@@ -88,12 +88,11 @@ display(Markdown(
 
 # %% tags=["remove-input"]
 fig = report.plot_curves(result)
-glue(f"{experiment}_curves", fig, display=False)
+glue("curves", fig, display=False)
 plt.close(fig)
 
 # %% [markdown]
-# ```{glue:figure} {experiment}_curves
-# :name: "fig-{experiment}-curves"
+# ```{glue:figure} curves
 #
 # Training curves of the search (one point per epoch), from the run recorded in the provenance above.
 # ```
@@ -116,16 +115,16 @@ display(table)
 
 # %% tags=["remove-input"]
 best_name, best_acc = report.best_accuracy(result, "inherited")
-glue(f"{experiment}_best_name", best_name, display=False)
-glue(f"{experiment}_best_acc", f"{best_acc:.2f}", display=False)
+glue("best_name", Markdown(best_name), display=False)
+glue("best_acc", float(best_acc), display=False)
 paper_best = max(report.PAPER_TABLES[experiment].items(), key=lambda kv: kv[1]["acc"])
-glue(f"{experiment}_paper_best_name", paper_best[0], display=False)
-glue(f"{experiment}_paper_best_acc", f"{paper_best[1]['acc']:.2f}", display=False)
+glue("paper_best_name", Markdown(paper_best[0]), display=False)
+glue("paper_best_acc", float(paper_best[1]["acc"]), display=False)
 
 # %% [markdown]
-# The best of A-D under the `inherited` protocol is architecture {glue:text}`{experiment}_best_name`
-# with {glue:text}`{experiment}_best_acc` % test accuracy; the paper's best is
-# {glue:text}`{experiment}_paper_best_name` with {glue:text}`{experiment}_paper_best_acc` %. The
+# The best of A-D under the `inherited` protocol is architecture {glue:md}`best_name`
+# with {glue:text}`best_acc:.2f` % test accuracy; the paper's best is
+# {glue:md}`paper_best_name` with {glue:text}`paper_best_acc:.2f` %. The
 # profiles other than `paper` train on a subset for a few epochs, so absolute accuracies are not
 # comparable with the paper's; the trends (which operations each penalty removes, which
 # architecture is largest) are.
@@ -135,12 +134,11 @@ glue(f"{experiment}_paper_best_acc", f"{paper_best[1]['acc']:.2f}", display=Fals
 
 # %% tags=["remove-input"]
 fig = report.plot_op_stats(result)
-glue(f"{experiment}_opstats", fig, display=False)
+glue("opstats", fig, display=False)
 plt.close(fig)
 
 # %% [markdown]
-# ```{glue:figure} {experiment}_opstats
-# :name: "fig-{experiment}-opstats"
+# ```{glue:figure} opstats
 #
 # Number of the 28 edges (14 normal + 14 reduction) that choose a pooling, convolution or identity
 # operation in architectures A-D: ours (left) and the paper's tables (right).
@@ -156,12 +154,11 @@ plt.close(fig)
 
 # %% tags=["remove-input"]
 fig = report.plot_family_map(result)
-glue(f"{experiment}_family", fig, display=False)
+glue("family", fig, display=False)
 plt.close(fig)
 
 # %% [markdown]
-# ```{glue:figure} {experiment}_family
-# :name: "fig-{experiment}-family"
+# ```{glue:figure} family
 #
 # The family over the simplex: cell parameters and operation shares at each s of the lattice
 # (corners: all penalty on one operation family).
@@ -182,12 +179,11 @@ display(Markdown(
 
 # %% tags=["remove-input"]
 fig = report.plot_front(result)
-glue(f"{experiment}_front", fig, display=False)
+glue("front", fig, display=False)
 plt.close(fig)
 
 # %% [markdown]
-# ```{glue:figure} {experiment}_front
-# :name: "fig-{experiment}-front"
+# ```{glue:figure} front
 #
 # Test accuracy (inherited weights) against cell parameters for genotypes of the family.
 # ```

@@ -124,7 +124,7 @@ result = {"profile": profile, "n_genotypes": val["n_genotypes"], "n_from_family"
           "lut": {"entries": lut["entries"], "base_ms": lut["base_ms"], "s_device": s_dev},
           "provenance": {**provenance("cpu"), **lut["provenance"], "data_source": run.data_source}}
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 pts = pd.DataFrame(val["points"])
 fig, ax = plt.subplots(figsize=(5.5, 4.5))
 sns.scatterplot(data=pts, x="predicted_ms", y="measured_ms", hue="source", ax=ax, s=30)
@@ -135,8 +135,8 @@ fig.tight_layout()
 glue("latency_pred", fig, display=False)
 plt.close(fig)
 glue("latency_n", val["n_genotypes"], display=False)
-glue("latency_spearman", f"{val['spearman']:.3f}", display=False)
-glue("latency_mape", f"{100 * val['median_ape']:.1f}", display=False)
+glue("latency_spearman", float(val["spearman"]), display=False)
+glue("latency_mape", float(100 * val["median_ape"]), display=False)
 
 # %% [markdown]
 # ```{glue:figure} latency_pred
@@ -146,8 +146,8 @@ glue("latency_mape", f"{100 * val['median_ape']:.1f}", display=False)
 # ```
 #
 # Over {glue:text}`latency_n` genotypes the Spearman rank correlation between prediction and
-# measurement is {glue:text}`latency_spearman` and the median absolute percentage error is
-# {glue:text}`latency_mape` %.
+# measurement is {glue:text}`latency_spearman:.3f` and the median absolute percentage error is
+# {glue:text}`latency_mape:.1f` %.
 
 # %% [markdown]
 # ## The family's accuracy-latency front, and three budgets
@@ -168,7 +168,7 @@ result["budgets"] = [{k: w[k] for k in ("budget_ms", "s", "family_counts", "cell
                                        "measured_iqr_ms", "within_budget", "val_accuracy")} for w in walk]
 write_json(results_dir / "latency.json", result)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 display(pd.DataFrame(result["budgets"]).assign(
     s=lambda d: d.s.map(lambda v: ", ".join(f"{x:.2f}" for x in v)),
     family_counts=lambda d: d.family_counts.map(lambda c: f"pool {c['pool']}, conv {c['conv']}, identity {c['identity']}"),

@@ -45,7 +45,7 @@ display(Markdown(
 
 # %% tags=["remove-input"]
 verdicts = report.claim_verdicts(results, latency)
-display(verdicts.style.hide(axis="index").set_properties(**{"text-align": "left", "white-space": "normal"}))
+display(verdicts.style.set_uuid("claims").hide(axis="index").set_properties(**{"text-align": "left", "white-space": "normal"}))
 
 # %% [markdown]
 # ## Accuracy of A-D, all experiments

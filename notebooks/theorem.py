@@ -177,13 +177,13 @@ holds = sum(abs(c["f"][fn]["mc"][-1] - c["f"][fn]["categorical_limit"]) <= 3 * c
 fails = sum(abs(c["f"][fn]["mc"][-1] - c["f"][fn]["at_argmax_one_hot"]) > 3 * c["f"][fn]["mc_ci"][-1] + 1e-3
             for c in checks["alphas"].values() for fn in c["f"])
 total = sum(len(c["f"]) for c in checks["alphas"].values())
-glue("theorem_holds", f"{holds} of {total}", display=False)
-glue("theorem_fails", f"{fails} of {total}", display=False)
+glue("theorem_holds", Markdown(f"{holds} of {total}"), display=False)
+glue("theorem_fails", Markdown(f"{fails} of {total}"), display=False)
 
 # %% [markdown]
 # **Verdict.** At the coldest temperature the corrected limit agrees with the Monte Carlo estimate
-# (within three confidence half-widths) in {glue:text}`theorem_holds` cases, while the paper's
-# limit f(one-hot argmax alpha) is rejected in {glue:text}`theorem_fails` cases; it is accepted
+# (within three confidence half-widths) in {glue:md}`theorem_holds` cases, while the paper's
+# limit f(one-hot argmax alpha) is rejected in {glue:md}`theorem_fails` cases; it is accepted
 # only where Softmax(alpha) is already close to one-hot (the peaked alphas), where the two limits
 # nearly coincide. What holds: the GS sample converges almost surely to a one-hot vector, and for
 # bounded continuous f the expectation converges. What does not: the limit point is random,

@@ -137,3 +137,23 @@ def test_inherited_discrete_net_equals_supernet_at_one_hot():
         a = net(x, one_hot.expand(5, 28, 3))
         b = disc(x)
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_sampled_path_equals_full_mixture_at_the_sample():
+    """path_sampling='one': computing only the sampled op equals the full mixed op at that one-hot gamma,
+    and the straight-through estimator still gives alpha a gradient."""
+    torch.manual_seed(0)
+    net = build_supernet(SPACE3).eval()
+    alpha = torch.randn(28, 3, requires_grad=True)
+    gamma = gumbel_softmax(alpha, 0.5, batch=1, hard=True, generator=torch.Generator().manual_seed(1))
+    active = gamma[0].detach().argmax(-1).tolist()
+    x = torch.randn(4, 1, 28, 28)
+    sampled = net(x, gamma, active)
+    full = net(x, gamma.detach().expand(4, 28, 3))
+    assert torch.allclose(sampled, full, atol=1e-5)
+    sampled.sum().backward()
+    assert alpha.grad is not None and alpha.grad.abs().sum() > 0
+    # unsampled ops received no gradient and were never run
+    edge = net.cells[0].edges[0]
+    unused = [m for m in range(3) if m != active[0]]
+    assert all(p.grad is None for m in unused for p in edge.ops[m].parameters())
