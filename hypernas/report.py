@@ -130,6 +130,24 @@ def plot_curves(result: dict):
     return fig
 
 
+def plot_counts_over_epochs(result: dict):
+    """Op-family counts of A-D after every epoch of the search (how the family forms)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    rows = [dict(epoch=m["epoch"], t=m["t"], architecture=ARCH_NAMES[a], op=f, count=c)
+            for m in result["curves"] for a, fc in m["family_counts"].items() for f, c in fc.items()]
+    df = pd.DataFrame(rows)
+    sns.set_theme(style="whitegrid", context="notebook")
+    g = sns.relplot(data=df, x="epoch", y="count", hue="op", col="architecture", kind="line", marker="o",
+                    height=2.8, aspect=1.0, palette="Set2")
+    g.set_titles("{col_name}")
+    g.set_axis_labels("epoch", "edges (of 28)")
+    for ax in g.axes.flat:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    return g.figure
+
+
 def plot_op_stats(result: dict):
     """Figure 2 analogue: op-family counts of A-D, ours beside the paper's."""
     import matplotlib.pyplot as plt

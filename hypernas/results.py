@@ -81,11 +81,17 @@ def run_experiment(
     force: bool = False,
     progress: bool = True,
     family_eval_max: int | None = None,
+    name: str | None = None,
 ) -> dict:
-    """Search + evaluation of ``experiment`` under ``profile``, cached by config hash."""
+    """Search + evaluation of ``experiment`` under ``profile``, cached by config hash.
+
+    ``name`` (default: the experiment) names the result file and run directory, for variants such as
+    ``exp1-sampled`` with ``overrides={"path_sampling": "one"}``.
+    """
     cfg = resolve(experiment, profile, {**(overrides or {}), "seed": seed})
     results_dir = Path(results_dir or Path("results") / profile)
-    out = results_dir / f"{experiment}.json"
+    name = name or experiment
+    out = results_dir / f"{name}.json"
     if out.is_file() and not force:
         cached = read_json(out)
         if cached.get("config_hash") == cfg.hash():
@@ -93,7 +99,7 @@ def run_experiment(
             return cached
     tic = time.perf_counter()
     splits = load_splits(cfg, data_root)
-    run, summary = ensure_search(cfg, runs_dir, data_root, progress, splits=splits)
+    run, summary = ensure_search(cfg, runs_dir, data_root, progress, name=name, splits=splits)
     search_time = summary["wall_time_s"]
 
     t_eval = time.perf_counter()
@@ -122,6 +128,7 @@ def run_experiment(
 
     result = {
         "experiment": experiment,
+        "name": name,
         "profile": profile,
         "config_hash": cfg.hash(),
         "config": cfg.to_dict(),

@@ -41,6 +41,7 @@ def select_for_budget(run: Run, lut: dict, budget_ms: float, splits: Splits, gri
                       max_eval: int = 12, device: torch.device | str = "cpu", reps: int = 50,
                       progress: bool = False) -> dict:
     """The best genotype of the family whose predicted latency is within ``budget_ms``."""
+    budget_ms = float(budget_ms)
     if budget_ms <= 0:
         raise ConfigError("--budget-ms must be positive")
     family = family_latencies(run, lut, grid)
@@ -63,7 +64,7 @@ def select_for_budget(run: Run, lut: dict, budget_ms: float, splits: Splits, gri
         predicted_ms=round(best["predicted_ms"], 4),
         measured_ms=round(measured.median_ms, 4),
         measured_iqr_ms=round(measured.iqr_ms, 4),
-        within_budget=measured.median_ms <= budget_ms,
+        within_budget=bool(measured.median_ms <= budget_ms),
         val_accuracy=round(best["val_accuracy"], 4),
         n_genotypes=len(family),
         n_fitting=len(fits),

@@ -97,6 +97,18 @@ plt.close(fig)
 # Training curves of the search (one point per epoch), from the run recorded in the provenance above.
 # ```
 
+# %% tags=["remove-input"]
+fig = report.plot_counts_over_epochs(result)
+glue("epochs", fig, display=False)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} epochs
+#
+# How the architectures A-D form during the search: the number of the 28 edges that pick each
+# operation family after every epoch (the temperature falls from left to right).
+# ```
+
 # %% [markdown]
 # ## The four architectures beside the paper
 #

@@ -238,3 +238,21 @@ summary_rows = pd.DataFrame({
                  "final validation accuracy at the centre %": f"{c['final']['val_acc_centre']:.2f}"}
     for relaxation, c in compare.items()})
 display(summary_rows)
+
+# %% tags=["remove-input"]
+kept = {rel: (c["architectures"]["B"]["conv"], c["architectures"]["C"]["pool"], c["architectures"]["D"]["identity"])
+        for rel, c in compare.items()}
+total = {rel: sum(v) for rel, v in kept.items()}
+if total["softmax_t"] < total["softmax"]:
+    verdict = ("In this run the paper's surrogate, although it is not the expectation it claims to be, acts as the sharper "
+               "penalty: its gradient grows as 1/t and falls on the operation that currently wins, so at low temperature it "
+               "removes the penalised operation more completely than the exact expectation Softmax(alpha).")
+elif total["softmax_t"] > total["softmax"]:
+    verdict = "In this run the exact expectation Softmax(alpha) removed the penalised operations more completely than the paper's surrogate."
+else:
+    verdict = "In this run both surrogates removed the penalised operations to the same extent."
+display(Markdown(
+    "Edges that keep the penalised operation (conv at B, pool at C, identity at D): "
+    + "; ".join(f"`{rel}`: {b}, {c}, {d}" for rel, (b, c, d) in kept.items()) + ". " + verdict
+    + " Which surrogate to use is a modelling choice (`cost_relaxation`), not a consequence of Theorem 1."
+))

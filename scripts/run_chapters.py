@@ -26,6 +26,7 @@ CHAPTERS = {
     "exp2": ("experiment", {"experiment": "exp2"}),
     "exp3": ("experiment", {"experiment": "exp3"}),
     "latency": ("latency", {}),
+    "speed": ("speed", {}),
     "summary": ("summary", {}),
 }
 
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
         params = {"profile": args.profile, "seed": args.seed, "data_root": args.data_root, **extra}
         if source != "method":
             params["results_dir"] = results
-        if source in ("experiment", "theorem", "latency"):
+        if source in ("experiment", "theorem", "latency", "speed"):
             params.update(runs_dir=str(Path(args.runs).resolve()), force=args.force)
         nb = jupytext.read(REPO / "notebooks" / f"{source}.py")
         tic = time.perf_counter()

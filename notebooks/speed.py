@@ -1,0 +1,110 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Speed and scale
+#
+# A supernet holds every candidate operation on every edge, so a search step costs about k
+# networks. This chapter reports the measured throughput of the search step, what made it faster,
+# and the outcome of the sampled-path mode, which computes only one operation per edge.
+
+# %% tags=["parameters"]
+profile = "quick"
+seed = 0
+data_root = None
+results_dir = None
+runs_dir = "runs"
+force = False
+
+# %% tags=["remove-cell"]
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from hypernas import report
+from hypernas.io import read_json
+from hypernas.results import run_experiment
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("TQDM_DISABLE", "1")
+results_dir = Path(results_dir or f"results/{profile}")
+bench_file = Path("results/bench/cpu.json")
+
+# %% [markdown]
+# ## Throughput of one search step
+#
+# `make bench` (`benchmarks/search_step.py`) times a full step (forward, backward, both optimiser
+# steps) at batch 64 for the exp1 and exp3 presets, each mode in its own process, alternating the
+# modes over rounds and taking medians. `baseline` is the step as first written (NCHW layout,
+# multiply-and-add mixing); `full` is the current default (channels_last layout, which makes
+# max-pooling about ten times faster on this CPU, and fused `addcmul` mixing), computing the same
+# mixed operation; `sampled` is `path_sampling=one`. The last column relates the step's counted
+# FLOPs per second to this machine's throughput on a large 3x3 convolution, measured in the same run.
+
+# %% tags=["remove-input", "nbval-ignore-output"]
+if bench_file.is_file():
+    bench = read_json(bench_file)
+    rows = []
+    for preset, modes in bench["presets"].items():
+        for mode in ("baseline", "full", "sampled"):
+            e = modes[mode]
+            rows.append({"preset": preset, "mode": mode, "images/s": e["images_per_s"], "peak memory MB": e["peak_mem_mb"],
+                         "GFLOP per step": e["gflops_per_step"], "share of conv peak": f"{100 * e['fraction_of_conv_peak']:.1f} %"})
+    display(pd.DataFrame(rows).set_index(["preset", "mode"]))
+    display(Markdown(
+        f"Measured on {bench['provenance']['hardware']} (commit `{bench['provenance']['commit']}`), conv peak "
+        f"{bench['conv_peak_gflops']:.1f} GFLOP/s. exp1: full mode x{bench['speedup_vs_baseline']:.2f} against the "
+        f"baseline, sampled paths x{bench['sampled_path_speedup']:.2f} against the full mode."))
+else:
+    display(Markdown("No benchmark file yet: run `make bench`."))
+
+# %% [markdown]
+# ## Sampled paths: does the cheaper step find the same family?
+#
+# In sampled-path mode one Gumbel-Softmax sample per edge and mini-batch picks the operation that is
+# computed; its straight-through gradient reaches the hypernetwork. The search below repeats
+# experiment 1 of this profile with `path_sampling=one` and everything else equal.
+
+# %% tags=["remove-output"]
+full = read_json(results_dir / "exp1.json")
+sampled = run_experiment("exp1", profile, seed=seed, data_root=data_root, results_dir=results_dir, runs_dir=runs_dir,
+                         overrides={"path_sampling": "one"}, force=force, progress=False, name="exp1-sampled")
+
+# %% tags=["remove-input"]
+rows = []
+for label, r in (("full mixed op", full), ("sampled path", sampled)):
+    for name, a in r["architectures"].items():
+        f = a["family_counts"]
+        rows.append({"mode": label, "architecture": report.ARCH_NAMES[name], "pool": f["pool"], "conv": f["conv"],
+                     "identity": f["identity"], "cell_params": a["cell_params"],
+                     "inherited %": round(a["test_accuracy"]["inherited"], 2), "retrain %": round(a["test_accuracy"]["retrain"], 2)})
+display(pd.DataFrame(rows).set_index(["mode", "architecture"]))
+
+# %% tags=["remove-input", "nbval-ignore-output"]
+display(Markdown(
+    f"Search time: full mode {full['provenance']['search_time_s']:.0f} s, sampled paths "
+    f"{sampled['provenance']['search_time_s']:.0f} s "
+    f"(x{full['provenance']['search_time_s'] / max(sampled['provenance']['search_time_s'], 1e-9):.2f}), same data and epochs."))
+
+# %% [markdown]
+# ## Several processes
+#
+# `torchrun --nproc_per_node N -m hypernas search ...` runs the same search data-parallel (gloo on
+# CPU, nccl on GPU): all ranks draw the same global batch, s and Gumbel noise, each computes on its
+# slice, gradients are averaged, and only rank 0 writes checkpoints, which resume with any number of
+# processes. The test suite runs two CPU processes and checks that the ranks hold identical weights
+# and that the final loss matches a single-process run within 2 % (only BatchNorm's per-rank batch
+# statistics differ). On this two-core machine two single-threaded processes are not faster than one
+# process with two threads; the mode is meant for several GPUs or machines.
