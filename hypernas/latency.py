@@ -1,11 +1,14 @@
 """Measured per-device latency: lookup tables, s_device, prediction, and budget-driven selection.
 
 A lookup table (LUT) holds the measured latency of every primitive at every position it can
-occupy in the network of a search space (cell type, stride, channels, spatial size), plus the
-fixed parts (stem, cell preprocessing, classifier) and a calibrated "glue" term (node sums and
-concatenations). The predicted latency of a genotype is
+occupy in the network of a search space (cell type, stride, channels, spatial size). The
+predicted latency of a genotype g is
 
-    fixed + glue + sum over its 28 edges (x cell instances) of LUT[op at that position].
+    base + sum_m scale_m * S_m(g),   S_m(g) = sum of LUT[m at p] over the positions p where g uses m,
+
+where base (stem, preprocessing, classifier, sums, concatenations) and one scale per op (an op
+inside a network does not cost exactly what it costs alone) are fitted by least squares on whole
+networks of random genotypes measured when the table is made.
 
 Measurements use inference mode, warm-up runs, many repetitions, the median and the
 interquartile range, a fixed number of threads, and ``torch.cuda.synchronize`` on a GPU.
@@ -88,7 +91,7 @@ def _space_id(space: SearchSpace, dataset: str) -> dict:
 
 
 def profile(space: SearchSpace, dataset: str, device: torch.device | str = "cpu", threads: int | None = None,
-            batch: int = 1, reps: int = 50, warmup: int = 10, progress: bool = False) -> dict:
+            batch: int = 1, reps: int = 50, warmup: int = 10, progress: bool = False, n_calib: int = 12) -> dict:
     """Measure the LUT of ``space`` on ``device``; returns a JSON-serialisable dict."""
     from tqdm import tqdm
 
@@ -107,22 +110,34 @@ def profile(space: SearchSpace, dataset: str, device: torch.device | str = "cpu"
         x = torch.randn(batch, C, H, H, device=device)
         entries[position_key(op, C, stride, H)] = measure(lambda: module(x), device, warmup, reps).to_dict()
 
-    # fixed parts and glue: the network of a reference genotype (all max pool, or the first op),
-    # minus its edges' LUT entries
-    ref_op = space.ops[0]
-    ref = Genotype(space.ops, (ref_op,) * space.n_edges, (ref_op,) * space.n_edges)
-    net = build_discrete(ref, space).to(device).eval()
-    x = torch.randn(batch, in_ch, hw, hw, device=device)
-    whole = measure(lambda: net(x), device, warmup, reps)
-    edges_sum = sum(entries[position_key(ref_op, p["C"], p["stride"], p["H"])]["median_ms"] for p in positions(space, hw))
+    # Calibration: ops inside a network do not cost exactly what they cost alone (memory traffic,
+    # caches, dispatch), and the stem, preprocessing, classifier, sums and concatenations cost a fixed
+    # amount. Fit latency(g) = base + sum_m scale_m * S_m(g), where S_m(g) is the summed LUT latency of
+    # the edges where g uses op m, by least squares over random genotypes measured as whole networks.
+    gen = torch.Generator().manual_seed(0)
+    k, n = len(space.ops), space.n_edges
+    calib_genotypes = [Genotype(space.ops, *[tuple(space.ops[i] for i in torch.randint(0, k, (n,), generator=gen).tolist())
+                                             for _ in range(2)]) for _ in range(n_calib)]
+    calib_genotypes += [Genotype(space.ops, (op,) * n, (op,) * n) for op in space.ops]
+    feats, times = [], []
+    for g in tqdm(calib_genotypes, desc="calibration", disable=not progress):
+        net = build_discrete(g, space).to(device).eval()
+        x = torch.randn(batch, in_ch, hw, hw, device=device)
+        times.append(measure(lambda: net(x), device, warmup, reps).median_ms)
+        feats.append([1.0] + _op_sums(entries, g, space, hw))
+    X = torch.tensor(feats, dtype=torch.float64)
+    yv = torch.tensor(times, dtype=torch.float64)
+    coef = torch.linalg.lstsq(X, yv.unsqueeze(1)).solution.squeeze(1)
+    fitted = X @ coef
     return {
         "version": LUT_VERSION,
         "space": _space_id(space, dataset),
         "batch": batch,
         "entries": entries,
-        "reference_genotype": ref_op,
-        "reference_network_ms": whole.to_dict(),
-        "base_ms": whole.median_ms - edges_sum,
+        "base_ms": float(coef[0]),
+        "scale": {op: float(c) for op, c in zip(space.ops, coef[1:])},
+        "calibration": {"n_genotypes": len(calib_genotypes), "measured_ms": times, "fitted_ms": fitted.tolist(),
+                        "median_ape": float(((fitted - yv).abs() / yv).median())},
         "provenance": {
             "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
@@ -134,6 +149,15 @@ def profile(space: SearchSpace, dataset: str, device: torch.device | str = "cpu"
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         },
     }
+
+
+def _op_sums(entries: dict, genotype: Genotype, space: SearchSpace, hw: int) -> list[float]:
+    """S_m(g): summed LUT latency of the edges where genotype g uses op m, for each op m."""
+    sums = {op: 0.0 for op in space.ops}
+    for p in positions(space, hw):
+        op = (genotype.reduce if p["reduction"] else genotype.normal)[p["edge"]]
+        sums[op] += entries[position_key(op, p["C"], p["stride"], p["H"])]["median_ms"]
+    return [sums[op] for op in space.ops]
 
 
 def check_lut(lut: dict, space: SearchSpace, dataset: str) -> None:
@@ -149,13 +173,10 @@ def check_lut(lut: dict, space: SearchSpace, dataset: str) -> None:
 
 
 def predict(lut: dict, genotype: Genotype, space: SearchSpace, dataset: str) -> float:
-    """Predicted latency (ms) of the discrete network of ``genotype``."""
+    """Predicted latency (ms) of the discrete network of ``genotype``: base + sum_m scale_m * S_m(g)."""
     _, hw = INPUT_SIZE[dataset]
-    total = lut["base_ms"]
-    for p in positions(space, hw):
-        op = (genotype.reduce if p["reduction"] else genotype.normal)[p["edge"]]
-        total += lut["entries"][position_key(op, p["C"], p["stride"], p["H"])]["median_ms"]
-    return total
+    sums = _op_sums(lut["entries"], genotype, space, hw)
+    return lut["base_ms"] + sum(lut["scale"][op] * v for op, v in zip(space.ops, sums))
 
 
 def s_device(lut: dict, space: SearchSpace, dataset: str) -> list[float]:

@@ -10,6 +10,11 @@
 #     name: python3
 # ---
 
+# %% [markdown]
+# # One experiment of the paper
+#
+# (`scripts/run_chapters.py` replaces this title with the experiment's own.)
+
 # %% tags=["parameters"]
 experiment = "exp1"
 profile = "quick"
@@ -38,14 +43,6 @@ warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)
 os.environ.setdefault("TQDM_DISABLE", "1")
 plt.rcParams["figure.dpi"] = 110
-TITLES = {
-    "exp1": "Experiment 1: Fashion-MNIST, 3 operations",
-    "exp2": "Experiment 2: Fashion-MNIST, 5 operations",
-    "exp3": "Experiment 3: CIFAR-10, 3 operations",
-}
-
-# %% tags=["remove-input"]
-display(Markdown(f"# {TITLES[experiment]}"))
 
 # %% [markdown]
 # One search trains the supernet and the hypernetwork; the four architectures of the paper

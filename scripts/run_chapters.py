@@ -18,6 +18,12 @@ import papermill
 
 REPO = Path(__file__).resolve().parent.parent
 
+TITLES = {
+    "exp1": "Experiment 1: Fashion-MNIST, 3 operations",
+    "exp2": "Experiment 2: Fashion-MNIST, 5 operations",
+    "exp3": "Experiment 3: CIFAR-10, 3 operations",
+}
+
 # chapter name -> (notebook source, extra parameters)
 CHAPTERS = {
     "method": ("method", {}),
@@ -54,8 +60,13 @@ def main(argv=None) -> int:
         if source != "method":
             params["results_dir"] = results
         if source in ("experiment", "theorem", "latency", "speed"):
-            params.update(runs_dir=str(Path(args.runs).resolve()), force=args.force)
+            params["runs_dir"] = str(Path(args.runs).resolve())
+        if source in ("experiment", "theorem", "speed"):
+            params["force"] = args.force
         nb = jupytext.read(REPO / "notebooks" / f"{source}.py")
+        if chapter in TITLES:  # the experiment template's first cell is a placeholder title
+            first = next(c for c in nb.cells if c.cell_type == "markdown")
+            first.source = f"# {TITLES[chapter]}"
         tic = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / f"{chapter}.ipynb"
