@@ -67,6 +67,21 @@ def measure(fn: Callable[[], object], device: torch.device, warmup: int = 10, re
     return Timing(statistics.median(times), q[2] - q[0], len(times))
 
 
+def measure_interleaved(fns: list[Callable[[], object]], device: torch.device, rounds: int = 3, warmup: int = 10,
+                        reps: int = 30) -> list[Timing]:
+    """Time several callables in ``rounds`` interleaved passes; each gets the median of its round medians.
+
+    Interleaving spreads slow phases of a shared machine (other processes, frequency changes) over all
+    callables instead of letting one burst distort a single measurement.
+    """
+    per: list[list[Timing]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            per[i].append(measure(fn, device, warmup, reps))
+    return [Timing(statistics.median(t.median_ms for t in ts), statistics.median(t.iqr_ms for t in ts),
+                   sum(t.reps for t in ts)) for ts in per]
+
+
 def positions(space: SearchSpace, hw: int) -> list[dict]:
     """Every (cell, edge) slot with the shape it computes on: cell index, reduction, C, stride, H."""
     out = []
@@ -91,10 +106,9 @@ def _space_id(space: SearchSpace, dataset: str) -> dict:
 
 
 def profile(space: SearchSpace, dataset: str, device: torch.device | str = "cpu", threads: int | None = None,
-            batch: int = 1, reps: int = 50, warmup: int = 10, progress: bool = False, n_calib: int = 12) -> dict:
+            batch: int = 1, reps: int = 50, warmup: int = 10, progress: bool = False, n_calib: int = 12,
+            rounds: int = 3) -> dict:
     """Measure the LUT of ``space`` on ``device``; returns a JSON-serialisable dict."""
-    from tqdm import tqdm
-
     from . import ops as op_registry
     from .discrete import build_discrete
 
@@ -102,13 +116,15 @@ def profile(space: SearchSpace, dataset: str, device: torch.device | str = "cpu"
     if threads:
         torch.set_num_threads(threads)
     in_ch, hw = INPUT_SIZE[dataset]
-    entries: dict[str, dict] = {}
     shapes = sorted({(p["C"], p["stride"], p["H"]) for p in positions(space, hw)})
     todo = [(op, C, stride, H) for op in space.ops for (C, stride, H) in shapes]
-    for op, C, stride, H in tqdm(todo, desc="ops", disable=not progress):
+    calls = []
+    for op, C, stride, H in todo:
         module = op_registry.build(op, C, stride).to(device).eval()
-        x = torch.randn(batch, C, H, H, device=device)
-        entries[position_key(op, C, stride, H)] = measure(lambda: module(x), device, warmup, reps).to_dict()
+        inp = torch.randn(batch, C, H, H, device=device)
+        calls.append(lambda module=module, inp=inp: module(inp))
+    timings = measure_interleaved(calls, device, rounds, warmup, reps)
+    entries = {position_key(*key): t.to_dict() for key, t in zip(todo, timings)}
 
     # Calibration: ops inside a network do not cost exactly what they cost alone (memory traffic,
     # caches, dispatch), and the stem, preprocessing, classifier, sums and concatenations cost a fixed
@@ -119,12 +135,11 @@ def profile(space: SearchSpace, dataset: str, device: torch.device | str = "cpu"
     calib_genotypes = [Genotype(space.ops, *[tuple(space.ops[i] for i in torch.randint(0, k, (n,), generator=gen).tolist())
                                              for _ in range(2)]) for _ in range(n_calib)]
     calib_genotypes += [Genotype(space.ops, (op,) * n, (op,) * n) for op in space.ops]
-    feats, times = [], []
-    for g in tqdm(calib_genotypes, desc="calibration", disable=not progress):
-        net = build_discrete(g, space).to(device).eval()
-        x = torch.randn(batch, in_ch, hw, hw, device=device)
-        times.append(measure(lambda: net(x), device, warmup, reps).median_ms)
-        feats.append([1.0] + _op_sums(entries, g, space, hw))
+    x = torch.randn(batch, in_ch, hw, hw, device=device)
+    nets = [build_discrete(g, space).to(device).eval() for g in calib_genotypes]
+    timings = measure_interleaved([(lambda net=net: net(x)) for net in nets], device, rounds, warmup, reps)
+    times = [t.median_ms for t in timings]
+    feats = [[1.0] + _op_sums(entries, g, space, hw) for g in calib_genotypes]
     X = torch.tensor(feats, dtype=torch.float64)
     yv = torch.tensor(times, dtype=torch.float64)
     coef = torch.linalg.lstsq(X, yv.unsqueeze(1)).solution.squeeze(1)
