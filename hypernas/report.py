@@ -161,7 +161,7 @@ def plot_op_stats(result: dict):
     g.set_titles("{col_name}")
     for ax in g.axes.flat:
         ax.tick_params(axis="x", labelsize=9)
-    g.figure.tight_layout()
+    g.figure.subplots_adjust(right=0.88, wspace=0.08)
     return g.figure
 
 
@@ -178,21 +178,21 @@ def plot_family_map(result: dict):
     agg = df.groupby(["s_pool", "s_identity", "s_conv"], as_index=False).mean(numeric_only=True)
     panels = [("cell_params", "cell_params", "viridis"), ("share_pool", "pool share", "Blues"),
               ("share_conv", "conv share", "Reds"), ("share_identity", "identity share", "Greens")]
-    fig = plt.figure(figsize=(13, 3.9))
+    fig = plt.figure(figsize=(10, 8.6))
     for i, (col, title, cmap) in enumerate(panels):
-        ax = fig.add_subplot(1, 4, i + 1, projection="ternary")
+        ax = fig.add_subplot(2, 2, i + 1, projection="ternary")
         vmin, vmax = (None, None) if col == "cell_params" else (0, 1)
         pc = ax.tripcolor(agg["s_pool"], agg["s_identity"], agg["s_conv"], agg[col], shading="gouraud",
                           cmap=cmap, vmin=vmin, vmax=vmax, rasterized=True)
-        ax.set_tlabel("s pool", fontsize=8)
-        ax.set_llabel("s identity", fontsize=8)
-        ax.set_rlabel("s conv", fontsize=8)
-        ax.tick_params(labelsize=6)
-        ax.set_title(title, fontsize=10, pad=22)
+        ax.set_tlabel("s pool", fontsize=10)
+        ax.set_llabel("s identity", fontsize=10)
+        ax.set_rlabel("s conv", fontsize=10)
+        ax.tick_params(labelsize=8)
+        ax.set_title(title, fontsize=12, pad=26)
         cax = ax.inset_axes([1.08, 0.1, 0.04, 0.8], transform=ax.transAxes)
         cb = fig.colorbar(pc, cax=cax)
         cb.ax.tick_params(labelsize=7)
-    fig.subplots_adjust(wspace=0.55, left=0.03, right=0.95, top=0.8, bottom=0.08)
+    fig.subplots_adjust(wspace=0.5, hspace=0.45, left=0.06, right=0.92, top=0.9, bottom=0.07)
     return fig
 
 

@@ -15,7 +15,7 @@
 #
 # (`scripts/run_chapters.py` replaces this title with the experiment's own.)
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 experiment = "exp1"
 profile = "quick"
 seed = 0

@@ -19,7 +19,7 @@
 # the prediction against real measurements, and picks architectures for latency budgets without
 # any retraining.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "quick"
 seed = 0
 data_root = None

@@ -17,7 +17,7 @@
 # the library, and shows its central object, the map from a complexity vector $s$ to an
 # architecture, on a problem small enough to train while the page is built.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "quick"
 seed = 0
 data_root = None

@@ -17,7 +17,7 @@
 # networks. This chapter reports the measured throughput of the search step, what made it faster,
 # and the outcome of the sampled-path mode, which computes only one operation per edge.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "quick"
 seed = 0
 data_root = None

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Summary: the paper's claims against our numbers
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "quick"
 seed = 0
 data_root = None

@@ -18,7 +18,7 @@
 # chapter states the theorem, measures both of its sides by Monte Carlo, and shows what the
 # choice of surrogate changes in a real search.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "quick"
 seed = 0
 data_root = None
@@ -145,7 +145,6 @@ g = sns.relplot(data=long, x="t", y="gap", hue="alpha", col="compared with", row
                 height=2.8, aspect=1.7, facet_kws={"sharey": False})
 for ax in g.axes.flat:
     ax.set_xscale("log")
-    ax.invert_xaxis()
     ax.axhline(0, color="k", lw=0.8)
 g.set_titles("{row_name}: {col_name}", size=9)
 glue("theorem_f_gaps", g.figure, display=False)

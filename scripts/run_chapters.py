@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import jupytext
+import nbformat
 import papermill
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,8 +72,16 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / f"{chapter}.ipynb"
             jupytext.write(nb, src)
-            papermill.execute_notebook(str(src), str(target / f"{chapter}.ipynb"), parameters=params,
+            out_nb = target / f"{chapter}.ipynb"
+            papermill.execute_notebook(str(src), str(out_nb), parameters=params,
                                        kernel_name="python3", cwd=str(REPO), progress_bar=False)
+        # fold the cell papermill injects (the run's parameters) behind a toggle in the book
+        executed = nbformat.read(out_nb, as_version=4)
+        for cell in executed.cells:
+            tags = cell.metadata.setdefault("tags", [])
+            if "injected-parameters" in tags and "hide-cell" not in tags:
+                tags.append("hide-cell")
+        nbformat.write(executed, out_nb)
         print(f"{chapter}: executed in {time.perf_counter() - tic:.0f} s -> {target / (chapter + '.ipynb')}", flush=True)
     return 0
 
