@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     psel.add_argument("--budget-ms", type=float, required=True, help="latency budget in milliseconds")
     psel.add_argument("--grid", type=int, default=10, help="lattice divisions (default 10)")
     psel.add_argument("--max-eval", type=int, default=12, help="candidates evaluated on the validation split (default 12)")
+    psel.add_argument("--margin", type=float, default=0.05, help="safety margin on the predicted latency (default 0.05)")
     psel.add_argument("--data-root", default=None)
     psel.add_argument("--json", action="store_true")
 
@@ -258,7 +259,7 @@ def cmd_select(args) -> int:
 
         torch.set_num_threads(int(lut["provenance"]["threads"]))
     splits = load_splits(run.config, args.data_root)
-    rec = select_for_budget(run, lut, args.budget_ms, splits, grid=args.grid, max_eval=args.max_eval)
+    rec = select_for_budget(run, lut, args.budget_ms, splits, grid=args.grid, max_eval=args.max_eval, margin=args.margin)
     if args.json:
         print(json.dumps(rec, indent=2))
     else:

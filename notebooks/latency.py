@@ -27,6 +27,7 @@ results_dir = None
 runs_dir = "runs"
 threads = 1
 reps = 30
+force = False
 
 # %% tags=["remove-cell"]
 import os
@@ -42,7 +43,7 @@ from myst_nb import glue
 
 from hypernas import latency
 from hypernas.experiments import resolve
-from hypernas.io import write_json
+from hypernas.io import read_json, write_json
 from hypernas.provenance import provenance
 from hypernas.results import ensure_search
 from hypernas.search import load_splits
@@ -72,10 +73,17 @@ n_min = {"smoke": 8}.get(profile, 30)
 # genotypes (plus the k single-operation networks) measured when the table is made.
 
 # %% tags=["remove-output"]
-lut = latency.profile(space, cfg.dataset, "cpu", threads=threads, batch=1, reps=reps)
+# Measurements are reused only on the same machine, threads, torch and trained family (force=True re-measures).
+cache_file = results_dir / "latency.json"
+cache_key = {"hardware": provenance("cpu")["hardware"], "torch": torch.__version__, "threads": threads,
+             "reps": reps, "family_config_hash": cfg.hash()}
+cached = read_json(cache_file) if cache_file.is_file() and not force else None
+if cached is not None and cached.get("cache_key") != cache_key:
+    cached = None
+lut = cached["lut"] if cached else latency.profile(space, cfg.dataset, "cpu", threads=threads, batch=1, reps=reps)
 s_dev = latency.s_device(lut, space, cfg.dataset)
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 rows = []
 for key, e in lut["entries"].items():
     op, C, stride, H = key.split("|")
@@ -124,11 +132,13 @@ display(Markdown(
 
 # %% tags=["remove-output"]
 run, _ = ensure_search(cfg, runs_dir, data_root, progress=False)
-val = validate_predictions(run, lut, min_genotypes=n_min, reps=reps, seed=seed)
-result = {"profile": profile, "n_genotypes": val["n_genotypes"], "n_from_family": val["n_from_family"],
-          "spearman": val["spearman"], "median_ape": val["median_ape"], "points": val["points"],
-          "lut": {"entries": lut["entries"], "base_ms": lut["base_ms"], "scale": lut["scale"],
-                  "calibration": lut["calibration"], "s_device": s_dev},
+if cached:
+    val = {k: cached[k] for k in ("n_genotypes", "n_from_family", "spearman", "median_ape", "points", "grid")}
+else:
+    val = validate_predictions(run, lut, min_genotypes=n_min, reps=reps, seed=seed)
+result = {"profile": profile, "cache_key": cache_key, "n_genotypes": val["n_genotypes"], "n_from_family": val["n_from_family"],
+          "spearman": val["spearman"], "median_ape": val["median_ape"], "grid": val["grid"], "points": val["points"],
+          "s_device": s_dev, "lut": lut,
           "provenance": {**provenance("cpu"), **lut["provenance"], "data_source": run.data_source}}
 
 # %% tags=["remove-input", "nbval-ignore-output"]
@@ -169,11 +179,14 @@ splits = load_splits(cfg, data_root)
 fam = pts[pts.source == "family"]
 lo, hi = fam.predicted_ms.min(), fam.predicted_ms.max()
 budgets = [round(lo + f * (hi - lo), 3) for f in (0.25, 0.5, 0.75)] if hi > lo else [round(hi * 1.1, 3)]
-walk = [select_for_budget(run, lut, b, splits, grid=val["grid"], max_eval={"smoke": 2}.get(profile, 8), reps=reps)
-        for b in budgets]
+if cached:
+    walk = cached["budgets"]
+else:
+    walk = [select_for_budget(run, lut, b, splits, grid=val["grid"], max_eval={"smoke": 2}.get(profile, 8), reps=reps)
+            for b in budgets]
 result["budgets"] = [{k: w[k] for k in ("budget_ms", "s", "family_counts", "cell_params", "predicted_ms", "measured_ms",
                                        "measured_iqr_ms", "within_budget", "val_accuracy")} for w in walk]
-write_json(results_dir / "latency.json", result)
+write_json(cache_file, result)
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 display(pd.DataFrame(result["budgets"]).assign(
@@ -181,7 +194,7 @@ display(pd.DataFrame(result["budgets"]).assign(
     family_counts=lambda d: d.family_counts.map(lambda c: f"pool {c['pool']}, conv {c['conv']}, identity {c['identity']}"),
 ).rename(columns={"family_counts": "ops (of 28)"}).set_index("budget_ms"))
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(6.5, 4))
 ax.scatter(fam.measured_ms, fam.cell_params, color="0.6", s=20, label="family genotypes")
 for w in walk:

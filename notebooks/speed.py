@@ -106,5 +106,5 @@ display(Markdown(
 # slice, gradients are averaged, and only rank 0 writes checkpoints, which resume with any number of
 # processes. The test suite runs two CPU processes and checks that the ranks hold identical weights
 # and that the final loss matches a single-process run within 2 % (only BatchNorm's per-rank batch
-# statistics differ). On this two-core machine two single-threaded processes are not faster than one
-# process with two threads; the mode is meant for several GPUs or machines.
+# statistics differ). On a two-core machine one process already keeps both cores busy through
+# PyTorch's intra-op threads, so the mode is meant for several GPUs or machines.

@@ -62,7 +62,7 @@ def main(argv=None) -> int:
             params["results_dir"] = results
         if source in ("experiment", "theorem", "latency", "speed"):
             params["runs_dir"] = str(Path(args.runs).resolve())
-        if source in ("experiment", "theorem", "speed"):
+        if source in ("experiment", "theorem", "speed", "latency"):
             params["force"] = args.force
         nb = jupytext.read(REPO / "notebooks" / f"{source}.py")
         if chapter in TITLES:  # the experiment template's first cell is a placeholder title

@@ -65,7 +65,7 @@ def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, c
     budget = hi * 1.2 if hi == lo else (lo + hi) / 2
     splits = load_splits(run.config, data_root)
     rec = select_for_budget(run, table, budget, splits, grid=6, max_eval=3, reps=15)
-    assert rec["predicted_ms"] <= budget
+    assert rec["predicted_ms"] <= budget * 0.95
     assert rec["measured_ms"] <= budget * 1.25, rec  # documented tolerance for measurement noise
     assert 0 <= rec["val_accuracy"] <= 100
     rc = main(["select", str(smoke_run), "--lut", str(path), "--budget-ms", "0.0001", "--data-root", str(data_root)])
