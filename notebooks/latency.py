@@ -93,6 +93,7 @@ lut_df = pd.DataFrame(rows)
 fig, ax = plt.subplots(figsize=(9, 3.6))
 sns.barplot(data=lut_df, x="position", y="median_ms", hue="op", ax=ax, palette="Set2")
 ax.set(xlabel="position in the network", ylabel="median latency (ms)", yscale="log")
+ax.legend(title="op", fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
 ax.tick_params(axis="x", labelsize=8)
 fig.tight_layout()
 glue("latency_lut", fig, display=False)
@@ -139,7 +140,7 @@ else:
 result = {"profile": profile, "cache_key": cache_key, "n_genotypes": val["n_genotypes"], "n_from_family": val["n_from_family"],
           "spearman": val["spearman"], "median_ape": val["median_ape"], "grid": val["grid"], "points": val["points"],
           "s_device": s_dev, "lut": lut,
-          "provenance": {**provenance("cpu"), **lut["provenance"], "data_source": run.data_source}}
+          "provenance": cached["provenance"] if cached else {**provenance("cpu"), **lut["provenance"], "data_source": run.data_source}}
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 pts = pd.DataFrame(val["points"])
