@@ -224,7 +224,7 @@ def cmd_latency(args) -> int:
         raise ConfigError("--batch and --threads must be >= 1 and --reps >= 3")
     cfg = resolve(args.experiment, "paper", parse_set(args.set))
     device = _device(args.device)
-    lut = latency.profile(cfg.space(), cfg.dataset, device, threads=args.threads, batch=args.batch, reps=args.reps, progress=True)
+    lut = latency.profile(cfg.space(), cfg.dataset, device, threads=args.threads, batch=args.batch, reps=args.reps)
     lut["experiment"] = args.experiment
     write_json(Path(args.out), lut)
     s_dev = latency.s_device(lut, cfg.space(), cfg.dataset)

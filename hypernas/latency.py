@@ -106,8 +106,7 @@ def _space_id(space: SearchSpace, dataset: str) -> dict:
 
 
 def profile(space: SearchSpace, dataset: str, device: torch.device | str = "cpu", threads: int | None = None,
-            batch: int = 1, reps: int = 50, warmup: int = 10, progress: bool = False, n_calib: int = 12,
-            rounds: int = 3) -> dict:
+            batch: int = 1, reps: int = 50, warmup: int = 10, n_calib: int = 12, rounds: int = 3) -> dict:
     """Measure the LUT of ``space`` on ``device``; returns a JSON-serialisable dict."""
     from . import ops as op_registry
     from .discrete import build_discrete

@@ -116,8 +116,7 @@ OP_FAMILY: dict[str, str] = {
 }
 
 
-def check_ops(names: list[str] | tuple[str, ...]) -> None:
-    """Raise :class:`ConfigError` for an unknown or repeated primitive name."""
+def _check_known(names) -> None:
     import difflib
 
     for name in names:
@@ -125,6 +124,11 @@ def check_ops(names: list[str] | tuple[str, ...]) -> None:
             near = difflib.get_close_matches(name, list(PRIMITIVES), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
             raise ConfigError(f"unknown operation {name!r}{hint} (known: {', '.join(sorted(PRIMITIVES))})")
+
+
+def check_ops(names: list[str] | tuple[str, ...]) -> None:
+    """Raise :class:`ConfigError` for an unknown or repeated primitive name, or fewer than two ops."""
+    _check_known(names)
     if len(set(names)) != len(names):
         raise ConfigError(f"operation list {list(names)} repeats a name; each op may appear once")
     if len(names) < 2:
@@ -133,5 +137,5 @@ def check_ops(names: list[str] | tuple[str, ...]) -> None:
 
 def build(name: str, C: int, stride: int, affine: bool = False) -> nn.Module:
     """Instantiate the primitive ``name`` for C channels and the given stride."""
-    check_ops([name, "skip_connect" if name != "skip_connect" else "max_pool_3x3"])
+    _check_known([name])
     return PRIMITIVES[name](C, stride, affine)
