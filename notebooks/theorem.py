@@ -182,9 +182,8 @@ glue("theorem_fails", Markdown(f"{fails} of {total}"), display=False)
 # %% [markdown]
 # **Verdict.** At the coldest temperature the corrected limit agrees with the Monte Carlo estimate
 # (within three confidence half-widths) in {glue:md}`theorem_holds` cases, while the paper's
-# limit f(one-hot argmax alpha) is rejected in {glue:md}`theorem_fails` cases; it is accepted
-# only where Softmax(alpha) is already close to one-hot (the peaked alphas), where the two limits
-# nearly coincide. What holds: the GS sample converges almost surely to a one-hot vector, and for
+# limit f(one-hot argmax alpha) is rejected in {glue:md}`theorem_fails` cases (the two limits can
+# only agree where Softmax(alpha) is itself close to one-hot). What holds: the GS sample converges almost surely to a one-hot vector, and for
 # bounded continuous f the expectation converges. What does not: the limit point is random,
 # Softmax(alpha/t) is not E[gamma(t)], and the correct limit of E f is the Softmax(alpha)-weighted
 # average of f over the vertices, i.e. the expectation under the categorical distribution of the
