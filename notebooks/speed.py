@@ -40,7 +40,9 @@ from hypernas.results import run_experiment
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TQDM_DISABLE", "1")
 results_dir = Path(results_dir or f"results/{profile}")
-bench_file = Path("results/bench/cpu.json")
+import hypernas
+
+bench_file = Path(hypernas.__file__).resolve().parent.parent / "results" / "bench" / "cpu.json"
 
 # %% [markdown]
 # ## Throughput of one search step
