@@ -1,32 +1,38 @@
 """Throughput of one search step (forward, backward, both optimiser steps) at batch 64.
 
     python -m benchmarks.search_step            # or: make bench
-    python -m benchmarks.search_step --rounds 3 --steps 8
+    python -m benchmarks.search_step --steps 20 --presets exp1
 
-For the exp1 and exp3 presets and three modes, each measured in a fresh subprocess (so that peak
-memory is that mode's own), alternating the modes over several rounds and taking the median:
+For the exp1 and exp3 presets and four modes of the step:
 
-* ``baseline``: the step as first written (NCHW layout, per-op multiply-and-add mixing);
-* ``full``: the current default (channels_last, addcmul mixing), the same mixed-op computation;
+* ``baseline``: the step as first written (NCHW layout, per-op multiply-and-add mixing, edges one
+  by one);
+* ``edgewise``: channels_last and addcmul mixing, the edges still evaluated one by one;
+* ``full``: the current default, edges grouped by source node (:mod:`hypernas.grouped`), the same
+  mixed-op computation;
 * ``sampled``: ``path_sampling=one`` (one op per edge and batch, straight-through estimator).
 
-It also measures this machine's achievable convolution throughput (a large 3x3 convolution,
-forward) in the same run and reports each step's FLOPs / time as a fraction of it. Writes
-``results/bench/<device>.json``.
+Timing: one process builds all four and runs their steps in turn (baseline, edgewise, full,
+sampled, baseline, ...), so that a load change on a shared machine affects every mode alike; the
+median step time per mode is reported. Peak memory: each mode runs a few steps in a fresh
+subprocess of its own (RSS on CPU, max allocated on GPU). The machine's achievable convolution
+throughput (a large 3x3 convolution, forward) is measured in the same run, and each step's FLOPs /
+time is reported as a fraction of it. Writes ``results/bench/<device>.json``.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
+import types
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-MODES = ("baseline", "full", "sampled")
+MODES = ("baseline", "edgewise", "full", "sampled")
 PRESETS = ("exp1", "exp3")
 
 
@@ -41,47 +47,88 @@ def _reference_forward(self, x, gamma=None, active=None):
     return out
 
 
-def measure_one(preset: str, mode: str, steps: int, warmup: int, device: str) -> dict:
-    """Run in a subprocess: images/s, peak memory and FLOPs of the step of (preset, mode)."""
-    import resource
-
+def build_mode(preset: str, mode: str, device: str):
+    """(config, supernet, hypernet, weight optimiser, hypernet optimiser, input batch, labels) of one mode."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    from hypernas import supernet
     from hypernas.experiments import resolve
-    from hypernas.search import build_models, make_optimizers, train_step
+    from hypernas.search import build_models, make_optimizers
 
-    overrides = {"baseline": {"channels_last": "false"}, "full": {}, "sampled": {"path_sampling": "one"}}[mode]
+    cfg = resolve(preset, "paper", {"path_sampling": "one"} if mode == "sampled" else {})
     if mode == "baseline":
-        supernet.MixedEdge.forward = _reference_forward
-    cfg = resolve(preset, "paper", overrides)
+        cfg = replace(cfg, channels_last=False)
     dev = torch.device(device)
+    torch.manual_seed(0)
     sup, hyp = build_models(cfg, dev)
+    for cell in sup.cells:
+        cell.grouped = mode in ("full", "sampled")
+        if mode == "baseline":
+            for edge in cell.edges:
+                edge.forward = types.MethodType(_reference_forward, edge)
     opt_w, opt_a, _ = make_optimizers(cfg, sup, hyp, 100)
     in_ch, hw = (1, 28) if cfg.dataset == "fashion_mnist" else (3, 32)
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    x = torch.randn(64, in_ch, hw, hw, device=dev).contiguous(memory_format=fmt)
-    y = torch.randint(0, 10, (64,), device=dev)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, in_ch, hw, hw, generator=gen).to(dev).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (64,), generator=gen).to(dev)
+    return cfg, sup, hyp, opt_w, opt_a, x, y
+
+
+def time_modes(preset: str, steps: int, warmup: int, device: str) -> dict:
+    """Run in a subprocess: steps of all modes in turn; median step time and FLOPs per mode."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hypernas.search import train_step
+
+    setups = {m: build_mode(preset, m, device) for m in MODES}
+    gens = {m: torch.Generator().manual_seed(0) for m in MODES}
+    dev = torch.device(device)
+
+    def step(mode):
+        cfg, sup, hyp, opt_w, opt_a, x, y = setups[mode]
+        train_step(sup, hyp, x, y, 1.0, cfg, opt_w, opt_a, gens[mode])
+
+    flops = {}
+    for mode in MODES:
+        for _ in range(warmup):
+            step(mode)
+        # the FLOP counter does not divide grouped convolutions by their groups: count the grouped
+        # step's FLOPs on the edgewise form, which computes the same thing
+        with FlopCounterMode(display=False) as fc:
+            step("edgewise" if mode == "full" else mode)
+        flops[mode] = fc.get_total_flops()
+    times = {m: [] for m in MODES}
+    for _ in range(steps):
+        for mode in MODES:
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            tic = time.perf_counter()
+            step(mode)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            times[mode].append(time.perf_counter() - tic)
+    return {m: {"step_s": statistics.median(times[m]), "all_step_s": times[m], "flops_per_step": flops[m]} for m in MODES}
+
+
+def peak_memory(preset: str, mode: str, steps: int, device: str) -> float:
+    """Run in a subprocess: peak memory (MB) of a few steps of one mode."""
+    import resource
+
+    import torch
+
+    from hypernas.search import train_step
+
+    cfg, sup, hyp, opt_w, opt_a, x, y = build_mode(preset, mode, device)
+    dev = torch.device(device)
     gen = torch.Generator().manual_seed(0)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    for _ in range(warmup):
-        train_step(sup, hyp, x, y, 1.0, cfg, opt_w, opt_a, gen)
-    with FlopCounterMode(display=False) as fc:
-        train_step(sup, hyp, x, y, 1.0, cfg, opt_w, opt_a, gen)
-    flops = fc.get_total_flops()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    tic = time.perf_counter()
     for _ in range(steps):
         train_step(sup, hyp, x, y, 1.0, cfg, opt_w, opt_a, gen)
     if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    dt = (time.perf_counter() - tic) / steps
-    peak = (torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return {"images_per_s": 64 / dt, "step_s": dt, "peak_mem_mb": peak, "flops_per_step": flops}
+        return torch.cuda.max_memory_allocated(dev) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def conv_peak(device: str, seconds: float = 3.0) -> float:
@@ -105,72 +152,77 @@ def conv_peak(device: str, seconds: float = 3.0) -> float:
     return flops / dt
 
 
+def _child(args: list[str]) -> dict | float:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.search_step", *args], cwd=REPO,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=12, help="timed steps per mode (interleaved)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--presets", nargs="*", default=list(PRESETS))
     ap.add_argument("--out", default=None)
-    ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--_time", help=argparse.SUPPRESS)
+    ap.add_argument("--_mem", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args._child:
-        print(json.dumps(measure_one(args._child[0], args._child[1], args.steps, args.warmup, args.device)))
+    if args._time:
+        print(json.dumps(time_modes(args._time, args.steps, args.warmup, args.device)))
+        return 0
+    if args._mem:
+        print(json.dumps(peak_memory(args._mem[0], args._mem[1], args.warmup + 2, args.device)))
         return 0
 
     import torch
 
+    from hypernas.io import write_json
     from hypernas.provenance import provenance
 
-    runs: dict = {p: {m: [] for m in MODES} for p in args.presets}
-    peak_flops = []
-    total = args.rounds * len(args.presets) * len(MODES)
-    done = 0
-    for r in range(args.rounds):
-        peak_flops.append(conv_peak(args.device))
-        for preset in args.presets:
-            for mode in MODES:
-                out = subprocess.run([sys.executable, "-m", "benchmarks.search_step", "--device", args.device,
-                                      "--steps", str(args.steps), "--warmup", str(args.warmup), "--_child", preset, mode],
-                                     cwd=REPO, capture_output=True, text=True, check=True)
-                runs[preset][mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
-                done += 1
-                print(f"[{done}/{total}] round {r + 1} {preset} {mode}: {runs[preset][mode][-1]['images_per_s']:.1f} images/s",
-                      file=sys.stderr, flush=True)
-    conv_flops = statistics.median(peak_flops)
-    result = {"device": args.device, "provenance": provenance(args.device), "batch": 64, "rounds": args.rounds,
-              "steps_per_round": args.steps, "conv_peak_gflops": conv_flops / 1e9, "presets": {}}
+    common = ["--device", args.device, "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    conv_flops = [conv_peak(args.device)]
+    result = {"device": args.device, "provenance": provenance(args.device), "batch": 64,
+              "timed_steps_per_mode": args.steps, "presets": {}}
     rows = []
-    for preset, modes in runs.items():
-        result["presets"][preset] = {}
-        for mode, rs in modes.items():
-            ips = statistics.median(r["images_per_s"] for r in rs)
-            step = statistics.median(r["step_s"] for r in rs)
-            flops = rs[0]["flops_per_step"]
-            entry = {"images_per_s": round(ips, 2), "peak_mem_mb": round(statistics.median(r["peak_mem_mb"] for r in rs), 1),
-                     "gflops_per_step": round(flops / 1e9, 2),
-                     "fraction_of_conv_peak": round(flops / step / conv_flops, 4),
-                     "all_images_per_s": [round(r["images_per_s"], 2) for r in rs]}
-            result["presets"][preset][mode] = entry
-            rows.append((preset, mode, entry))
-        p = result["presets"][preset]
+    for preset in args.presets:
+        print(f"{preset}: timing {len(MODES)} modes, {args.steps} interleaved steps each", file=sys.stderr, flush=True)
+        timing = _child([*common, "--_time", preset])
+        memory = {}
+        for mode in MODES:
+            memory[mode] = _child([*common, "--_mem", preset, mode])
+            print(f"{preset} {mode}: {64 / timing[mode]['step_s']:.1f} images/s, peak {memory[mode]:.0f} MB",
+                  file=sys.stderr, flush=True)
+        conv_flops.append(conv_peak(args.device))
+        result["presets"][preset] = {mode: {"step_s": timing[mode]["step_s"], "memory": memory[mode],
+                                            "flops": timing[mode]["flops_per_step"],
+                                            "all_step_s": timing[mode]["all_step_s"]} for mode in MODES}
+    peak = statistics.median(conv_flops)
+    result["conv_peak_gflops"] = round(peak / 1e9, 1)
+    for preset, modes in result["presets"].items():
+        p = {}
+        for mode, m in modes.items():
+            p[mode] = {"images_per_s": round(64 / m["step_s"], 2), "peak_mem_mb": round(m["memory"], 1),
+                       "gflops_per_step": round(m["flops"] / 1e9, 2),
+                       "fraction_of_conv_peak": round(m["flops"] / m["step_s"] / peak, 4),
+                       "all_images_per_s": [round(64 / t, 1) for t in m["all_step_s"]]}
+            rows.append((preset, mode, p[mode]))
         p["speedup_vs_baseline"] = round(p["full"]["images_per_s"] / p["baseline"]["images_per_s"], 3)
+        p["grouped_vs_edgewise"] = round(p["full"]["images_per_s"] / p["edgewise"]["images_per_s"], 3)
         p["sampled_path_speedup"] = round(p["sampled"]["images_per_s"] / p["full"]["images_per_s"], 3)
+        result["presets"][preset] = p
     if "exp1" in result["presets"]:
         result["speedup_vs_baseline"] = result["presets"]["exp1"]["speedup_vs_baseline"]
         result["sampled_path_speedup"] = result["presets"]["exp1"]["sampled_path_speedup"]
-    print(f"\nsearch step, batch 64, {result['provenance']['hardware']}; conv peak {conv_flops / 1e9:.1f} GFLOP/s")
+    print(f"\nsearch step, batch 64, {result['provenance']['hardware']}; conv peak {peak / 1e9:.1f} GFLOP/s")
     print(f"{'preset':8}{'mode':10}{'images/s':>10}{'peak MB':>10}{'GFLOP/step':>12}{'of conv peak':>14}")
     for preset, mode, e in rows:
         print(f"{preset:8}{mode:10}{e['images_per_s']:>10.1f}{e['peak_mem_mb']:>10.0f}{e['gflops_per_step']:>12.2f}"
               f"{100 * e['fraction_of_conv_peak']:>13.1f}%")
-    for preset in result["presets"]:
-        p = result["presets"][preset]
-        print(f"{preset}: full vs baseline x{p['speedup_vs_baseline']:.2f}; sampled vs full x{p['sampled_path_speedup']:.2f}")
+    for preset, p in result["presets"].items():
+        print(f"{preset}: full vs baseline x{p['speedup_vs_baseline']:.2f} (grouping edges by source "
+              f"x{p['grouped_vs_edgewise']:.2f}); sampled vs full x{p['sampled_path_speedup']:.2f}")
     out = Path(args.out or REPO / "results" / "bench" / f"{torch.device(args.device).type}.json")
-    from hypernas.io import write_json
-
     write_json(out, result)
     print(f"written {out}")
     return 0

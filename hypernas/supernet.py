@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import grouped as grouped_exec
 from . import ops as op_registry
 from .space import SearchSpace
 
@@ -68,9 +69,13 @@ class Cell(nn.Module):
             MixedEdge(names, C, edge.stride(reduction), affine)
             for names, edge in zip(edge_ops, self.edge_list)
         )
+        #: run the mixed edges grouped by source node in training (see :mod:`hypernas.grouped`)
+        self.grouped = True
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, gamma: torch.Tensor | None,
                 active: list[int] | None = None) -> torch.Tensor:
+        if self.grouped and self.training and gamma is not None and active is None:
+            return grouped_exec.cell_forward(self, s0, s1, gamma)
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         e = 0
         for _ in range(self.nodes):

@@ -48,19 +48,29 @@ bench_file = Path(hypernas.__file__).resolve().parent.parent / "results" / "benc
 # ## Throughput of one search step
 #
 # `make bench` (`benchmarks/search_step.py`) times a full step (forward, backward, both optimiser
-# steps) at batch 64 for the exp1 and exp3 presets, each mode in its own process, alternating the
-# modes over rounds and taking medians. `baseline` is the step as first written (NCHW layout,
-# multiply-and-add mixing); `full` is the current default (channels_last layout, which makes
-# max-pooling about ten times faster on this CPU, and fused `addcmul` mixing), computing the same
-# mixed operation; `sampled` is `path_sampling=one`. The last column relates the step's counted
-# FLOPs per second to this machine's throughput on a large 3x3 convolution, measured in the same run.
+# steps) at batch 64 for the exp1 and exp3 presets. All modes are built in one process and their
+# steps run in turn, so that a change of load on this shared machine hits every mode alike; the
+# table gives the median step. Peak memory comes from a separate short process per mode.
+#
+# * `baseline`: the step as first written (NCHW layout, a multiply and an add per op, edges one by one);
+# * `edgewise`: channels_last layout (which makes max-pooling about ten times faster on this CPU)
+#   and fused `addcmul` mixing, edges still one by one;
+# * `full`: the default, edges grouped by source node (`hypernas.grouped`): one ReLU per node, one
+#   pooling per node (a pool followed by an affine-free BatchNorm gives every outgoing edge the same
+#   output during training), grouped convolutions over the node's outgoing edges. It computes the
+#   same mixed operation; a test checks outputs, gradients and BatchNorm statistics against the
+#   edge-by-edge form;
+# * `sampled`: `path_sampling=one`.
+#
+# The last column relates the step's counted FLOPs per second to this machine's throughput on a
+# large 3x3 convolution, measured in the same run.
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 if bench_file.is_file():
     bench = read_json(bench_file)
     rows = []
     for preset, modes in bench["presets"].items():
-        for mode in ("baseline", "full", "sampled"):
+        for mode in ("baseline", "edgewise", "full", "sampled"):
             e = modes[mode]
             rows.append({"preset": preset, "mode": mode, "images/s": e["images_per_s"], "peak memory MB": e["peak_mem_mb"],
                          "GFLOP per step": e["gflops_per_step"], "share of conv peak": f"{100 * e['fraction_of_conv_peak']:.1f} %"})
@@ -68,7 +78,8 @@ if bench_file.is_file():
     display(Markdown(
         f"Measured on {bench['provenance']['hardware']} (commit `{bench['provenance']['commit']}`), conv peak "
         f"{bench['conv_peak_gflops']:.1f} GFLOP/s. exp1: full mode x{bench['speedup_vs_baseline']:.2f} against the "
-        f"baseline, sampled paths x{bench['sampled_path_speedup']:.2f} against the full mode."))
+        f"baseline (of which grouping the edges by source x{bench['presets']['exp1']['grouped_vs_edgewise']:.2f}), "
+        f"sampled paths x{bench['sampled_path_speedup']:.2f} against the full mode."))
 else:
     display(Markdown("No benchmark file yet: run `make bench`."))
 

@@ -157,3 +157,30 @@ def test_sampled_path_equals_full_mixture_at_the_sample():
     edge = net.cells[0].edges[0]
     unused = [m for m in range(3) if m != active[0]]
     assert all(p.grad is None for m in unused for p in edge.ops[m].parameters())
+
+
+@pytest.mark.parametrize("ops,in_ch,hw", [(OPS_3, 1, 28), (OPS_5, 1, 28), (OPS_3, 3, 32)])
+def test_grouped_cell_equals_edge_by_edge(ops, in_ch, hw):
+    """Training-mode forward grouped by source node (hypernas.grouped) = edge-by-edge forward:
+    outputs, gradients of every weight and of gamma, and the BatchNorm running statistics."""
+    torch.manual_seed(0)
+    grouped = build_supernet(SearchSpace(ops=ops, in_channels=in_ch)).train()
+    edgewise = build_supernet(SearchSpace(ops=ops, in_channels=in_ch)).train()
+    edgewise.load_state_dict(grouped.state_dict())
+    for cell in edgewise.cells:
+        cell.grouped = False
+    x = torch.randn(6, in_ch, hw, hw).contiguous(memory_format=torch.channels_last)
+    logits = torch.randn(6, 28, len(ops))
+    outs, grads = [], []
+    for net in (grouped, edgewise):
+        gamma = torch.softmax(logits, -1).requires_grad_()
+        out = net(x, gamma)
+        out.square().sum().backward()
+        outs.append(out)
+        grads.append(gamma.grad)
+    assert torch.allclose(outs[0], outs[1], atol=1e-5, rtol=1e-5)
+    assert torch.allclose(grads[0], grads[1], atol=1e-4, rtol=1e-4)
+    for (name, p), q in zip(grouped.named_parameters(), edgewise.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-4, rtol=1e-4), name
+    for (name, b), c in zip(grouped.named_buffers(), edgewise.buffers()):
+        assert torch.allclose(b.float(), c.float(), atol=1e-5), name
