@@ -15,9 +15,11 @@ cell runs each op once per edge on the *same* input tensor. Grouped by source no
   multiplier E instead of copying the input E times, and dense block-diagonal 1 x 1 convolutions
   instead of grouped ones.)
 
-What is computed is the mixed operation g(x) = sum_m gamma_m o^(m)(x) of every edge, exactly as the
-edge-by-edge forward computes it; only floating-point summation order differs (tests compare both,
-outputs and gradients, to 1e-5). Used in training mode; evaluation keeps the edge-by-edge path.
+Each node then sums its incoming edges' op outputs weighted by gamma in one autograd function
+(:class:`_WeightedSum`). What is computed is the mixed operation g(x) = sum_m gamma_m o^(m)(x) of
+every edge, exactly as the edge-by-edge forward computes it; only floating-point summation order
+differs (tests compare both: outputs to 1e-5, gradients of weights and gamma to 1e-4, BatchNorm
+statistics to 1e-5). Used in training mode; evaluation keeps the edge-by-edge path.
 """
 from __future__ import annotations
 

@@ -217,6 +217,34 @@ def plot_front(result: dict):
 
 
 # ----------------------------------------------------------------------------- claims
+def penalty_effects(result: dict) -> dict[str, bool]:
+    """Whether B, C, D hold fewer convolutions, poolings, identities respectively than A."""
+    fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
+    return {"B: fewer conv than A": fam["B"]["conv"] < fam["A"]["conv"],
+            "C: fewer pool than A": fam["C"]["pool"] < fam["A"]["pool"],
+            "D: fewer identity than A": fam["D"]["identity"] < fam["A"]["identity"]}
+
+
+def kappa_sweep_frame(results: list[dict]) -> pd.DataFrame:
+    """One row per run (kappa, Cost relaxation): final op counts (pool / conv / identity) of A-D, the
+    penalty effects, the counts of A one epoch before the end, and the best accuracy."""
+    rows = []
+    for r in sorted(results, key=lambda r: (r["config"]["kappa"], r["config"]["cost_relaxation"])):
+        row = {"kappa": r["config"]["kappa"], "Cost relaxation": r["config"]["cost_relaxation"]}
+        for name, a in r["architectures"].items():
+            f = a["family_counts"]
+            row[name] = f"{f['pool']}/{f['conv']}/{f['identity']}"
+        effects = penalty_effects(r)
+        row["penalty effects held"] = f"{sum(effects.values())} of 3"
+        if len(r["curves"]) > 1:
+            before = r["curves"][-2]
+            row[f"A one epoch earlier (t = {before['t']:.2f})"] = "{pool}/{conv}/{identity}".format(**before["family_counts"]["A"])
+        best = max(r["architectures"].items(), key=lambda kv: kv[1]["test_accuracy"]["inherited"])
+        row["best inherited %"] = f"{best[1]['test_accuracy']['inherited']:.2f} ({best[0]})"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["kappa", "Cost relaxation"])
+
+
 def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.DataFrame:
     """The paper's claims, each judged from our numbers (see PAPER.md, "Claims to reproduce")."""
     rows = []

@@ -196,3 +196,24 @@ plt.close(fig)
 #
 # Test accuracy (inherited weights) against cell parameters for genotypes of the family.
 # ```
+
+# %% [markdown]
+# ## How much the penalty weight kappa matters
+#
+# kappa scales the Cost term against the cross-entropy. Where the results folder holds the same
+# experiment searched with other values of kappa or another Cost relaxation (files
+# `<experiment>-kappa<value>[-<relaxation>].json`, produced by `scripts/kappa_sweep.py`), they are
+# listed here next to this chapter's run, with all else equal. Each cell gives the pool / conv /
+# identity counts of the 28 edges at the end of the search; "penalty effects held" counts how many
+# of B, C, D hold fewer of their penalised operation than A does; the next column gives A's counts
+# one epoch before the end.
+
+# %% tags=["remove-input"]
+import json
+from pathlib import Path
+
+sweep = [result] + [json.loads(f.read_text()) for f in sorted(Path(results_dir or f"results/{profile}").glob(f"{experiment}-kappa*.json"))]
+if len(sweep) > 1:
+    display(report.kappa_sweep_frame(sweep))
+else:
+    display(Markdown(f"No kappa sweep in the results folder for {experiment} under profile `{profile}`."))

@@ -1,0 +1,46 @@
+"""Search one experiment under several penalty weights kappa, everything else equal.
+
+    python scripts/kappa_sweep.py exp1 --kappa 1 3 10 --profile quick
+    python scripts/kappa_sweep.py exp1 --kappa 0.3 --relaxation softmax
+
+Writes ``results/<profile>/<experiment>-kappa<value>[-<relaxation>].json`` (cached by config hash
+like every result); the experiment chapter lists them beside its own run.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from hypernas.results import run_experiment
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("experiment")
+    ap.add_argument("--kappa", type=float, nargs="+", required=True)
+    ap.add_argument("--relaxation", default=None, choices=["softmax_t", "softmax", "sample"],
+                    help="Cost relaxation (default: the profile's)")
+    ap.add_argument("--profile", default="quick")
+    ap.add_argument("--results", default=None, help="results folder (default results/<profile>)")
+    ap.add_argument("--runs", default="runs")
+    ap.add_argument("--data-root", default=None)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    for kappa in args.kappa:
+        tic = time.perf_counter()
+        overrides, name = {"kappa": kappa}, f"{args.experiment}-kappa{kappa:g}"
+        if args.relaxation:
+            overrides["cost_relaxation"] = args.relaxation
+            name += f"-{args.relaxation}"
+        r = run_experiment(args.experiment, args.profile, data_root=args.data_root,
+                           results_dir=args.results or f"results/{args.profile}", runs_dir=args.runs,
+                           overrides=overrides, name=name)
+        counts = {n: "{pool}/{conv}/{identity}".format(**a["family_counts"]) for n, a in r["architectures"].items()}
+        print(f"{name}: A-D pool/conv/identity {counts} ({time.perf_counter() - tic:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
