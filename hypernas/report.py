@@ -225,12 +225,14 @@ def penalty_effects(result: dict) -> dict[str, bool]:
             "D: fewer identity than A": fam["D"]["identity"] < fam["A"]["identity"]}
 
 
-def kappa_sweep_frame(results: list[dict]) -> pd.DataFrame:
+def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataFrame:
     """One row per run (kappa, Cost relaxation): final op counts (pool / conv / identity) of A-D, the
-    penalty effects, the counts of A one epoch before the end, and the best accuracy."""
+    penalty effects, the counts of A one epoch before the end, and the best accuracy. The row of
+    ``main`` (the chapter's own run) is marked."""
     rows = []
     for r in sorted(results, key=lambda r: (r["config"]["kappa"], r["config"]["cost_relaxation"])):
-        row = {"kappa": r["config"]["kappa"], "Cost relaxation": r["config"]["cost_relaxation"]}
+        relaxation = r["config"]["cost_relaxation"] + (" (main run)" if r is main else "")
+        row = {"kappa": r["config"]["kappa"], "Cost relaxation": relaxation}
         for name, a in r["architectures"].items():
             f = a["family_counts"]
             row[name] = f"{f['pool']}/{f['conv']}/{f['identity']}"

@@ -214,6 +214,6 @@ from pathlib import Path
 
 sweep = [result] + [json.loads(f.read_text()) for f in sorted(Path(results_dir or f"results/{profile}").glob(f"{experiment}-kappa*.json"))]
 if len(sweep) > 1:
-    display(report.kappa_sweep_frame(sweep))
+    display(report.kappa_sweep_frame(sweep, main=result))
 else:
     display(Markdown(f"No kappa sweep in the results folder for {experiment} under profile `{profile}`."))

@@ -60,7 +60,7 @@ display(verdicts.style.set_uuid("claims").hide(axis="index").set_properties(**{"
 if "exp1" in results:
     sweep = [results["exp1"]] + [read_json(f) for f in sorted(results_dir.glob("exp1-kappa*.json"))]
     if len(sweep) > 1:
-        display(report.kappa_sweep_frame(sweep))
+        display(report.kappa_sweep_frame(sweep, main=results["exp1"]))
         def ident(r, i):
             return r["curves"][i]["family_counts"]["A"]["identity"]
 

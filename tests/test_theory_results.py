@@ -51,3 +51,24 @@ def test_report_tables(tiny_result):
     assert table.loc["cell_params", ("B conv pen.", "paper")] == "5,120"
     verdicts = report.claim_verdicts({"exp1": r})
     assert len(verdicts) == 5 and set(verdicts["verdict"]) <= {"reproduced", "partly", "not reproduced", "not tested here", "reproduced (one run each)"}
+
+
+def _fake_result(kappa, relaxation, counts, before):
+    fam = lambda p, c, i: {"pool": p, "conv": c, "identity": i}  # noqa: E731
+    return {"config": {"kappa": kappa, "cost_relaxation": relaxation},
+            "architectures": {n: {"family_counts": fam(*c), "test_accuracy": {"inherited": 60.0 + k}}
+                              for k, (n, c) in enumerate(zip("ABCD", counts))},
+            "curves": [{"t": 0.47, "family_counts": {"A": fam(*before)}}, {"t": 0.2, "family_counts": {}}]}
+
+
+def test_penalty_effects_and_kappa_sweep_table():
+    good = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
+    collapsed = _fake_result(3.0, "softmax_t", [(0, 0, 28), (0, 0, 28), (0, 0, 28), (0, 28, 0)], (17, 11, 0))
+    assert all(report.penalty_effects(good).values())
+    assert list(report.penalty_effects(collapsed).values()) == [False, False, True]
+    table = report.kappa_sweep_frame([collapsed, good], main=good)
+    assert list(table.index) == [(0.3, "softmax (main run)"), (3.0, "softmax_t")]
+    assert list(table["penalty effects held"]) == ["3 of 3", "1 of 3"]
+    assert table.loc[(3.0, "softmax_t"), "A"] == "0/0/28"
+    assert table.loc[(3.0, "softmax_t"), "A one epoch earlier (t = 0.47)"] == "17/11/0"
+    assert table.loc[(0.3, "softmax (main run)"), "best inherited %"] == "63.00 (D)"
