@@ -23,19 +23,27 @@ statistics to 1e-5). Used in training mode; evaluation keeps the edge-by-edge pa
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from . import ops as op_registry
+from .space import cell_edges
+
+
+def _momentum(bn: nn.BatchNorm2d) -> float:
+    """The factor BatchNorm's next training step gives this batch in its running statistics."""
+    return bn.momentum if bn.momentum is not None else 1.0 / (float(bn.num_batches_tracked) + 1)
 
 
 def _update_running_stats(bn: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Tensor) -> None:
     """The running-statistics update BatchNorm makes in training mode (unbiased var), applied to ``bn``."""
-    bn.num_batches_tracked.add_(1)
-    momentum = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+    momentum = _momentum(bn)
     bn.running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
     bn.running_var.mul_(1 - momentum).add_(var, alpha=momentum)
+    bn.num_batches_tracked.add_(1)
 
 
 def _cat_or_none(tensors: list[torch.Tensor | None]) -> torch.Tensor | None:
@@ -50,11 +58,7 @@ def batch_norm_grouped(y: torch.Tensor, bns: list[nn.BatchNorm2d]) -> torch.Tens
     rv = torch.cat([bn.running_var for bn in bns]) if tracking else None
     weight = _cat_or_none([bn.weight for bn in bns])
     bias = _cat_or_none([bn.bias for bn in bns])
-    if tracking:
-        bn0_batches = bn0.num_batches_tracked + 1
-        momentum = bn0.momentum if bn0.momentum is not None else 1.0 / float(bn0_batches)
-    else:
-        momentum = 0.0
+    momentum = _momentum(bn0) if tracking else 0.0
     out = F.batch_norm(y, rm, rv, weight, bias, training=True, momentum=momentum, eps=bn0.eps)
     if tracking:
         with torch.no_grad():
@@ -165,21 +169,28 @@ class _WeightedSum(torch.autograd.Function):
         return (grad_w, *grad_ys)
 
 
+@functools.lru_cache(maxsize=None)
+def _edge_index(nodes: int) -> tuple[dict[int, list[int]], list[list[int]]]:
+    """For a cell of ``nodes`` nodes: the edges leaving each vertex, and the edges entering each node."""
+    edges = cell_edges(nodes)
+    leaving: dict[int, list[int]] = {}
+    for e, edge in enumerate(edges):
+        leaving.setdefault(edge.src, []).append(e)
+    entering = [[e for e, edge in enumerate(edges) if edge.dst == node] for node in range(nodes)]
+    return leaving, entering
+
+
 def cell_forward(cell, s0: torch.Tensor, s1: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
     """The supernet cell's forward with per-example weights ``gamma`` (B, n_edges, k), grouped by source."""
     states = [cell.preprocess0(s0), cell.preprocess1(s1)]
-    edges_from: dict[int, list[int]] = {}
-    for e, edge in enumerate(cell.edge_list):
-        edges_from.setdefault(edge.src, []).append(e)
+    leaving, entering = _edge_index(cell.nodes)
     pending: dict[int, list[torch.Tensor]] = {}  # edge -> outputs of its k ops
     for node in range(cell.nodes):
-        new_sources = [0, 1] if node == 0 else [len(states) - 1]
-        for source in new_sources:
-            es = edges_from.get(source, [])
-            if es:
-                for e, outs in zip(es, source_outputs(states[source], [cell.edges[e].ops for e in es])):
-                    pending[e] = outs
-        incoming = [e for e, edge in enumerate(cell.edge_list) if edge.dst == node]
+        for source in ([0, 1] if node == 0 else [len(states) - 1]):
+            es = leaving[source]
+            for e, outs in zip(es, source_outputs(states[source], [cell.edges[e].ops for e in es])):
+                pending[e] = outs
+        incoming = entering[node]
         ys = [y for e in incoming for y in pending.pop(e)]
         states.append(_WeightedSum.apply(gamma[:, incoming].flatten(1), *ys))
     return torch.cat(states[2:], dim=1)

@@ -217,12 +217,27 @@ def plot_front(result: dict):
 
 
 # ----------------------------------------------------------------------------- claims
+def counts_text(counts: dict[str, int]) -> str:
+    """Op-family counts as ``pool/conv/identity``."""
+    return f"{counts['pool']}/{counts['conv']}/{counts['identity']}"
+
+
 def penalty_effects(result: dict) -> dict[str, bool]:
     """Whether B, C, D hold fewer convolutions, poolings, identities respectively than A."""
     fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
     return {"B: fewer conv than A": fam["B"]["conv"] < fam["A"]["conv"],
             "C: fewer pool than A": fam["C"]["pool"] < fam["A"]["pool"],
             "D: fewer identity than A": fam["D"]["identity"] < fam["A"]["identity"]}
+
+
+def collapses_onto_identity(result: dict, at_least: int = 20, before_at_most: int = 5) -> bool:
+    """Architecture A ends on at least ``at_least`` identity edges after holding at most
+    ``before_at_most`` one epoch earlier (the last-epoch collapse onto skip connections)."""
+    curves = result["curves"]
+    if len(curves) < 2:
+        return False
+    last, before = (c["family_counts"]["A"]["identity"] for c in (curves[-1], curves[-2]))
+    return last >= at_least and before <= before_at_most
 
 
 def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataFrame:
@@ -234,13 +249,11 @@ def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataF
         relaxation = r["config"]["cost_relaxation"] + (" (main run)" if r is main else "")
         row = {"kappa": r["config"]["kappa"], "Cost relaxation": relaxation}
         for name, a in r["architectures"].items():
-            f = a["family_counts"]
-            row[name] = f"{f['pool']}/{f['conv']}/{f['identity']}"
-        effects = penalty_effects(r)
-        row["penalty effects held"] = f"{sum(effects.values())} of 3"
+            row[name] = counts_text(a["family_counts"])
+        row["penalty effects held"] = f"{sum(penalty_effects(r).values())} of 3"
         if len(r["curves"]) > 1:
             before = r["curves"][-2]
-            row[f"A one epoch earlier (t = {before['t']:.2f})"] = "{pool}/{conv}/{identity}".format(**before["family_counts"]["A"])
+            row[f"A one epoch earlier (t = {before['t']:.2f})"] = counts_text(before["family_counts"]["A"])
         best = max(r["architectures"].items(), key=lambda kv: kv[1]["test_accuracy"]["inherited"])
         row["best inherited %"] = f"{best[1]['test_accuracy']['inherited']:.2f} ({best[0]})"
         rows.append(row)

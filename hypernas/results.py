@@ -150,3 +150,8 @@ def run_experiment(
     }
     write_json(out, result)
     return result
+
+
+def sweep_results(results_dir: str | Path, experiment: str) -> list[dict]:
+    """The cached variants ``<experiment>-kappa*.json`` of ``scripts/kappa_sweep.py`` in ``results_dir``."""
+    return [read_json(f) for f in sorted(Path(results_dir).glob(f"{experiment}-kappa*.json"))]

@@ -37,7 +37,7 @@ from myst_nb import glue
 
 from hypernas import report
 from hypernas.experiments import ARCH_LABELS, PRESETS
-from hypernas.results import run_experiment
+from hypernas.results import run_experiment, sweep_results
 
 warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)
@@ -107,14 +107,12 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-input"]
-curves = result["curves"]
-if len(curves) > 1:
-    last, before = (c["family_counts"]["A"]["identity"] for c in (curves[-1], curves[-2]))
-    if last >= 20 and before <= 5:
-        display(Markdown(
-            f"In this run architecture A goes from {before} to {last} identity edges in the last epoch "
-            f"(t = {curves[-1]['t']:.2f}): the family collapses onto skip connections when the temperature is "
-            "lowest. The section on kappa below and the summary chapter follow this up."))
+if report.collapses_onto_identity(result):
+    before, last = (c["family_counts"]["A"]["identity"] for c in result["curves"][-2:])
+    display(Markdown(
+        f"In this run architecture A goes from {before} to {last} identity edges in the last epoch "
+        f"(t = {result['curves'][-1]['t']:.2f}): the family collapses onto skip connections when the temperature is "
+        "lowest. The section on kappa below and the summary chapter follow this up."))
 
 # %% [markdown]
 # ## The four architectures beside the paper
@@ -219,10 +217,7 @@ plt.close(fig)
 # one epoch before the end.
 
 # %% tags=["remove-input"]
-import json
-from pathlib import Path
-
-sweep = [result] + [json.loads(f.read_text()) for f in sorted(Path(results_dir or f"results/{profile}").glob(f"{experiment}-kappa*.json"))]
+sweep = [result] + sweep_results(results_dir or f"results/{profile}", experiment)
 if len(sweep) > 1:
     display(report.kappa_sweep_frame(sweep, main=result))
 else:

@@ -27,6 +27,7 @@ from IPython.display import Markdown, display
 
 from hypernas import report
 from hypernas.io import read_json
+from hypernas.results import sweep_results
 
 pd.set_option("display.max_colwidth", None)
 results_dir = Path(results_dir or f"results/{profile}")
@@ -58,13 +59,10 @@ display(verdicts.style.set_uuid("claims").hide(axis="index").set_properties(**{"
 
 # %% tags=["remove-input"]
 if "exp1" in results:
-    sweep = [results["exp1"]] + [read_json(f) for f in sorted(results_dir.glob("exp1-kappa*.json"))]
+    sweep = [results["exp1"]] + sweep_results(results_dir, "exp1")
     if len(sweep) > 1:
         display(report.kappa_sweep_frame(sweep, main=results["exp1"]))
-        def ident(r, i):
-            return r["curves"][i]["family_counts"]["A"]["identity"]
-
-        collapsed = [r for r in sweep if ident(r, -1) >= 20 and len(r["curves"]) > 1 and ident(r, -2) <= 5]
+        collapsed = [r for r in sweep if report.collapses_onto_identity(r)]
         by_relax = {}
         for r in sweep:
             by_relax.setdefault(r["config"]["cost_relaxation"], []).append(r)

@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 
+from hypernas.report import counts_text
 from hypernas.results import run_experiment
 
 
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
         r = run_experiment(args.experiment, args.profile, data_root=args.data_root,
                            results_dir=args.results or f"results/{args.profile}", runs_dir=args.runs,
                            overrides=overrides, name=name)
-        counts = {n: "{pool}/{conv}/{identity}".format(**a["family_counts"]) for n, a in r["architectures"].items()}
+        counts = {n: counts_text(a["family_counts"]) for n, a in r["architectures"].items()}
         print(f"{name}: A-D pool/conv/identity {counts} ({time.perf_counter() - tic:.0f} s)", flush=True)
     return 0
 
