@@ -241,13 +241,14 @@ def collapses_onto_identity(result: dict, at_least: int = 20, before_at_most: in
 
 
 def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataFrame:
-    """One row per run (kappa, Cost relaxation): final op counts (pool / conv / identity) of A-D, the
-    penalty effects, the counts of A one epoch before the end, and the best accuracy. The row of
-    ``main`` (the chapter's own run) is marked."""
+    """One row per run (kappa, Cost relaxation, seed): final op counts (pool / conv / identity) of
+    A-D, the penalty effects, the counts of A one epoch before the end, and the best accuracy. The
+    row of ``main`` (the chapter's own run) is marked."""
     rows = []
-    for r in sorted(results, key=lambda r: (r["config"]["kappa"], r["config"]["cost_relaxation"])):
+    key = lambda r: (r["config"]["kappa"], r["config"]["cost_relaxation"], r["config"]["seed"])  # noqa: E731
+    for r in sorted(results, key=key):
         relaxation = r["config"]["cost_relaxation"] + (" (main run)" if r is main else "")
-        row = {"kappa": r["config"]["kappa"], "Cost relaxation": relaxation}
+        row = {"kappa": r["config"]["kappa"], "Cost relaxation": relaxation, "seed": r["config"]["seed"]}
         for name, a in r["architectures"].items():
             row[name] = counts_text(a["family_counts"])
         row["penalty effects held"] = f"{sum(penalty_effects(r).values())} of 3"
@@ -257,6 +258,25 @@ def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataF
         best = max(r["architectures"].items(), key=lambda kv: kv[1]["test_accuracy"]["inherited"])
         row["best inherited %"] = f"{best[1]['test_accuracy']['inherited']:.2f} ({best[0]})"
         rows.append(row)
+    return pd.DataFrame(rows).set_index(["kappa", "Cost relaxation", "seed"])
+
+
+def sweep_by_setting(results: list[dict]) -> pd.DataFrame:
+    """The sweep grouped by (kappa, Cost relaxation) over seeds: how many runs hold all three penalty
+    effects, how many collapse onto skip connections in the last epoch, and A's counts per seed."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["config"]["kappa"], r["config"]["cost_relaxation"]), []).append(r)
+    rows = []
+    for (kappa, relaxation), rs in sorted(groups.items()):
+        rs = sorted(rs, key=lambda r: r["config"]["seed"])
+        rows.append({
+            "kappa": kappa, "Cost relaxation": relaxation,
+            "seeds": ", ".join(str(r["config"]["seed"]) for r in rs),
+            "all three effects held": f"{sum(all(penalty_effects(r).values()) for r in rs)} of {len(rs)}",
+            "last-epoch collapse": f"{sum(collapses_onto_identity(r) for r in rs)} of {len(rs)}",
+            "A per seed": ", ".join(counts_text(r["architectures"]["A"]["family_counts"]) for r in rs),
+        })
     return pd.DataFrame(rows).set_index(["kappa", "Cost relaxation"])
 
 

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from . import evaluate as ev
 from . import simplex
+from .errors import ConfigError
 from .experiments import SearchConfig, paper_s, resolve
 from .genotype import derive, describe
 from .io import read_json, write_json
@@ -88,7 +89,10 @@ def run_experiment(
     ``name`` (default: the experiment) names the result file and run directory, for variants such as
     ``exp1-sampled`` with ``overrides={"path_sampling": "one"}``.
     """
-    cfg = resolve(experiment, profile, {**(overrides or {}), "seed": seed})
+    overrides = dict(overrides or {})
+    if "seed" in overrides and int(overrides.pop("seed")) != seed:
+        raise ConfigError("give the seed once: as run_experiment(seed=...), not also in overrides")
+    cfg = resolve(experiment, profile, {**overrides, "seed": seed})
     results_dir = Path(results_dir or Path("results") / profile)
     name = name or experiment
     out = results_dir / f"{name}.json"

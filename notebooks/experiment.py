@@ -206,19 +206,20 @@ plt.close(fig)
 # ```
 
 # %% [markdown]
-# ## How much the penalty weight kappa matters
+# ## How much kappa, the Cost relaxation and the seed matter
 #
 # kappa scales the Cost term against the cross-entropy. Where the results folder holds the same
-# experiment searched with other values of kappa or another Cost relaxation (files
-# `<experiment>-kappa<value>[-<relaxation>].json`, produced by `scripts/kappa_sweep.py`), they are
-# listed here next to this chapter's run, with all else equal. Each cell gives the pool / conv /
-# identity counts of the 28 edges at the end of the search; "penalty effects held" counts how many
-# of B, C, D hold fewer of their penalised operation than A does; the next column gives A's counts
-# one epoch before the end.
+# experiment searched with other values of kappa, another Cost relaxation or another seed (files
+# `<experiment>-kappa<value>[-<relaxation>][-seed<n>].json`, produced by `scripts/kappa_sweep.py`),
+# they are listed here next to this chapter's run, with all else equal. Each cell gives the pool /
+# conv / identity counts of the 28 edges at the end of the search; "penalty effects held" counts
+# how many of B, C, D hold fewer of their penalised operation than A does; the next column gives
+# A's counts one epoch before the end. The second table groups the runs by setting over seeds.
 
 # %% tags=["remove-input"]
 sweep = [result] + sweep_results(results_dir or f"results/{profile}", experiment)
 if len(sweep) > 1:
     display(report.kappa_sweep_frame(sweep, main=result))
+    display(report.sweep_by_setting(sweep))
 else:
     display(Markdown(f"No kappa sweep in the results folder for {experiment} under profile `{profile}`."))

@@ -49,19 +49,21 @@ verdicts = report.claim_verdicts(results, latency)
 display(verdicts.style.set_uuid("claims").hide(axis="index").set_properties(**{"text-align": "left", "white-space": "normal"}))
 
 # %% [markdown]
-# ## Claim 1 and the penalty weight kappa
+# ## Claim 1, the penalty weight kappa, the Cost relaxation and the seed
 #
-# Experiment 1 searched again with other values of kappa, and with the Cost relaxation of the
-# authors' code (`scripts/kappa_sweep.py`), everything else equal. Each cell gives the pool / conv /
-# identity counts of the 28 edges of A-D at the end of the search; "penalty effects held" counts how
-# many of B, C, D hold fewer of their penalised operation than A does; the next column gives A's
-# counts one epoch before the end.
+# Experiment 1 searched again with other values of kappa, with the two other Cost relaxations
+# (`softmax` of the authors' code, `sample` of the paper's loss before its variance reduction) and
+# with other seeds (`scripts/kappa_sweep.py`), everything else equal. Each cell gives the pool /
+# conv / identity counts of the 28 edges of A-D at the end of the search; "penalty effects held"
+# counts how many of B, C, D hold fewer of their penalised operation than A does; the next column
+# gives A's counts one epoch before the end. The second table groups the runs over seeds.
 
 # %% tags=["remove-input"]
 if "exp1" in results:
     sweep = [results["exp1"]] + sweep_results(results_dir, "exp1")
     if len(sweep) > 1:
         display(report.kappa_sweep_frame(sweep, main=results["exp1"]))
+        display(report.sweep_by_setting(sweep))
         collapsed = [r for r in sweep if report.collapses_onto_identity(r)]
         by_relax = {}
         for r in sweep:

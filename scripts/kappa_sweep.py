@@ -1,14 +1,16 @@
-"""Search one experiment under several penalty weights kappa, everything else equal.
+"""Search one experiment under several penalty weights kappa (and seeds), everything else equal.
 
     python scripts/kappa_sweep.py exp1 --kappa 1 3 10 --profile quick
     python scripts/kappa_sweep.py exp1 --kappa 0.3 --relaxation softmax
+    python scripts/kappa_sweep.py exp1 --kappa 0.3 --seed 1 2
 
-Writes ``results/<profile>/<experiment>-kappa<value>[-<relaxation>].json`` (cached by config hash
-like every result); the experiment chapter lists them beside its own run.
+Writes ``results/<profile>/<experiment>-kappa<value>[-<relaxation>][-seed<n>].json`` (cached by
+config hash like every result); the experiment chapter lists them beside its own run.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 import time
@@ -23,19 +25,23 @@ def main(argv=None) -> int:
     ap.add_argument("--kappa", type=float, nargs="+", required=True)
     ap.add_argument("--relaxation", default=None, choices=["softmax_t", "softmax", "sample"],
                     help="Cost relaxation (default: the profile's)")
+    ap.add_argument("--seed", type=int, nargs="+", default=[None],
+                    help="seeds to run (default: the profile's seed, 0)")
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--results", default=None, help="results folder (default results/<profile>)")
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--data-root", default=None)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    for kappa in args.kappa:
+    for kappa, seed in itertools.product(args.kappa, args.seed):
         tic = time.perf_counter()
         overrides, name = {"kappa": kappa}, f"{args.experiment}-kappa{kappa:g}"
         if args.relaxation:
             overrides["cost_relaxation"] = args.relaxation
             name += f"-{args.relaxation}"
-        r = run_experiment(args.experiment, args.profile, data_root=args.data_root,
+        if seed is not None:
+            name += f"-seed{seed}"
+        r = run_experiment(args.experiment, args.profile, seed=seed or 0, data_root=args.data_root,
                            results_dir=args.results or f"results/{args.profile}", runs_dir=args.runs,
                            overrides=overrides, name=name)
         counts = {n: counts_text(a["family_counts"]) for n, a in r["architectures"].items()}

@@ -53,12 +53,12 @@ def test_report_tables(tiny_result):
     assert len(verdicts) == 5 and set(verdicts["verdict"]) <= {"reproduced", "partly", "not reproduced", "not tested here", "reproduced (one run each)"}
 
 
-def _fake_result(kappa, relaxation, counts, before):
+def _fake_result(kappa, relaxation, counts, before, seed=0):
     fam = lambda p, c, i: {"pool": p, "conv": c, "identity": i}  # noqa: E731
-    return {"config": {"kappa": kappa, "cost_relaxation": relaxation},
+    return {"config": {"kappa": kappa, "cost_relaxation": relaxation, "seed": seed},
             "architectures": {n: {"family_counts": fam(*c), "test_accuracy": {"inherited": 60.0 + k}}
                               for k, (n, c) in enumerate(zip("ABCD", counts))},
-            "curves": [{"t": 0.47, "family_counts": {"A": fam(*before)}}, {"t": 0.2, "family_counts": {}}]}
+            "curves": [{"t": 0.47, "family_counts": {"A": fam(*before)}}, {"t": 0.2, "family_counts": {"A": fam(*counts[0])}}]}
 
 
 def test_penalty_effects_and_kappa_sweep_table():
@@ -66,9 +66,23 @@ def test_penalty_effects_and_kappa_sweep_table():
     collapsed = _fake_result(3.0, "softmax_t", [(0, 0, 28), (0, 0, 28), (0, 0, 28), (0, 28, 0)], (17, 11, 0))
     assert all(report.penalty_effects(good).values())
     assert list(report.penalty_effects(collapsed).values()) == [False, False, True]
-    table = report.kappa_sweep_frame([collapsed, good], main=good)
-    assert list(table.index) == [(0.3, "softmax (main run)"), (3.0, "softmax_t")]
-    assert list(table["penalty effects held"]) == ["3 of 3", "1 of 3"]
-    assert table.loc[(3.0, "softmax_t"), "A"] == "0/0/28"
-    assert table.loc[(3.0, "softmax_t"), "A one epoch earlier (t = 0.47)"] == "17/11/0"
-    assert table.loc[(0.3, "softmax (main run)"), "best inherited %"] == "63.00 (D)"
+    other_seed = _fake_result(3.0, "softmax_t", [(9, 9, 10), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10), seed=1)
+    table = report.kappa_sweep_frame([other_seed, collapsed, good], main=good)
+    assert list(table.index) == [(0.3, "softmax (main run)", 0), (3.0, "softmax_t", 0), (3.0, "softmax_t", 1)]
+    assert list(table["penalty effects held"]) == ["3 of 3", "1 of 3", "3 of 3"]
+    assert table.loc[(3.0, "softmax_t", 0), "A"] == "0/0/28"
+    assert table.loc[(3.0, "softmax_t", 0), "A one epoch earlier (t = 0.47)"] == "17/11/0"
+    assert table.loc[(0.3, "softmax (main run)", 0), "best inherited %"] == "63.00 (D)"
+    grouped = report.sweep_by_setting([other_seed, collapsed, good])
+    assert grouped.loc[(3.0, "softmax_t"), "seeds"] == "0, 1"
+    assert grouped.loc[(3.0, "softmax_t"), "all three effects held"] == "1 of 2"
+    assert grouped.loc[(3.0, "softmax_t"), "last-epoch collapse"] == "1 of 2"
+    assert grouped.loc[(3.0, "softmax_t"), "A per seed"] == "0/0/28, 9/9/10"
+    assert grouped.loc[(0.3, "softmax"), "all three effects held"] == "1 of 1"
+
+
+def test_seed_given_twice_is_refused(tmp_path):
+    from hypernas.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="give the seed once"):
+        run_experiment("exp1", "smoke", seed=0, overrides={"seed": 1}, results_dir=tmp_path, runs_dir=tmp_path)
