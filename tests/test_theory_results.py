@@ -50,7 +50,12 @@ def test_report_tables(tiny_result):
     assert ("A uniform", "paper") in table.columns
     assert table.loc["cell_params", ("B conv pen.", "paper")] == "5,120"
     verdicts = report.claim_verdicts({"exp1": r})
-    assert len(verdicts) == 5 and set(verdicts["verdict"]) <= {"reproduced", "partly", "not reproduced", "not tested here", "reproduced (one run each)"}
+    assert len(verdicts) == 5 and set(verdicts["verdict"]) <= {"reproduced", "partly", "not reproduced", "not tested here"}
+    effects = sum(report.penalty_effects(r).values())
+    claim5 = verdicts.iloc[4]
+    assert f"penalty effects {effects} of 3" in claim5["our numbers"]
+    if effects < 3:
+        assert claim5["verdict"] != "reproduced"
 
 
 def _fake_result(kappa, relaxation, counts, before, seed=0):
