@@ -240,14 +240,26 @@ def collapses_onto_identity(result: dict, at_least: int = 20, before_at_most: in
     return last >= at_least and before <= before_at_most
 
 
+_SWEPT = ("kappa", "cost_relaxation", "seed", "profile", "experiment")
+
+
+def _setting(result: dict, base: dict) -> str:
+    """The run's Cost relaxation, followed by every other setting in which it differs from ``base``."""
+    cfg = result["config"]
+    changed = [f"{k}={cfg[k]}" for k in sorted(cfg) if k not in _SWEPT and cfg[k] != base.get(k)]
+    return ", ".join([cfg["cost_relaxation"], *changed])
+
+
 def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataFrame:
     """One row per run (kappa, Cost relaxation, seed): final op counts (pool / conv / identity) of
     A-D, the penalty effects, the counts of A one epoch before the end, and the best accuracy. The
-    row of ``main`` (the chapter's own run) is marked."""
+    row of ``main`` (the chapter's own run) is marked; settings other than these three in which a
+    run differs from ``main`` are appended to its Cost relaxation (e.g. ``softmax_t, epochs=10``)."""
     rows = []
-    key = lambda r: (r["config"]["kappa"], r["config"]["cost_relaxation"], r["config"]["seed"])  # noqa: E731
+    base = (main or results[0])["config"]
+    key = lambda r: (r["config"]["kappa"], _setting(r, base), r["config"]["seed"])  # noqa: E731
     for r in sorted(results, key=key):
-        relaxation = r["config"]["cost_relaxation"] + (" (main run)" if r is main else "")
+        relaxation = _setting(r, base) + (" (main run)" if r is main else "")
         row = {"kappa": r["config"]["kappa"], "Cost relaxation": relaxation, "seed": r["config"]["seed"]}
         for name, a in r["architectures"].items():
             row[name] = counts_text(a["family_counts"])
@@ -266,7 +278,7 @@ def sweep_by_setting(results: list[dict]) -> pd.DataFrame:
     effects, how many collapse onto skip connections in the last epoch, and A's counts per seed."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["config"]["kappa"], r["config"]["cost_relaxation"]), []).append(r)
+        groups.setdefault((r["config"]["kappa"], _setting(r, results[0]["config"])), []).append(r)
     rows = []
     for (kappa, relaxation), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["config"]["seed"])

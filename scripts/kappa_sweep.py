@@ -3,8 +3,9 @@
     python scripts/kappa_sweep.py exp1 --kappa 1 3 10 --profile quick
     python scripts/kappa_sweep.py exp1 --kappa 0.3 --relaxation softmax
     python scripts/kappa_sweep.py exp1 --kappa 0.3 --seed 1 2
+    python scripts/kappa_sweep.py exp1 --kappa 0.3 --set epochs=10
 
-Writes ``results/<profile>/<experiment>-kappa<value>[-<relaxation>][-seed<n>].json`` (cached by
+Writes ``results/<profile>/<experiment>-kappa<value>[-<relaxation>][-<key><value>...][-seed<n>].json`` (cached by
 config hash like every result); the experiment chapter lists them beside its own run.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import sys
 import time
 
+from hypernas.errors import HyperNASError
 from hypernas.report import counts_text
 from hypernas.results import run_experiment
 
@@ -27,6 +29,8 @@ def main(argv=None) -> int:
                     help="Cost relaxation (default: the profile's)")
     ap.add_argument("--seed", type=int, nargs="+", default=[None],
                     help="seeds to run (default: the profile's seed, 0)")
+    ap.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="other config overrides, e.g. epochs=10 (added to the file name)")
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--results", default=None, help="results folder (default results/<profile>)")
     ap.add_argument("--runs", default="runs")
@@ -39,11 +43,21 @@ def main(argv=None) -> int:
         if args.relaxation:
             overrides["cost_relaxation"] = args.relaxation
             name += f"-{args.relaxation}"
+        for item in args.set:
+            k, sep, v = item.partition("=")
+            if not sep or not k:
+                ap.error(f"--set takes KEY=VALUE, got {item!r}")
+            overrides[k] = v
+            name += f"-{k}{v}"
         if seed is not None:
             name += f"-seed{seed}"
-        r = run_experiment(args.experiment, args.profile, seed=seed or 0, data_root=args.data_root,
-                           results_dir=args.results or f"results/{args.profile}", runs_dir=args.runs,
-                           overrides=overrides, name=name)
+        try:
+            r = run_experiment(args.experiment, args.profile, seed=seed or 0, data_root=args.data_root,
+                               results_dir=args.results or f"results/{args.profile}", runs_dir=args.runs,
+                               overrides=overrides, name=name)
+        except HyperNASError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         counts = {n: counts_text(a["family_counts"]) for n, a in r["architectures"].items()}
         print(f"{name}: A-D pool/conv/identity {counts} ({time.perf_counter() - tic:.0f} s)", flush=True)
     return 0

@@ -78,6 +78,9 @@ def test_penalty_effects_and_kappa_sweep_table():
     assert table.loc[(3.0, "softmax_t", 0), "A"] == "0/0/28"
     assert table.loc[(3.0, "softmax_t", 0), "A one epoch earlier (t = 0.47)"] == "17/11/0"
     assert table.loc[(0.3, "softmax (main run)", 0), "best inherited %"] == "63.00 (D)"
+    longer = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
+    longer["config"]["epochs"] = 10
+    assert report.kappa_sweep_frame([good, longer], main=good).index[1] == (0.3, "softmax, epochs=10", 0)
     grouped = report.sweep_by_setting([other_seed, collapsed, good])
     assert grouped.loc[(3.0, "softmax_t"), "seeds"] == "0, 1"
     assert grouped.loc[(3.0, "softmax_t"), "all three effects held"] == "1 of 2"
