@@ -112,7 +112,7 @@ if report.collapses_onto_identity(result):
     display(Markdown(
         f"In this run architecture A goes from {before} to {last} identity edges in the last epoch "
         f"(t = {result['curves'][-1]['t']:.2f}): the family collapses onto skip connections when the temperature is "
-        "lowest. The section on kappa below and the summary chapter follow this up."))
+        "lowest. The section on kappa, the Cost relaxation and the seed below, and the summary chapter, follow this up."))
 
 # %% [markdown]
 # ## The four architectures beside the paper
