@@ -230,6 +230,14 @@ def penalty_effects(result: dict) -> dict[str, bool]:
             "D: fewer identity than A": fam["D"]["identity"] < fam["A"]["identity"]}
 
 
+def penalty_effects_text(result: dict) -> str:
+    """The three penalty effects of ``result`` in one sentence, with the counts they compare."""
+    fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
+    parts = [f"{name} holds fewer {label} than A: {_yes_no(fam[name][f] < fam['A'][f])} ({fam[name][f]} vs {fam['A'][f]})"
+             for name, f, label in (("B", "conv", "convolutions"), ("C", "pool", "poolings"), ("D", "identity", "identities"))]
+    return "Penalty effects in this run: " + "; ".join(parts) + "."
+
+
 def collapses_onto_identity(result: dict, at_least: int = 20, before_at_most: int = 5) -> bool:
     """Architecture A ends on at least ``at_least`` identity edges after holding at most
     ``before_at_most`` one epoch earlier (the last-epoch collapse onto skip connections)."""

@@ -129,6 +129,7 @@ if report.collapses_onto_identity(result):
 # %% tags=["remove-input"]
 table = report.comparison_table(result)
 display(table)
+display(Markdown(report.penalty_effects_text(result)))
 
 # %% tags=["remove-input"]
 best_name, best_acc = report.best_accuracy(result, "inherited")

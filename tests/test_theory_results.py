@@ -71,6 +71,9 @@ def test_penalty_effects_and_kappa_sweep_table():
     collapsed = _fake_result(3.0, "softmax_t", [(0, 0, 28), (0, 0, 28), (0, 0, 28), (0, 28, 0)], (17, 11, 0))
     assert all(report.penalty_effects(good).values())
     assert list(report.penalty_effects(collapsed).values()) == [False, False, True]
+    assert report.penalty_effects_text(collapsed) == (
+        "Penalty effects in this run: B holds fewer convolutions than A: no (0 vs 0); C holds fewer poolings "
+        "than A: no (0 vs 0); D holds fewer identities than A: yes (0 vs 28).")
     other_seed = _fake_result(3.0, "softmax_t", [(9, 9, 10), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10), seed=1)
     table = report.kappa_sweep_frame([other_seed, collapsed, good], main=good)
     assert list(table.index) == [(0.3, "softmax (main run)", 0), (3.0, "softmax_t", 0), (3.0, "softmax_t", 1)]
