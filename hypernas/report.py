@@ -224,7 +224,11 @@ def counts_text(counts: dict[str, int]) -> str:
 
 def penalty_effects(result: dict) -> dict[str, bool]:
     """Whether B, C, D hold fewer convolutions, poolings, identities respectively than A."""
-    fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
+    return counts_effects({n: a["family_counts"] for n, a in result["architectures"].items()})
+
+
+def counts_effects(fam: dict[str, dict[str, int]]) -> dict[str, bool]:
+    """:func:`penalty_effects` from the family counts of A-D (``{"A": {"pool": .., ...}, ...}``)."""
     return {"B: fewer conv than A": fam["B"]["conv"] < fam["A"]["conv"],
             "C: fewer pool than A": fam["C"]["pool"] < fam["A"]["pool"],
             "D: fewer identity than A": fam["D"]["identity"] < fam["A"]["identity"]}
@@ -275,6 +279,8 @@ def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataF
         if len(r["curves"]) > 1:
             before = r["curves"][-2]
             row[f"A one epoch earlier (t = {before['t']:.2f})"] = counts_text(before["family_counts"]["A"])
+        held = [c["epoch"] for c in r["curves"] if all(counts_effects(c["family_counts"]).values())]
+        row["epochs holding all three"] = f"{', '.join(map(str, held)) or 'none'} of {len(r['curves'])}"
         best = max(r["architectures"].items(), key=lambda kv: kv[1]["test_accuracy"]["inherited"])
         row["best inherited %"] = f"{best[1]['test_accuracy']['inherited']:.2f} ({best[0]})"
         rows.append(row)

@@ -215,7 +215,8 @@ plt.close(fig)
 # they are listed here next to this chapter's run, with all else equal. Each cell gives the pool /
 # conv / identity counts of the 28 edges at the end of the search; "penalty effects held" counts
 # how many of B, C, D hold fewer of their penalised operation than A does; the next column gives
-# A's counts one epoch before the end. The second table groups the runs by setting over seeds.
+# A's counts one epoch before the end. "epochs holding all three" lists the epochs after which all three held
+# (the family read off the hypernetwork at that point of the search). The second table groups the runs by setting over seeds.
 
 # %% tags=["remove-input"]
 sweep = [result] + sweep_results(results_dir or f"results/{profile}", experiment)

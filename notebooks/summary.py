@@ -56,7 +56,8 @@ display(verdicts.style.set_uuid("claims").hide(axis="index").set_properties(**{"
 # with other seeds (`scripts/kappa_sweep.py`), everything else equal. Each cell gives the pool /
 # conv / identity counts of the 28 edges of A-D at the end of the search; "penalty effects held"
 # counts how many of B, C, D hold fewer of their penalised operation than A does; the next column
-# gives A's counts one epoch before the end. The second table groups the runs over seeds.
+# gives A's counts one epoch before the end. "epochs holding all three" lists the epochs after which all three held
+# (the family read off the hypernetwork at that point of the search). The second table groups the runs over seeds.
 
 # %% tags=["remove-input"]
 if "exp1" in results:
@@ -76,6 +77,12 @@ if "exp1" in results:
             n_all = sum(all(report.penalty_effects(r).values()) for r in rs)
             lines.append(f"Cost relaxation `{relax}`: {n_collapse} of {len(rs)} runs collapse, "
                          f"{n_all} of {len(rs)} hold all three penalty effects.")
+        at_end = sum(all(report.penalty_effects(r).values()) for r in sweep)
+        some_epoch = sum(any(all(report.counts_effects(c["family_counts"]).values()) for c in r["curves"]) for r in sweep)
+        lines.append(f"All three effects hold at the end of the search in {at_end} of {len(sweep)} runs, and after at "
+                     f"least one epoch in {some_epoch} of {len(sweep)}: the family read off the hypernetwork changes "
+                     "from epoch to epoch, and in most final families architecture A lacks one operation entirely, "
+                     "so the effect on that operation cannot show.")
         lines.append("A possible reading of the collapse: with `softmax_t` the Cost is taken at Softmax(alpha/t), "
                      "whose gradient (1/t) p (s - <p, s>) vanishes as p saturates at small t, while the "
                      "cross-entropy's gradient through the Gumbel-Softmax sample does not; `softmax` does not depend on t, "

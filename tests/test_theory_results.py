@@ -63,7 +63,8 @@ def _fake_result(kappa, relaxation, counts, before, seed=0):
     return {"config": {"kappa": kappa, "cost_relaxation": relaxation, "seed": seed},
             "architectures": {n: {"family_counts": fam(*c), "test_accuracy": {"inherited": 60.0 + k}}
                               for k, (n, c) in enumerate(zip("ABCD", counts))},
-            "curves": [{"t": 0.47, "family_counts": {"A": fam(*before)}}, {"t": 0.2, "family_counts": {"A": fam(*counts[0])}}]}
+            "curves": [{"epoch": 1, "t": 0.47, "family_counts": {n: fam(*before) for n in "ABCD"}},
+                       {"epoch": 2, "t": 0.2, "family_counts": {n: fam(*c) for n, c in zip("ABCD", counts)}}]}
 
 
 def test_penalty_effects_and_kappa_sweep_table():
@@ -80,6 +81,8 @@ def test_penalty_effects_and_kappa_sweep_table():
     assert list(table["penalty effects held"]) == ["3 of 3", "1 of 3", "3 of 3"]
     assert table.loc[(3.0, "softmax_t", 0), "A"] == "0/0/28"
     assert table.loc[(3.0, "softmax_t", 0), "A one epoch earlier (t = 0.47)"] == "17/11/0"
+    assert table.loc[(0.3, "softmax (main run)", 0), "epochs holding all three"] == "2 of 2"
+    assert table.loc[(3.0, "softmax_t", 0), "epochs holding all three"] == "none of 2"
     assert table.loc[(0.3, "softmax (main run)", 0), "best inherited %"] == "63.00 (D)"
     longer = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
     longer["config"]["epochs"] = 10
