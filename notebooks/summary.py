@@ -79,10 +79,11 @@ if "exp1" in results:
                          f"{n_all} of {len(rs)} hold all three penalty effects.")
         at_end = sum(all(report.penalty_effects(r).values()) for r in sweep)
         some_epoch = sum(any(all(report.counts_effects(c["family_counts"]).values()) for c in r["curves"]) for r in sweep)
+        a_lacks = sum(min(r["architectures"]["A"]["family_counts"].values()) == 0 for r in sweep)
         lines.append(f"All three effects hold at the end of the search in {at_end} of {len(sweep)} runs, and after at "
                      f"least one epoch in {some_epoch} of {len(sweep)}: the family read off the hypernetwork changes "
-                     "from epoch to epoch, and in most final families architecture A lacks one operation entirely, "
-                     "so the effect on that operation cannot show.")
+                     f"from epoch to epoch. In {a_lacks} of {len(sweep)} final families architecture A (uniform s) "
+                     "uses no edge at all of some operation family, and then the effect on that family cannot show.")
         lines.append("A possible reading of the collapse: with `softmax_t` the Cost is taken at Softmax(alpha/t), "
                      "whose gradient (1/t) p (s - <p, s>) vanishes as p saturates at small t, while the "
                      "cross-entropy's gradient through the Gumbel-Softmax sample does not; `softmax` does not depend on t, "
