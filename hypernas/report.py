@@ -278,7 +278,7 @@ def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataF
         row["penalty effects held"] = f"{sum(penalty_effects(r).values())} of 3"
         if len(r["curves"]) > 1:
             before = r["curves"][-2]
-            row[f"A one epoch earlier (t = {before['t']:.2f})"] = counts_text(before["family_counts"]["A"])
+            row["A one epoch earlier"] = f"{counts_text(before['family_counts']['A'])} (t = {before['t']:.2f})"
         held = [c["epoch"] for c in r["curves"] if all(counts_effects(c["family_counts"]).values())]
         row["epochs holding all three"] = f"{', '.join(map(str, held)) or 'none'} of {len(r['curves'])}"
         best = max(r["architectures"].items(), key=lambda kv: kv[1]["test_accuracy"]["inherited"])

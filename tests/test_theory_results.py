@@ -80,7 +80,7 @@ def test_penalty_effects_and_kappa_sweep_table():
     assert list(table.index) == [(0.3, "softmax (main run)", 0), (3.0, "softmax_t", 0), (3.0, "softmax_t", 1)]
     assert list(table["penalty effects held"]) == ["3 of 3", "1 of 3", "3 of 3"]
     assert table.loc[(3.0, "softmax_t", 0), "A"] == "0/0/28"
-    assert table.loc[(3.0, "softmax_t", 0), "A one epoch earlier (t = 0.47)"] == "17/11/0"
+    assert table.loc[(3.0, "softmax_t", 0), "A one epoch earlier"] == "17/11/0 (t = 0.47)"
     assert table.loc[(0.3, "softmax (main run)", 0), "epochs holding all three"] == "2 of 2"
     assert table.loc[(3.0, "softmax_t", 0), "epochs holding all three"] == "none of 2"
     assert table.loc[(0.3, "softmax (main run)", 0), "best inherited %"] == "63.00 (D)"
