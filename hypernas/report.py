@@ -237,8 +237,10 @@ def counts_effects(fam: dict[str, dict[str, int]]) -> dict[str, bool]:
 def penalty_effects_text(result: dict) -> str:
     """The three penalty effects of ``result`` in one sentence, with the counts they compare."""
     fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
-    parts = [f"{name} holds fewer {label} than A: {_yes_no(fam[name][f] < fam['A'][f])} ({fam[name][f]} vs {fam['A'][f]})"
-             for name, f, label in (("B", "conv", "convolutions"), ("C", "pool", "poolings"), ("D", "identity", "identities"))]
+    held = counts_effects(fam).values()
+    parts = [f"{name} holds fewer {label} than A: {_yes_no(ok)} ({fam[name][f]} vs {fam['A'][f]})"
+             for (name, f, label), ok in zip((("B", "conv", "convolutions"), ("C", "pool", "poolings"),
+                                              ("D", "identity", "identities")), held)]
     return "Penalty effects in this run: " + "; ".join(parts) + "."
 
 
