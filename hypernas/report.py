@@ -402,6 +402,26 @@ def format_provenance(result: dict) -> pd.DataFrame:
     return pd.DataFrame({"value": [p.get(k, "") for k in keys]}, index=keys)
 
 
+def run_description(result: dict) -> str:
+    """One paragraph (Markdown) naming the run: profile, hash, data, epochs, kappa, relaxation, temperature."""
+    cfg, prov = result["config"], result["provenance"]
+    ops_text = ", ".join(f"`{o}`" for o in cfg["ops"])
+    return (
+        f"**Run.** profile `{result['profile']}`, config hash `{result['config_hash']}`, seed {cfg['seed']}; "
+        f"data: {prov['data_source']}, {prov['train_images']:,} training images, {prov['test_images']:,} test images; "
+        f"{cfg['epochs']} epochs at batch {cfg['batch_size']}, kappa = {cfg['kappa']:g}, Cost relaxation "
+        f"`{cfg['cost_relaxation']}`, temperature {cfg['t_start']:g} to {cfg['t_end']:g}; retraining "
+        f"{cfg['retrain_epochs']} epochs. Operations, in the order of s: {ops_text}."
+    )
+
+
+def run_times(result: dict) -> str:
+    """Search and evaluation wall times, hardware and commit of a result (varies from machine to machine)."""
+    prov = result["provenance"]
+    return (f"Search time {prov['search_time_s']:.0f} s, evaluation time {prov['evaluation_time_s']:.0f} s on "
+            f"{prov['hardware']} (commit `{prov['commit']}`).")
+
+
 def best_accuracy(result: dict, protocol: str = "inherited") -> tuple[str, float]:
     accs = {n: a["test_accuracy"][protocol] for n, a in result["architectures"].items()}
     best = max(accs, key=accs.get)

@@ -24,11 +24,13 @@ results_dir = None
 runs_dir = "runs"
 overrides = {}
 force = False
+paper_results_dir = "results/paper"
 
 # %% tags=["remove-cell"]
 import logging
 import os
 import warnings
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -37,6 +39,7 @@ from myst_nb import glue
 
 from hypernas import report
 from hypernas.experiments import ARCH_LABELS, PRESETS
+from hypernas.io import read_json
 from hypernas.results import run_experiment, sweep_results
 
 warnings.filterwarnings("ignore")
@@ -61,19 +64,10 @@ cfg = result["config"]
 prov = result["provenance"]
 
 # %% tags=["remove-input"]
-ops_text = ", ".join(f"`{o}`" for o in cfg["ops"])
-display(Markdown(
-    f"**Run.** profile `{result['profile']}`, config hash `{result['config_hash']}`, seed {cfg['seed']}; "
-    f"data: {prov['data_source']}, {prov['train_images']:,} training images, {prov['test_images']:,} test images; "
-    f"{cfg['epochs']} epochs at batch {cfg['batch_size']}, kappa = {cfg['kappa']:g}, Cost relaxation "
-    f"`{cfg['cost_relaxation']}`, temperature {cfg['t_start']:g} to {cfg['t_end']:g}. Operations, in the order of s: {ops_text}."
-))
+display(Markdown(report.run_description(result)))
 
 # %% tags=["remove-input", "nbval-ignore-output"]
-display(Markdown(
-    f"Search time {prov['search_time_s']:.0f} s, evaluation time {prov['evaluation_time_s']:.0f} s on "
-    f"{prov['hardware']} (commit `{prov['commit']}`)."
-))
+display(Markdown(report.run_times(result)))
 
 # %% [markdown]
 # ## Training curves
@@ -205,6 +199,35 @@ plt.close(fig)
 #
 # Test accuracy (inherited weights) against cell parameters for genotypes of the family.
 # ```
+
+# %% [markdown]
+# ## At the paper's settings (`paper` profile)
+#
+# The `paper` profile keeps the preset as the paper and the authors' code give it: the full
+# training set (54,000 images after the validation split), 10 search epochs, kappa = 50 and the
+# hypernetwork's learning rate 1e-3, and retrains each architecture for 10 epochs. Its result is
+# shown here wherever `results/paper/<experiment>.json` exists (`make book PROFILE=paper` or
+# `run_experiment(experiment, "paper")`; about 100 minutes of search on 2 CPU cores for exp1).
+
+# %% tags=["remove-input"]
+paper_file = Path(paper_results_dir) / f"{experiment}.json"
+paper_result = read_json(paper_file) if profile != "paper" and paper_file.is_file() else None
+if paper_result is None:
+    display(Markdown(f"No `paper`-profile result for {experiment} in `{paper_results_dir}`"
+                     + (" (this chapter is the paper profile itself)." if profile == "paper" else ".")))
+else:
+    display(Markdown(report.run_description(paper_result)))
+    display(report.comparison_table(paper_result))
+    display(Markdown(report.penalty_effects_text(paper_result)))
+    fig = report.plot_counts_over_epochs(paper_result)
+    display(fig)
+    plt.close(fig)
+    display(Markdown("*The `paper`-profile run: the number of the 28 edges of A-D that pick each operation family "
+                     "after every epoch of the search (compare the figure on the quick run above).*"))
+
+# %% tags=["remove-input", "nbval-ignore-output"]
+if paper_result is not None:
+    display(Markdown(report.run_times(paper_result)))
 
 # %% [markdown]
 # ## How much kappa, the Cost relaxation and the seed matter

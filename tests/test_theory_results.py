@@ -42,6 +42,23 @@ def test_result_fields_and_cache(tiny_result):
     again = run_experiment("exp1", **kw)
     assert again == json.loads((tmp / "results" / "exp1.json").read_text())
     assert again["provenance"]["date"] == r["provenance"]["date"]
+    assert r["name"] == "exp1"
+
+
+def test_evaluation_resumes_from_its_cache(tiny_result):
+    """A recomputed result reuses every accuracy measured before (the cache stands in for an
+    interrupted evaluation) and gives the same numbers; force=True measures afresh, same numbers."""
+    tmp, kw, r = tiny_result
+    run_dir = next((tmp / "runs" / "smoke").glob("exp1-*"))
+    cache = json.loads((run_dir / "evaluations.json").read_text())
+    n_arch_keys = len({k for k in cache if not k.startswith("inherited")})
+    assert n_arch_keys >= 2 and all(set(v) == {"accuracy", "seconds"} for v in cache.values())
+    (tmp / "results" / "exp1.json").unlink()
+    resumed = run_experiment("exp1", **kw)
+    assert resumed["architectures"] == r["architectures"] and resumed["family_eval"] == r["family_eval"]
+    assert resumed["provenance"]["evaluation_compute_time_s"] == r["provenance"]["evaluation_compute_time_s"]
+    fresh = run_experiment("exp1", **{**kw, "force": True})
+    assert fresh["architectures"] == r["architectures"]
 
 
 def test_report_tables(tiny_result):
