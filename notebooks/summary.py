@@ -112,11 +112,14 @@ for e, r in paper_results.items():
     effects = report.penalty_effects(r)
     held = [c["epoch"] for c in r["curves"] if all(report.counts_effects(c["family_counts"]).values())]
     best, acc = report.best_accuracy(r, "inherited")
+    n_edges = sum(fam["A"].values())
+    single_op = sum(all(max(c.values()) == n_edges for c in ep["family_counts"].values()) for ep in r["curves"])
     display(Markdown(
         f"**{e}, `paper` profile.** Final family (pool/conv/identity): "
         + ", ".join(f"{n} {report.counts_text(c)}" for n, c in fam.items())
         + f"; penalty effects held: {sum(effects.values())} of 3; all three held after "
         + (f"epochs {', '.join(map(str, held))}" if held else "no epoch") + f" of the {len(r['curves'])}; "
+        + f"after {single_op} of the {len(r['curves'])} epochs each of A-D used one operation family on all {n_edges} edges; "
         + ("the family collapses onto skip connections in the last epoch; " if report.collapses_onto_identity(r) else "")
         + f"best of A-D with inherited weights: {best}, {acc:.2f} % (paper's best: "
         + "{0}, {1:.2f} %).".format(*max(((n, p["acc"]) for n, p in report.PAPER_TABLES[e].items()), key=lambda kv: kv[1]))))
