@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="book")
     ap.add_argument("--results", default=None, help="results folder (default results/<profile>)")
     ap.add_argument("--runs", default="runs", help="folder for search checkpoints")
+    ap.add_argument("--paper-results", default="results/paper",
+                    help="where experiment and summary chapters look for paper-profile results to show beside their own")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--force", action="store_true", help="recompute results even when the cache matches")
@@ -60,6 +62,8 @@ def main(argv=None) -> int:
         params = {"profile": args.profile, "seed": args.seed, "data_root": args.data_root, **extra}
         if source != "method":
             params["results_dir"] = results
+        if source in ("experiment", "summary"):  # absolute: nbval re-runs a notebook from its own folder
+            params["paper_results_dir"] = str(Path(args.paper_results).resolve())
         if source in ("experiment", "theorem", "latency", "speed"):
             params["runs_dir"] = str(Path(args.runs).resolve())
         if source in ("experiment", "theorem", "speed", "latency"):
