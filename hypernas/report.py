@@ -234,6 +234,11 @@ def counts_effects(fam: dict[str, dict[str, int]]) -> dict[str, bool]:
             "D: fewer identity than A": fam["D"]["identity"] < fam["A"]["identity"]}
 
 
+def epochs_holding_all_effects(result: dict) -> list[int]:
+    """The epochs after which the family read off the hypernetwork held all three penalty effects."""
+    return [c["epoch"] for c in result["curves"] if all(counts_effects(c["family_counts"]).values())]
+
+
 def penalty_effects_text(result: dict) -> str:
     """The three penalty effects of ``result`` in one sentence, with the counts they compare."""
     fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
@@ -281,7 +286,7 @@ def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataF
         if len(r["curves"]) > 1:
             before = r["curves"][-2]
             row["A one epoch earlier"] = f"{counts_text(before['family_counts']['A'])} (t = {before['t']:.2f})"
-        held = [c["epoch"] for c in r["curves"] if all(counts_effects(c["family_counts"]).values())]
+        held = epochs_holding_all_effects(r)
         row["epochs holding all three"] = f"{', '.join(map(str, held)) or 'none'} of {len(r['curves'])}"
         best = max(r["architectures"].items(), key=lambda kv: kv[1]["test_accuracy"]["inherited"])
         row["best inherited %"] = f"{best[1]['test_accuracy']['inherited']:.2f} ({best[0]})"

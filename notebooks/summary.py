@@ -82,7 +82,7 @@ if "exp1" in results:
             lines.append(f"Cost relaxation `{relax}`: {n_collapse} of {len(rs)} runs collapse, "
                          f"{n_all} of {len(rs)} hold all three penalty effects.")
         at_end = sum(all(report.penalty_effects(r).values()) for r in sweep)
-        some_epoch = sum(any(all(report.counts_effects(c["family_counts"]).values()) for c in r["curves"]) for r in sweep)
+        some_epoch = sum(bool(report.epochs_holding_all_effects(r)) for r in sweep)
         a_lacks = sum(min(r["architectures"]["A"]["family_counts"].values()) == 0 for r in sweep)
         lines.append(f"All three effects hold at the end of the search in {at_end} of {len(sweep)} runs, and after at "
                      f"least one epoch in {some_epoch} of {len(sweep)}: the family read off the hypernetwork changes "
@@ -110,7 +110,7 @@ if not paper_results:
 for e, r in paper_results.items():
     fam = {n: a["family_counts"] for n, a in r["architectures"].items()}
     effects = report.penalty_effects(r)
-    held = [c["epoch"] for c in r["curves"] if all(report.counts_effects(c["family_counts"]).values())]
+    held = report.epochs_holding_all_effects(r)
     best, acc = report.best_accuracy(r, "inherited")
     n_edges = sum(fam["A"].values())
     single_op = sum(all(max(c.values()) == n_edges for c in ep["family_counts"].values()) for ep in r["curves"])

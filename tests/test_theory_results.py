@@ -89,6 +89,8 @@ def test_penalty_effects_and_kappa_sweep_table():
     collapsed = _fake_result(3.0, "softmax_t", [(0, 0, 28), (0, 0, 28), (0, 0, 28), (0, 28, 0)], (17, 11, 0))
     assert all(report.penalty_effects(good).values())
     assert list(report.penalty_effects(collapsed).values()) == [False, False, True]
+    assert report.epochs_holding_all_effects(good) == [2]
+    assert report.epochs_holding_all_effects(collapsed) == []
     assert report.penalty_effects_text(collapsed) == (
         "Penalty effects in this run: B holds fewer convolutions than A: no (0 vs 0); C holds fewer poolings "
         "than A: no (0 vs 0); D holds fewer identities than A: yes (0 vs 28).")
