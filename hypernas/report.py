@@ -403,7 +403,7 @@ def _verdict(all_ok: bool, some_ok: bool) -> str:
 def format_provenance(result: dict) -> pd.DataFrame:
     p = result["provenance"]
     keys = ["commit", "hardware", "torch", "data_source", "train_images", "test_images",
-            "search_time_s", "evaluation_time_s", "wall_time_s", "date"]
+            "search_time_s", "evaluation_time_s", "evaluation_compute_time_s", "wall_time_s", "date"]
     return pd.DataFrame({"value": [p.get(k, "") for k in keys]}, index=keys)
 
 
@@ -420,11 +420,21 @@ def run_description(result: dict) -> str:
     )
 
 
-def run_times(result: dict) -> str:
-    """Search and evaluation wall times, hardware and commit of a result (varies from machine to machine)."""
+def evaluation_seconds(result: dict) -> float:
+    """Evaluation time of a result: the wall time of its last evaluation pass, or, when that pass
+    reused accuracies measured earlier (the evaluation cache), the summed time of every measurement."""
     prov = result["provenance"]
-    return (f"Search time {prov['search_time_s']:.0f} s, evaluation time {prov['evaluation_time_s']:.0f} s on "
-            f"{prov['hardware']} (commit `{prov['commit']}`).")
+    return max(prov["evaluation_time_s"], prov.get("evaluation_compute_time_s", 0.0))
+
+
+def run_times(result: dict) -> str:
+    """Search and evaluation times, hardware and commit of a result (varies from machine to machine)."""
+    prov = result["provenance"]
+    resumed = evaluation_seconds(result) > prov["evaluation_time_s"] + 1
+    return (f"Search time {prov['search_time_s']:.0f} s, evaluation time {evaluation_seconds(result):.0f} s"
+            + (f" (summed over the measurements, some made before a resume; the last pass took "
+               f"{prov['evaluation_time_s']:.0f} s)" if resumed else "")
+            + f" on {prov['hardware']} (commit `{prov['commit']}`).")
 
 
 def best_accuracy(result: dict, protocol: str = "inherited") -> tuple[str, float]:

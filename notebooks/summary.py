@@ -183,5 +183,5 @@ for e, r in labelled:
     p = r["provenance"]
     rows[e] = {"profile": r["profile"], "config hash": r["config_hash"], "commit": p["commit"], "hardware": p["hardware"],
                "torch": p["torch"], "data source": p["data_source"], "train / test images": f"{p['train_images']:,} / {p['test_images']:,}",
-               "search s": p["search_time_s"], "evaluation s": p["evaluation_time_s"], "date": p["date"]}
+               "search s": p["search_time_s"], "evaluation s": round(report.evaluation_seconds(r), 1), "date": p["date"]}
 display(pd.DataFrame(rows))

@@ -119,3 +119,15 @@ def test_seed_given_twice_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="give the seed once"):
         run_experiment("exp1", "smoke", seed=0, overrides={"seed": 1}, results_dir=tmp_path, runs_dir=tmp_path)
+
+
+def test_run_times_count_resumed_evaluation():
+    prov = {"search_time_s": 100.0, "evaluation_time_s": 30.0, "evaluation_compute_time_s": 30.0,
+            "hardware": "cpu", "commit": "abc"}
+    fresh = {"provenance": prov}
+    assert report.evaluation_seconds(fresh) == 30.0
+    assert report.run_times(fresh) == "Search time 100 s, evaluation time 30 s on cpu (commit `abc`)."
+    resumed = {"provenance": {**prov, "evaluation_compute_time_s": 3000.0}}
+    assert report.evaluation_seconds(resumed) == 3000.0
+    assert "evaluation time 3000 s (summed over the measurements" in report.run_times(resumed)
+    assert "the last pass took 30 s" in report.run_times(resumed)
