@@ -262,7 +262,7 @@ def collapses_onto_identity(result: dict, at_least: int = 20, before_at_most: in
 _SWEPT = ("kappa", "cost_relaxation", "seed", "profile", "experiment")
 
 
-def _setting(result: dict, base: dict) -> str:
+def setting_label(result: dict, base: dict) -> str:
     """The run's Cost relaxation, followed by every other setting in which it differs from ``base``."""
     cfg = result["config"]
     changed = [f"{k}={cfg[k]}" for k in sorted(cfg) if k not in _SWEPT and cfg[k] != base.get(k)]
@@ -276,9 +276,9 @@ def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataF
     run differs from ``main`` are appended to its Cost relaxation (e.g. ``softmax_t, epochs=10``)."""
     rows = []
     base = (main or results[0])["config"]
-    key = lambda r: (r["config"]["kappa"], _setting(r, base), r["config"]["seed"])  # noqa: E731
+    key = lambda r: (r["config"]["kappa"], setting_label(r, base), r["config"]["seed"])  # noqa: E731
     for r in sorted(results, key=key):
-        relaxation = _setting(r, base) + (" (main run)" if r is main else "")
+        relaxation = setting_label(r, base) + (" (main run)" if r is main else "")
         row = {"kappa": r["config"]["kappa"], "Cost relaxation": relaxation, "seed": r["config"]["seed"]}
         for name, a in r["architectures"].items():
             row[name] = counts_text(a["family_counts"])
@@ -299,7 +299,7 @@ def sweep_by_setting(results: list[dict]) -> pd.DataFrame:
     effects, how many collapse onto skip connections in the last epoch, and A's counts per seed."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["config"]["kappa"], _setting(r, results[0]["config"])), []).append(r)
+        groups.setdefault((r["config"]["kappa"], setting_label(r, results[0]["config"])), []).append(r)
     rows = []
     for (kappa, relaxation), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["config"]["seed"])

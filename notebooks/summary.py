@@ -70,16 +70,16 @@ if "exp1" in results:
         display(report.kappa_sweep_frame(sweep, main=results["exp1"]))
         display(report.sweep_by_setting(sweep))
         collapsed = [r for r in sweep if report.collapses_onto_identity(r)]
-        by_relax = {}
+        by_setting = {}
         for r in sweep:
-            by_relax.setdefault(r["config"]["cost_relaxation"], []).append(r)
+            by_setting.setdefault(report.setting_label(r, results["exp1"]["config"]), []).append(r)
         lines = [f"{len(collapsed)} of {len(sweep)} runs end with architecture A on at least 20 identity edges "
                  "after holding at most 5 one epoch earlier (a collapse onto skip connections in the "
                  f"last, coldest epoch, t = {sweep[0]['curves'][-1]['t']:.2f})."]
-        for relax, rs in sorted(by_relax.items()):
+        for setting, rs in sorted(by_setting.items()):
             n_collapse = sum(r in collapsed for r in rs)
             n_all = sum(all(report.penalty_effects(r).values()) for r in rs)
-            lines.append(f"Cost relaxation `{relax}`: {n_collapse} of {len(rs)} runs collapse, "
+            lines.append(f"`{setting}` (all kappa and seeds): {n_collapse} of {len(rs)} runs collapse, "
                          f"{n_all} of {len(rs)} hold all three penalty effects.")
         at_end = sum(all(report.penalty_effects(r).values()) for r in sweep)
         some_epoch = sum(bool(report.epochs_holding_all_effects(r)) for r in sweep)
