@@ -294,9 +294,16 @@ def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataF
     return pd.DataFrame(rows).set_index(["kappa", "Cost relaxation", "seed"])
 
 
+def penalised_counts_text(result: dict) -> str:
+    """How many edges B, C, D give to the operation family each penalises: ``conv/pool/identity``."""
+    fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
+    return f"{fam['B']['conv']}/{fam['C']['pool']}/{fam['D']['identity']}"
+
+
 def sweep_by_setting(results: list[dict]) -> pd.DataFrame:
     """The sweep grouped by (kappa, Cost relaxation) over seeds: how many runs hold all three penalty
-    effects, how many collapse onto skip connections in the last epoch, and A's counts per seed."""
+    effects, how many collapse onto skip connections in the last epoch, A's counts per seed, and the
+    number of edges B, C, D give to their own penalised operation per seed."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         groups.setdefault((r["config"]["kappa"], setting_label(r, results[0]["config"])), []).append(r)
@@ -309,6 +316,7 @@ def sweep_by_setting(results: list[dict]) -> pd.DataFrame:
             "all three effects held": f"{sum(all(penalty_effects(r).values()) for r in rs)} of {len(rs)}",
             "last-epoch collapse": f"{sum(collapses_onto_identity(r) for r in rs)} of {len(rs)}",
             "A per seed": ", ".join(counts_text(r["architectures"]["A"]["family_counts"]) for r in rs),
+            "B conv / C pool / D identity per seed": ", ".join(penalised_counts_text(r) for r in rs),
         })
     return pd.DataFrame(rows).set_index(["kappa", "Cost relaxation"])
 

@@ -207,7 +207,8 @@ plt.close(fig)
 # training set (54,000 images after the validation split), 10 search epochs, kappa = 50 and the
 # hypernetwork's learning rate 1e-3, and retrains each architecture for 10 epochs. Its result is
 # shown here wherever `results/paper/<experiment>.json` exists (`make book PROFILE=paper` or
-# `run_experiment(experiment, "paper")`; about 100 minutes of search on 2 CPU cores for exp1).
+# `run_experiment(experiment, "paper")`; for exp1 on 2 CPU cores, 91 minutes of search and
+# 90 of evaluation, most of it retraining).
 
 # %% tags=["remove-input"]
 paper_file = Path(paper_results_dir) / f"{experiment}.json"
@@ -234,12 +235,14 @@ if paper_result is not None:
 #
 # kappa scales the Cost term against the cross-entropy. Where the results folder holds the same
 # experiment searched with other values of kappa, another Cost relaxation or another seed (files
-# `<experiment>-kappa<value>[-<relaxation>][-seed<n>].json`, produced by `scripts/kappa_sweep.py`),
-# they are listed here next to this chapter's run, with all else equal. Each cell gives the pool /
+# `<experiment>-kappa<value>[-<relaxation>][-<key><value>][-seed<n>].json`, produced by
+# `scripts/kappa_sweep.py`), they are listed here next to this chapter's run, with all else equal;
+# any other setting a run changes (e.g. `epochs=10`, `sigma=0.3`) follows its relaxation. Each cell gives the pool /
 # conv / identity counts of the 28 edges at the end of the search; "penalty effects held" counts
 # how many of B, C, D hold fewer of their penalised operation than A does; the next column gives
 # A's counts one epoch before the end. "epochs holding all three" lists the epochs after which all three held
-# (the family read off the hypernetwork at that point of the search). The second table groups the runs by setting over seeds.
+# (the family read off the hypernetwork at that point of the search). The second table groups the runs by setting over seeds; its last column gives, per seed, how many
+# edges B, C and D still give to the operation each one penalises (0: the penalty removed it, whatever A holds).
 
 # %% tags=["remove-input"]
 sweep = [result] + sweep_results(results_dir or f"results/{profile}", experiment)

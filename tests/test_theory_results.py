@@ -111,6 +111,7 @@ def test_penalty_effects_and_kappa_sweep_table():
     assert grouped.loc[(3.0, "softmax_t"), "all three effects held"] == "1 of 2"
     assert grouped.loc[(3.0, "softmax_t"), "last-epoch collapse"] == "1 of 2"
     assert grouped.loc[(3.0, "softmax_t"), "A per seed"] == "0/0/28, 9/9/10"
+    assert grouped.loc[(3.0, "softmax_t"), "B conv / C pool / D identity per seed"] == "0/0/0, 2/0/0"
     assert grouped.loc[(0.3, "softmax"), "all three effects held"] == "1 of 1"
 
 
