@@ -90,6 +90,15 @@ def check(
     return out
 
 
+def checks_match(previous: dict, alphas: dict[str, list[float]] | None = None, ts=DEFAULT_TS,
+                 n_samples: int = 100_000, seed: int = 0) -> bool:
+    """Whether ``previous`` (a stored :func:`run_checks` result) was made with exactly these settings,
+    so that it can be reused instead of drawing the samples again."""
+    alphas = alphas or DEFAULT_ALPHAS
+    return (previous.get("t") == list(ts) and previous.get("n_samples") == n_samples and previous.get("seed") == seed
+            and {n: c.get("alpha") for n, c in previous.get("alphas", {}).items()} == {n: list(a) for n, a in alphas.items()})
+
+
 def run_checks(alphas: dict[str, list[float]] | None = None, ts=DEFAULT_TS, n_samples: int = 100_000, seed: int = 0) -> dict:
     """``check`` for every alpha; the dict written to ``results/<profile>/theorem.json``."""
     alphas = alphas or DEFAULT_ALPHAS

@@ -133,7 +133,7 @@ display(Markdown(
 # random genotypes make up the number if the family is smaller).
 
 # %% tags=["remove-output"]
-run, _ = ensure_search(cfg, runs_dir, data_root, progress=False)
+run = None if cached else ensure_search(cfg, runs_dir, data_root, progress=False)[0]  # the trained family
 if cached:
     val = {k: cached[k] for k in ("n_genotypes", "n_from_family", "spearman", "median_ape", "points", "grid")}
 else:
@@ -178,7 +178,6 @@ glue("latency_mape", float(100 * val["median_ape"]), display=False)
 # least the fastest genotype even when the family's latencies lie close together.
 
 # %% tags=["remove-output"]
-splits = load_splits(cfg, data_root)
 fam = pts[pts.source == "family"]
 lo, hi = fam.predicted_ms.min(), fam.predicted_ms.max()
 margin = 0.05
@@ -186,6 +185,8 @@ budgets = [math.ceil(1000 * (lo + f * (hi - lo)) / (1 - margin)) / 1000 for f in
 if cached and [w["budget_ms"] for w in cached["budgets"]] == budgets:
     walk = cached["budgets"]
 else:
+    run = run or ensure_search(cfg, runs_dir, data_root, progress=False)[0]
+    splits = load_splits(cfg, data_root)
     walk = [select_for_budget(run, lut, b, splits, grid=val["grid"], max_eval={"smoke": 2}.get(profile, 8), reps=reps,
                               margin=margin)
             for b in budgets]

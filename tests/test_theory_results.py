@@ -19,6 +19,14 @@ def test_theorem_check_limits():
     for f in c["f"].values():
         assert abs(f["mc"][1] - f["categorical_limit"]) < 4 * f["mc_ci"][1] + 1e-3
         assert abs(f["mc"][1] - f["at_argmax_one_hot"]) > 4 * f["mc_ci"][1]
+    # a stored check is reused only for exactly the same settings
+    same = dict(alphas={"a": [1.0, 0.0, -0.5]}, ts=(1.0, 0.01), n_samples=50_000, seed=0)
+    assert theory.checks_match(out, **same)
+    assert not theory.checks_match(out, **{**same, "n_samples": 10_000})
+    assert not theory.checks_match(out, **{**same, "seed": 1})
+    assert not theory.checks_match(out, **{**same, "ts": (1.0, 0.5, 0.01)})
+    assert not theory.checks_match(out, **{**same, "alphas": {"a": [2.0, 0.0, -0.5]}})
+    assert not theory.checks_match({}, **same)
 
 
 @pytest.fixture(scope="module")
