@@ -294,10 +294,25 @@ def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataF
     return pd.DataFrame(rows).set_index(["kappa", "Cost relaxation", "seed"])
 
 
-def penalised_counts_text(result: dict) -> str:
-    """How many edges B, C, D give to the operation family each penalises: ``conv/pool/identity``."""
+def holds_all_effects(result: dict) -> bool:
+    """All three penalty effects of :func:`penalty_effects` hold at the end of the search."""
+    return all(penalty_effects(result).values())
+
+
+def uses_every_family(result: dict, arch: str = "A") -> bool:
+    """Architecture ``arch`` gives at least one edge to every operation family."""
+    return min(result["architectures"][arch]["family_counts"].values()) > 0
+
+
+def penalised_counts(result: dict) -> tuple[int, int, int]:
+    """How many edges B, C, D give to the operation family each penalises: (conv, pool, identity)."""
     fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
-    return f"{fam['B']['conv']}/{fam['C']['pool']}/{fam['D']['identity']}"
+    return fam["B"]["conv"], fam["C"]["pool"], fam["D"]["identity"]
+
+
+def penalised_counts_text(result: dict) -> str:
+    """:func:`penalised_counts` as ``conv/pool/identity``."""
+    return "/".join(map(str, penalised_counts(result)))
 
 
 def sweep_by_setting(results: list[dict]) -> pd.DataFrame:
@@ -313,7 +328,7 @@ def sweep_by_setting(results: list[dict]) -> pd.DataFrame:
         rows.append({
             "kappa": kappa, "Cost relaxation": relaxation,
             "seeds": ", ".join(str(r["config"]["seed"]) for r in rs),
-            "all three effects held": f"{sum(all(penalty_effects(r).values()) for r in rs)} of {len(rs)}",
+            "all three effects held": f"{sum(map(holds_all_effects, rs))} of {len(rs)}",
             "last-epoch collapse": f"{sum(collapses_onto_identity(r) for r in rs)} of {len(rs)}",
             "A per seed": ", ".join(counts_text(r["architectures"]["A"]["family_counts"]) for r in rs),
             "B conv / C pool / D identity per seed": ", ".join(penalised_counts_text(r) for r in rs),
@@ -340,8 +355,8 @@ def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.
     details, ok_all, ok_some = [], True, False
     for e in exps:
         r = results[e]
-        uses_all = all(fam(r, "A")[f] > 0 for f in FAMILIES)
-        removed = {"B": fam(r, "B")["conv"], "C": fam(r, "C")["pool"], "D": fam(r, "D")["identity"]}
+        uses_all = uses_every_family(r)
+        removed = dict(zip("BCD", penalised_counts(r)))
         good = uses_all and all(v <= 2 for v in removed.values())
         ok_all &= good
         ok_some |= good or any(v <= 2 for v in removed.values())

@@ -81,17 +81,17 @@ if "exp1" in results:
                  f"last, coldest epoch, t = {sweep[0]['curves'][-1]['t']:.2f})."]
         for setting, rs in sorted(by_setting.items()):
             n_collapse = sum(r in collapsed for r in rs)
-            n_all = sum(all(report.penalty_effects(r).values()) for r in rs)
+            n_all = sum(map(report.holds_all_effects, rs))
             lines.append(f"`{setting}` (all kappa and seeds): {n_collapse} of {len(rs)} runs collapse, "
                          f"{n_all} of {len(rs)} hold all three penalty effects.")
-        at_end = sum(all(report.penalty_effects(r).values()) for r in sweep)
+        at_end = sum(map(report.holds_all_effects, sweep))
         some_epoch = sum(bool(report.epochs_holding_all_effects(r)) for r in sweep)
-        a_lacks = sum(min(r["architectures"]["A"]["family_counts"].values()) == 0 for r in sweep)
+        a_lacks = sum(not report.uses_every_family(r) for r in sweep)
         lines.append(f"All three effects hold at the end of the search in {at_end} of {len(sweep)} runs, and after at "
                      f"least one epoch in {some_epoch} of {len(sweep)}: the family read off the hypernetwork changes "
                      f"from epoch to epoch. In {a_lacks} of {len(sweep)} final families architecture A (uniform s) "
                      "uses no edge at all of some operation family, and then the effect on that family cannot show.")
-        removed = sum(report.penalised_counts_text(r) == "0/0/0" for r in sweep)
+        removed = sum(not any(report.penalised_counts(r)) for r in sweep)
         lines.append(f"In {removed} of {len(sweep)} runs B, C and D give no edge at all to the operation each one "
                      "penalises; where the comparison with A fails in such a run, A has none of that operation either.")
         main_cfg = results["exp1"]["config"]
@@ -102,8 +102,8 @@ if "exp1" in results:
             wide = [r for r in sweep if r["config"]["kappa"] in kappas and report.setting_label(r, main_cfg) in relaxations]
 
             def outcome(rs):
-                return (f"A uses every family in {sum(min(r['architectures']['A']['family_counts'].values()) > 0 for r in rs)} "
-                        f"of {len(rs)} runs, all three effects hold in {sum(all(report.penalty_effects(r).values()) for r in rs)} "
+                return (f"A uses every family in {sum(map(report.uses_every_family, rs))} "
+                        f"of {len(rs)} runs, all three effects hold in {sum(map(report.holds_all_effects, rs))} "
                         f"of {len(rs)}, the last epoch collapses in {sum(report.collapses_onto_identity(r) for r in rs)} of {len(rs)} "
                         f"(B conv / C pool / D identity per seed: {', '.join(report.penalised_counts_text(r) for r in rs)})")
 

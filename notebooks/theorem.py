@@ -94,7 +94,8 @@ if theory.checks_match(stored, n_samples=N_SAMPLES, seed=seed):
 else:
     checks = theory.run_checks(n_samples=N_SAMPLES, seed=seed)
     stored = {}
-write_json(theorem_file, {**checks, "profile": profile, "relaxation_comparison": stored.get("relaxation_comparison", {})})
+theorem = {**checks, "profile": profile, "relaxation_comparison": stored.get("relaxation_comparison", {})}
+write_json(theorem_file, theorem)
 
 # %% tags=["remove-input"]
 display(Markdown(f"{checks['n_samples']:,} samples per (alpha, t); temperatures {checks['t']}."))
@@ -212,7 +213,6 @@ glue("theorem_fails", Markdown(f"{fails} of {total}"), display=False)
 
 # %% tags=["remove-output"]
 small = {"smoke": {}, "quick": {"train_subset": "2000"}, "paper": {"train_subset": "20000", "epochs": "5"}}.get(profile, {})
-theorem = read_json(theorem_file)
 compare = {}
 for relaxation in ("softmax_t", "softmax"):
     cfg = resolve("exp1", profile, {**small, "cost_relaxation": relaxation, "seed": str(seed)})
