@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from . import ops as op_registry
 from .cost import RELAXATIONS
 from .errors import ConfigError
+from .hypernet import REF_LAYOUTS
 from .space import SearchSpace
 
 OPS_3 = ("max_pool_3x3", "skip_connect", "sep_conv_3x3")  # paper's order (pool, ident, conv)
@@ -22,6 +23,11 @@ OPS_5 = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_co
 OPTIMIZERS = ("adam", "sgd_cosine")
 IN_CHANNELS = {"fashion_mnist": 1, "cifar10": 3}
 PATH_SAMPLING = ("none", "one")
+# Keys added after results were first committed, with the value every result written before them
+# was made with: ``from_dict`` fills them in when a stored config lacks them, and ``hash`` leaves
+# them out while they keep that value, so the stored results keep their keys.
+LEGACY_VALUES = {"ref_layout": "lattice", "rbf_sign": -1.0}
+_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,13 @@ class SearchConfig:
     t_start: float = 1.0
     t_end: float = 0.2
     # hypernetwork
+    # The paper does not say where the reference points lie; as in the authors' code each intermediate
+    # node has its own 5 learnable N(0, I) points ("random_per_node"); "lattice" shares one fixed lattice
+    # on the simplex among all edges (this project's first default; exp1 then collapsed onto one family).
     sigma: float = 1.0
-    learnable_refs: bool = False
+    learnable_refs: bool = True
+    ref_layout: str = "random_per_node"
+    rbf_sign: float = -1.0  # -1: w_r ~ exp(-||s - s_ref,r||^2) as in the paper; +1: the authors' code
     # optimisation
     optimizer: str = "adam"
     lr_weights: float = 1e-3
@@ -84,14 +95,19 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "SearchConfig":
         known = {f.name for f in fields(cls)}
-        d = {k: v for k, v in d.items() if k in known}
+        d = {**LEGACY_VALUES, **{k: v for k, v in d.items() if k in known}}
         if "ops" in d:
             d["ops"] = tuple(d["ops"])
         return cls(**d)
 
     def hash(self) -> str:
-        """sha256 of the resolved config (profile and seed included), 12 hex digits."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        """sha256 of the resolved config (profile and seed included), 12 hex digits.
+
+        Keys added after results were first committed (``LEGACY_VALUES``) are left out while they
+        keep the value those results were made with, so their keys stay valid.
+        """
+        d = {k: v for k, v in self.to_dict().items() if LEGACY_VALUES.get(k, _UNSET) != v}
+        blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def validate(self) -> "SearchConfig":
@@ -105,6 +121,8 @@ class SearchConfig:
             (self.batch_size >= 2, "batch_size must be >= 2 (BatchNorm needs more than one example)"),
             (self.t_start > 0 and self.t_end > 0, "temperatures t_start and t_end must be positive"),
             (self.sigma > 0, "sigma must be positive"),
+            (self.ref_layout in REF_LAYOUTS, f"unknown ref_layout {self.ref_layout!r}; choose one of {', '.join(REF_LAYOUTS)}"),
+            (self.rbf_sign in (-1.0, 1.0), "rbf_sign must be -1 (paper) or 1 (authors' code)"),
             (self.kappa >= 0, "kappa must be >= 0"),
             (0 < self.val_fraction < 1, "val_fraction must lie in (0, 1)"),
             (self.layers >= 3, "layers must be >= 3 (two reduction cells)"),
@@ -125,8 +143,8 @@ PRESETS: dict[str, dict] = {
 # Profiles scale the data and epochs; `paper` keeps the preset's epochs, kappa and the full data.
 # smoke and quick also rebalance the objective: with kappa = 50 the Cost term (about 50 * 9.3 = 466
 # at the start) outweighs the cross-entropy (about 2.3) so much that in a few hundred steps the task
-# loss cannot move the logits at all and every edge picks the same op (measured on exp1 quick: A, B
-# and D all-pool). kappa = 0.3 puts kappa * Cost at the uniform point (2.8) on the scale of the
+# loss cannot move the logits at all and every edge picks the same op (measured on exp1 quick with the
+# first, lattice hypernetwork: A, B and D all-pool). kappa = 0.3 puts kappa * Cost at the uniform point (2.8) on the scale of the
 # initial cross-entropy (ln 10 = 2.3), and lr_hypernet = 0.01 lets the hypernetwork move within the
 # short budget. Both are recorded in every result's config.
 _SHORT = dict(kappa=0.3, lr_hypernet=0.01)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .experiments import SearchConfig
+
 # The paper's Tables 1-3 (PAPER.md): test accuracy %, "parameters" (cell-op convention), op counts.
 PAPER_TABLES: dict[str, dict[str, dict]] = {
     "exp1": {
@@ -264,9 +266,28 @@ _SWEPT = ("kappa", "cost_relaxation", "seed", "profile", "experiment")
 
 def setting_label(result: dict, base: dict) -> str:
     """The run's Cost relaxation, followed by every other setting in which it differs from ``base``."""
-    cfg = result["config"]
-    changed = [f"{k}={cfg[k]}" for k in sorted(cfg) if k not in _SWEPT and cfg[k] != base.get(k)]
-    return ", ".join([cfg["cost_relaxation"], *changed])
+    cfg = SearchConfig.from_dict(result["config"]).to_dict()  # keys missing from older results: the values they were made with
+    base = SearchConfig.from_dict(base).to_dict()
+    changed = [k for k in sorted(cfg) if k not in _SWEPT and cfg[k] != base[k]]
+    if "ref_layout" in changed and "learnable_refs" in changed and cfg["ref_layout"] == "lattice":
+        changed.remove("learnable_refs")  # "lattice" alone says it: the lattice runs kept their points fixed
+    return ", ".join([cfg["cost_relaxation"], *(f"{k}={cfg[k]}" for k in changed)])
+
+
+def same_setting(result: dict, config: dict, ignore: tuple[str, ...] = ("seed",)) -> bool:
+    """True when ``result`` was searched with ``config`` except for the keys in ``ignore``."""
+    a = SearchConfig.from_dict(result["config"]).to_dict()
+    b = SearchConfig.from_dict(config).to_dict()
+    return all(a[k] == b[k] for k in a if k not in ignore)
+
+
+def hypernet_text(config: dict) -> str:
+    """The hypernetwork of a run in words (reference-point layout, learnable or not, sign of the RBF)."""
+    cfg = SearchConfig.from_dict(config)
+    layout = ("one set of 5 reference points per intermediate node, drawn from N(0, I)"
+              if cfg.ref_layout == "random_per_node" else "one lattice of reference points on the simplex shared by all edges")
+    return (f"{layout}, {'learnable' if cfg.learnable_refs else 'fixed'}, sigma = {cfg.sigma:g}, "
+            f"sign {'-' if cfg.rbf_sign < 0 else '+'} (w_r ~ exp({'-' if cfg.rbf_sign < 0 else '+'}||s - s_ref,r||^2 / sigma^2))")
 
 
 def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataFrame:
@@ -439,7 +460,8 @@ def run_description(result: dict) -> str:
         f"data: {prov['data_source']}, {prov['train_images']:,} training images, {prov['test_images']:,} test images; "
         f"{cfg['epochs']} epochs at batch {cfg['batch_size']}, kappa = {cfg['kappa']:g}, Cost relaxation "
         f"`{cfg['cost_relaxation']}`, temperature {cfg['t_start']:g} to {cfg['t_end']:g}; retraining "
-        f"{cfg['retrain_epochs']} epochs. Operations, in the order of s: {ops_text}."
+        f"{cfg['retrain_epochs']} epochs. Operations, in the order of s: {ops_text}. Hypernetwork: "
+        f"{hypernet_text(cfg)}."
     )
 
 

@@ -33,7 +33,7 @@ from .cost import relaxed_cost
 from .errors import ConfigError, RunDirError
 from .experiments import SearchConfig, paper_s
 from .gumbel import gumbel_softmax, linear_temperature
-from .hypernet import RBFHypernet
+from .hypernet import RBFHypernet, random_node_references
 from .io import save_torch, write_json, write_text
 from .provenance import provenance
 from .supernet import Network, build_supernet
@@ -56,12 +56,24 @@ def memory_format(cfg: SearchConfig) -> torch.memory_format:
     return torch.channels_last if cfg.channels_last else torch.contiguous_format
 
 
+def build_hypernet(cfg: SearchConfig, space) -> RBFHypernet:
+    """The hypernetwork of ``cfg``: the shared lattice, or the authors' random references per intermediate node."""
+    if cfg.ref_layout == "lattice":
+        return RBFHypernet(space.k, space.n_arch_edges, learnable_refs=cfg.learnable_refs, sigma=cfg.sigma,
+                           sign=cfg.rbf_sign)
+    # edge e of cell type c (0 normal, 1 reduction) belongs to node c * nodes + e.dst
+    groups = torch.tensor([c * space.nodes + e.dst for c in (0, 1) for e in space.edges])
+    refs = random_node_references(space.k, 2 * space.nodes)
+    return RBFHypernet(space.k, space.n_arch_edges, ref_points=refs, learnable_refs=cfg.learnable_refs,
+                       sigma=cfg.sigma, edge_groups=groups, sign=cfg.rbf_sign)
+
+
 def build_models(cfg: SearchConfig, device: torch.device | str = "cpu") -> tuple[Network, RBFHypernet]:
     """Supernet and hypernetwork, initialised from ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     space = cfg.space()
     supernet = build_supernet(space).to(device, memory_format=memory_format(cfg))
-    hypernet = RBFHypernet(space.k, space.n_arch_edges, learnable_refs=cfg.learnable_refs, sigma=cfg.sigma).to(device)
+    hypernet = build_hypernet(cfg, space).to(device)
     return supernet, hypernet
 
 

@@ -218,6 +218,10 @@ if paper_result is None:
                      + (" (this chapter is the paper profile itself)." if profile == "paper" else ".")))
 else:
     display(Markdown(report.run_description(paper_result)))
+    if report.hypernet_text(paper_result["config"]) != report.hypernet_text(result["config"]):
+        display(Markdown("**Note.** This `paper`-profile run was made with another hypernetwork than this chapter's "
+                         "run (compare the last sentence of the two run descriptions): it predates the change of "
+                         "default to per-node reference points and has not been repeated (about 3 hours on 2 CPU cores)."))
     display(report.comparison_table(paper_result))
     display(Markdown(report.penalty_effects_text(paper_result)))
     fig = report.plot_counts_over_epochs(paper_result)
@@ -237,7 +241,9 @@ if paper_result is not None:
 # experiment searched with other values of kappa, another Cost relaxation or another seed (files
 # `<experiment>-kappa<value>[-<relaxation>][-<key><value>][-seed<n>].json`, produced by
 # `scripts/kappa_sweep.py`), they are listed here next to this chapter's run, with all else equal;
-# any other setting a run changes (e.g. `epochs=10`, `sigma=0.3`) follows its relaxation. Each cell gives the pool /
+# any other setting a run changes (e.g. `epochs=10`, `sigma=0.3`, `ref_layout=lattice` for this
+# project's first hypernetwork, one fixed lattice of reference points shared by all edges) follows
+# its relaxation. Each cell gives the pool /
 # conv / identity counts of the 28 edges at the end of the search; "penalty effects held" counts
 # how many of B, C, D hold fewer of their penalised operation than A does; the next column gives
 # A's counts one epoch before the end. "epochs holding all three" lists the epochs after which all three held

@@ -54,6 +54,8 @@ def test_normalize(capsys, smoke_run):
     (["search", "exp1", "--profile", "smoke", "--out", "X", "--set", "ops=max_pool_3x3,sep_conv_7x7"], ["unknown operation", "sep_conv"]),
     (["search", "exp1", "--profile", "smoke", "--out", "X", "--set", "cost_relaxation=exact"], ["cost_relaxation"]),
     (["search", "exp1", "--profile", "smoke", "--out", "X", "--set", "kappa"], ["key=value"]),
+    (["search", "exp1", "--profile", "smoke", "--out", "X", "--set", "ref_layout=random"], ["ref_layout", "random_per_node"]),
+    (["search", "exp1", "--profile", "smoke", "--out", "X", "--set", "rbf_sign=2"], ["rbf_sign", "-1"]),
     (["search", "exp1", "--profile", "smoke", "--out", "X", "--resume"], ["nothing to resume"]),
     (["derive", "no/such/run", "--s", "0.2,0.3,0.5"], ["does not exist"]),
     (["evaluate", "no/such/run", "--s", "0.2,0.3,0.5", "--protocol", "inherited"], ["does not exist"]),

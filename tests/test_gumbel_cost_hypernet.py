@@ -91,6 +91,63 @@ def test_hypernet_sigma_and_learnable_refs():
     assert "ref_points" not in dict(h2.named_parameters())
 
 
+def test_hypernet_positive_sign_weights_the_farthest_reference():
+    refs = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    s = torch.tensor([0.9, 0.05, 0.05])
+    near = RBFHypernet(3, 1, ref_points=refs).rbf_weights(s)
+    far = RBFHypernet(3, 1, ref_points=refs, sign=1.0).rbf_weights(s)
+    assert near[0] > near[1] and far[1] > far[0]
+    assert torch.allclose(far, near.flip(0), atol=1e-6)  # two points: the weights swap
+    with pytest.raises(ValueError, match="sign"):
+        RBFHypernet(3, 1, sign=0.5)
+
+
+def test_grouped_hypernet_gives_each_group_its_own_references():
+    refs = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],   # group 0
+                         [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]])  # group 1
+    groups = torch.tensor([0, 1, 1])
+    h = RBFHypernet(3, 3, ref_points=refs, edge_groups=groups)
+    assert h.grouped and h.m == 2
+    s = torch.tensor([0.6, 0.1, 0.3])
+    w = h.rbf_weights(s)
+    assert w.shape == (2, 2)
+    for g in (0, 1):  # each group's weights are the plain RBF weights of its own points
+        assert torch.allclose(w[g], RBFHypernet(3, 1, ref_points=refs[g]).rbf_weights(s), atol=1e-6)
+    expected = torch.stack([w[groups[e]] @ h.alpha_ref[:, e, :] for e in range(3)])
+    assert torch.allclose(h(s), expected, atol=1e-6)
+    assert h(torch.stack([s, s, s, s])).shape == (4, 3, 3)
+    with pytest.raises(ValueError, match="edge_groups"):
+        RBFHypernet(3, 3, ref_points=refs)
+    with pytest.raises(ValueError, match="edge_groups"):
+        RBFHypernet(3, 3, ref_points=refs, edge_groups=torch.tensor([0, 1, 2]))
+
+
+def test_hypernet_layouts_from_config():
+    import hashlib
+    import json
+
+    from hypernas.experiments import SearchConfig, resolve
+    from hypernas.search import build_hypernet
+
+    default = resolve("exp1", "smoke")
+    h = build_hypernet(default, default.space())
+    # one group of 5 learnable N(0, I) points per intermediate node (4 normal + 4 reduction), paper's sign
+    assert h.ref_points.shape == (8, 5, 3) and isinstance(h.ref_points, torch.nn.Parameter)
+    assert h.edge_groups.tolist() == [0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3] + [4, 4, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 7]
+    assert h.sign == -1.0
+    lattice = resolve("exp1", "smoke", {"ref_layout": "lattice", "learnable_refs": "false", "rbf_sign": "1"})
+    h2 = build_hypernet(lattice, lattice.space())
+    assert not h2.grouped and h2.m == 7 and h2.sign == 1.0 and "ref_points" not in dict(h2.named_parameters())
+    # a config stored before ref_layout / rbf_sign existed was made with the lattice and the paper's sign:
+    # from_dict restores those values and hash() gives the key it was stored under
+    old = resolve("exp1", "smoke", {"ref_layout": "lattice", "learnable_refs": "false"}).to_dict()
+    del old["ref_layout"], old["rbf_sign"]
+    old_key = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:12]
+    restored = SearchConfig.from_dict(old)
+    assert restored.ref_layout == "lattice" and restored.rbf_sign == -1.0 and restored.hash() == old_key
+    assert len({default.hash(), lattice.hash(), restored.hash()}) == 3
+
+
 def test_cost_matches_hand_computation():
     alpha = torch.tensor([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]])
     s = torch.tensor([0.2, 0.3, 0.5])

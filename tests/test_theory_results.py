@@ -85,7 +85,7 @@ def test_report_tables(tiny_result):
 
 def _fake_result(kappa, relaxation, counts, before, seed=0):
     fam = lambda p, c, i: {"pool": p, "conv": c, "identity": i}  # noqa: E731
-    return {"config": {"kappa": kappa, "cost_relaxation": relaxation, "seed": seed},
+    return {"config": {"kappa": kappa, "cost_relaxation": relaxation, "seed": seed, "ref_layout": "random_per_node", "rbf_sign": -1.0},
             "architectures": {n: {"family_counts": fam(*c), "test_accuracy": {"inherited": 60.0 + k}}
                               for k, (n, c) in enumerate(zip("ABCD", counts))},
             "curves": [{"epoch": 1, "t": 0.47, "family_counts": {n: fam(*before) for n in "ABCD"}},
@@ -112,8 +112,15 @@ def test_penalty_effects_and_kappa_sweep_table():
     assert table.loc[(3.0, "softmax_t", 0), "epochs holding all three"] == "none of 2"
     assert table.loc[(0.3, "softmax (main run)", 0), "best inherited %"] == "63.00 (D)"
     longer = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
-    longer["config"]["epochs"] = 10
-    assert report.kappa_sweep_frame([good, longer], main=good).index[1] == (0.3, "softmax, epochs=10", 0)
+    longer["config"]["epochs"] = 4  # the fake configs hold a few keys; the rest take SearchConfig's defaults (10 epochs)
+    assert report.kappa_sweep_frame([good, longer], main=good).index[1] == (0.3, "softmax, epochs=4", 0)
+    # a result stored before ref_layout existed was made with the fixed lattice; its label says so in one item
+    lattice = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
+    del lattice["config"]["ref_layout"], lattice["config"]["rbf_sign"]
+    lattice["config"]["learnable_refs"] = False
+    assert report.kappa_sweep_frame([good, lattice], main=good).index[1] == (0.3, "softmax, ref_layout=lattice", 0)
+    assert report.same_setting(lattice, {**good["config"], "ref_layout": "lattice", "learnable_refs": False})
+    assert not report.same_setting(lattice, good["config"]) and report.same_setting(longer, {**good["config"], "epochs": 4})
     grouped = report.sweep_by_setting([other_seed, collapsed, good])
     assert grouped.loc[(3.0, "softmax_t"), "seeds"] == "0, 1"
     assert grouped.loc[(3.0, "softmax_t"), "all three effects held"] == "1 of 2"
