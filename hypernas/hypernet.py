@@ -7,11 +7,12 @@ per edge of the architecture),
     alpha(s) = sum_r w_r(s) alpha_ref,r
 
 (the paper has sigma = 1 and a negative sign; the authors' code used a positive sign, which
-``sign=+1`` reproduces). The reference points are a fixed lattice on the simplex by default
-(vertices, edge midpoints and centre), shared by every edge, or learnable. The authors' code had
-instead one small hypernetwork per intermediate node: each node's edges share that node's own
-reference points, drawn from N(0, I) off the simplex; ``edge_groups`` with reference points of
-shape ``(G, m, k)`` gives that layout (see :func:`random_node_references`).
+``sign=+1`` reproduces). Without further arguments the class uses one fixed lattice on the
+simplex (vertices, edge midpoints and centre) shared by every edge, optionally learnable. The
+authors' code had instead one small hypernetwork per intermediate node: each node's edges share
+that node's own reference points, drawn from N(0, I) off the simplex; reference points of shape
+``(G, m, k)`` with ``edge_groups`` give that layout (:func:`random_node_references`), which is the
+search config's default (``ref_layout="random_per_node"``, see ``search.build_hypernet``).
 """
 from __future__ import annotations
 

@@ -36,6 +36,7 @@ from .gumbel import gumbel_softmax, linear_temperature
 from .hypernet import RBFHypernet, random_node_references
 from .io import save_torch, write_json, write_text
 from .provenance import provenance
+from .space import SearchSpace
 from .supernet import Network, build_supernet
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def memory_format(cfg: SearchConfig) -> torch.memory_format:
     return torch.channels_last if cfg.channels_last else torch.contiguous_format
 
 
-def build_hypernet(cfg: SearchConfig, space) -> RBFHypernet:
+def build_hypernet(cfg: SearchConfig, space: SearchSpace) -> RBFHypernet:
     """The hypernetwork of ``cfg``: the shared lattice, or the authors' random references per intermediate node."""
     if cfg.ref_layout == "lattice":
         return RBFHypernet(space.k, space.n_arch_edges, learnable_refs=cfg.learnable_refs, sigma=cfg.sigma,

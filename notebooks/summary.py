@@ -100,6 +100,7 @@ if "exp1" in results:
         main_cfg = results["exp1"]["config"]
 
         def outcome(rs):
+            rs = sorted(rs, key=lambda r: r["config"]["seed"])
             return (f"A uses every family in {sum(map(report.uses_every_family, rs))} "
                     f"of {len(rs)} runs, all three effects hold in {sum(map(report.holds_all_effects, rs))} "
                     f"of {len(rs)}, the last epoch collapses in {sum(report.collapses_onto_identity(r) for r in rs)} of {len(rs)} "
