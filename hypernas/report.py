@@ -264,10 +264,14 @@ def collapses_onto_identity(result: dict, at_least: int = 20, before_at_most: in
 _SWEPT = ("kappa", "cost_relaxation", "seed", "profile", "experiment")
 
 
+def _full_config(config: dict) -> dict:
+    """A stored config with every key: those missing from older results get the values they were made with."""
+    return SearchConfig.from_dict(config).to_dict()
+
+
 def setting_label(result: dict, base: dict) -> str:
     """The run's Cost relaxation, followed by every other setting in which it differs from ``base``."""
-    cfg = SearchConfig.from_dict(result["config"]).to_dict()  # keys missing from older results: the values they were made with
-    base = SearchConfig.from_dict(base).to_dict()
+    cfg, base = _full_config(result["config"]), _full_config(base)
     changed = [k for k in sorted(cfg) if k not in _SWEPT and cfg[k] != base[k]]
     if "ref_layout" in changed and "learnable_refs" in changed and cfg["ref_layout"] == "lattice":
         changed.remove("learnable_refs")  # "lattice" alone says it: the lattice runs kept their points fixed
@@ -276,9 +280,17 @@ def setting_label(result: dict, base: dict) -> str:
 
 def same_setting(result: dict, config: dict, ignore: tuple[str, ...] = ("seed",)) -> bool:
     """True when ``result`` was searched with ``config`` except for the keys in ``ignore``."""
-    a = SearchConfig.from_dict(result["config"]).to_dict()
-    b = SearchConfig.from_dict(config).to_dict()
+    a, b = _full_config(result["config"]), _full_config(config)
     return all(a[k] == b[k] for k in a if k not in ignore)
+
+
+_HYPERNET_KEYS = ("ref_layout", "learnable_refs", "sigma", "rbf_sign")
+
+
+def same_hypernet(config: dict, other: dict) -> bool:
+    """True when two runs used the same hypernetwork (reference-point layout, learnability, sigma, sign)."""
+    a, b = _full_config(config), _full_config(other)
+    return all(a[k] == b[k] for k in _HYPERNET_KEYS)
 
 
 def hypernet_text(config: dict) -> str:
@@ -286,8 +298,9 @@ def hypernet_text(config: dict) -> str:
     cfg = SearchConfig.from_dict(config)
     layout = ("one set of 5 reference points per intermediate node, drawn from N(0, I)"
               if cfg.ref_layout == "random_per_node" else "one lattice of reference points on the simplex shared by all edges")
+    sign = "-" if cfg.rbf_sign < 0 else "+"
     return (f"{layout}, {'learnable' if cfg.learnable_refs else 'fixed'}, sigma = {cfg.sigma:g}, "
-            f"sign {'-' if cfg.rbf_sign < 0 else '+'} (w_r ~ exp({'-' if cfg.rbf_sign < 0 else '+'}||s - s_ref,r||^2 / sigma^2))")
+            f"sign {sign} (w_r ~ exp({sign}||s - s_ref,r||^2 / sigma^2))")
 
 
 def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataFrame:
@@ -297,9 +310,10 @@ def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataF
     run differs from ``main`` are appended to its Cost relaxation (e.g. ``softmax_t, epochs=10``)."""
     rows = []
     base = (main or results[0])["config"]
-    key = lambda r: (r["config"]["kappa"], setting_label(r, base), r["config"]["seed"])  # noqa: E731
-    for r in sorted(results, key=key):
-        relaxation = setting_label(r, base) + (" (main run)" if r is main else "")
+    labelled = sorted(((r["config"]["kappa"], setting_label(r, base), r["config"]["seed"], i, r)
+                       for i, r in enumerate(results)), key=lambda row: row[:4])
+    for _, label, _, _, r in labelled:
+        relaxation = label + (" (main run)" if r is main else "")
         row = {"kappa": r["config"]["kappa"], "Cost relaxation": relaxation, "seed": r["config"]["seed"]}
         for name, a in r["architectures"].items():
             row[name] = counts_text(a["family_counts"])

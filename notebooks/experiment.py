@@ -218,7 +218,7 @@ if paper_result is None:
                      + (" (this chapter is the paper profile itself)." if profile == "paper" else ".")))
 else:
     display(Markdown(report.run_description(paper_result)))
-    if report.hypernet_text(paper_result["config"]) != report.hypernet_text(result["config"]):
+    if not report.same_hypernet(paper_result["config"], result["config"]):
         display(Markdown("**Note.** This `paper`-profile run was made with another hypernetwork than this chapter's "
                          "run (compare the last sentence of the two run descriptions): it predates the change of "
                          "default to per-node reference points and has not been repeated (about 3 hours on 2 CPU cores)."))

@@ -110,7 +110,7 @@ if "exp1" in results:
         layout_runs = [r for r in sweep if report.same_setting(r, main_cfg)]
         lattice_cfg = {**main_cfg, "ref_layout": "lattice", "learnable_refs": False}
         lattice_runs = [r for r in sweep if report.same_setting(r, lattice_cfg)]
-        if lattice_runs and report.hypernet_text(main_cfg) != report.hypernet_text(lattice_cfg):
+        if lattice_runs and not report.same_hypernet(main_cfg, lattice_cfg):
             lines.append(f"The layout of the hypernetwork's reference points, everything else as in this chapter's run: "
                          f"with {report.hypernet_text(main_cfg)} (this profile's setting, as in the authors' code), "
                          f"{outcome(layout_runs)}; with {report.hypernet_text(lattice_cfg)} (this project's first default), "
@@ -148,7 +148,7 @@ for e, r in paper_results.items():
     best, acc = report.best_accuracy(r, "inherited")
     n_edges = sum(fam["A"].values())
     single_op = sum(all(max(c.values()) == n_edges for c in ep["family_counts"].values()) for ep in r["curves"])
-    other_hypernet = ("" if e not in results or report.hypernet_text(r["config"]) == report.hypernet_text(results[e]["config"])
+    other_hypernet = ("" if e not in results or report.same_hypernet(r["config"], results[e]["config"])
                       else f" This run used the hypernetwork with {report.hypernet_text(r['config'])}, not this profile's; it "
                            "was made before the default changed and has not been repeated.")
     display(Markdown(

@@ -121,6 +121,7 @@ def test_penalty_effects_and_kappa_sweep_table():
     assert report.kappa_sweep_frame([good, lattice], main=good).index[1] == (0.3, "softmax, ref_layout=lattice", 0)
     assert report.same_setting(lattice, {**good["config"], "ref_layout": "lattice", "learnable_refs": False})
     assert not report.same_setting(lattice, good["config"]) and report.same_setting(longer, {**good["config"], "epochs": 4})
+    assert report.same_hypernet(good["config"], longer["config"]) and not report.same_hypernet(good["config"], lattice["config"])
     grouped = report.sweep_by_setting([other_seed, collapsed, good])
     assert grouped.loc[(3.0, "softmax_t"), "seeds"] == "0, 1"
     assert grouped.loc[(3.0, "softmax_t"), "all three effects held"] == "1 of 2"
