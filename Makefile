@@ -34,3 +34,14 @@ clean:
 
 bench: setup
 	$(PY) -m benchmarks.search_step
+
+# The paper-scale campaign (issue 12): a background queue of searches and evaluations, resumable.
+.PHONY: paper paper-status paper-stop
+paper: setup
+	$(VENV)/bin/hypernas campaign start
+
+paper-status: setup
+	$(VENV)/bin/hypernas campaign status
+
+paper-stop: setup
+	$(VENV)/bin/hypernas campaign stop

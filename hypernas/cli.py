@@ -47,10 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--out", required=True, help="run directory")
     ps.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     ps.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"override a config key; keys: {_config_keys_help()}")
-    ps.add_argument("--resume", action="store_true", help="continue the search in --out from its last finished epoch")
+    ps.add_argument("--resume", action="store_true", help="continue the search in --out from its last checkpoint")
     ps.add_argument("--data-root", default=None, help="data folder (default $HYPERNAS_DATA, else ./data)")
     ps.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     ps.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    ps.add_argument("--checkpoint-every", type=float, default=600.0, metavar="SECONDS",
+                    help="also checkpoint within an epoch after this many seconds of compute (default 600; 0: every step)")
     ps.add_argument("--max-epochs", type=int, default=None,
                     help="stop after this many epochs in this call (for time-limited jobs); continue later with --resume")
 
@@ -110,6 +112,29 @@ def build_parser() -> argparse.ArgumentParser:
     px.add_argument("--out", required=True)
     px.add_argument("--retrained", default=None, help="state dict of the retrained discrete network")
     px.add_argument("--data-root", default=None)
+
+    pc = sub.add_parser("campaign", help="run the paper-scale queue of searches and evaluations in the background",
+                        description=(
+        "A queue of (experiment, setting) runs taken to their results in the background: search with checkpoints "
+        "every few minutes, evaluation of A-D and the family, results/<profile>/<name>.json. `start` resumes a "
+        "stopped campaign where it stands; `stop` ends it cleanly after a checkpoint."))
+    pc.add_argument("action", choices=("start", "status", "stop", "run", "work"),
+                    help="start | status | stop (run and work are the supervisor's and workers' own)")
+    pc.add_argument("experiment", nargs="?", help=argparse.SUPPRESS)
+    pc.add_argument("setting", nargs="?", help=argparse.SUPPRESS)
+    pc.add_argument("--profile", default="paper", help="profile of every run (default paper)")
+    pc.add_argument("--runs-dir", default="runs", help="checkpoints and logs (default runs)")
+    pc.add_argument("--results-dir", default=None, help="result JSON files (default results/<profile>)")
+    pc.add_argument("--workers", type=int, default=2, help="queue items run at once (default 2)")
+    pc.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
+    pc.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                    help="checkpoint the search after this many seconds of compute (default 300)")
+    pc.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    pc.add_argument("--item", action="append", metavar="EXPERIMENT:SETTING",
+                    help="queue item (repeatable; default: exp1 printed and rebalanced, exp3, exp2 rebalanced, "
+                         "exp3, exp2 printed); settings: printed, rebalanced")
+    pc.add_argument("--wait", type=float, default=900.0, help="stop: seconds to wait for the workers (default 900)")
+    pc.add_argument("--json", action="store_true", help="status: print JSON")
     return p
 
 
@@ -132,7 +157,8 @@ def _device(name: str | None):
 def cmd_search(args) -> int:
     from .errors import ConfigError
     from .experiments import parse_set, resolve
-    from .search import search
+    from .search import Interrupted, search
+    from .stopping import EXIT_STOPPED, stop_on_sigterm
 
     overrides = parse_set(args.set)
     if args.seed is not None:
@@ -140,8 +166,16 @@ def cmd_search(args) -> int:
     cfg = resolve(args.experiment, args.profile, overrides)
     if args.max_epochs is not None and args.max_epochs < 1:
         raise ConfigError("--max-epochs must be >= 1")
-    summary = search(cfg, args.out, data_root=args.data_root, resume=args.resume,
-                     device=_device(args.device), progress=not args.no_progress, max_epochs=args.max_epochs)
+    if args.checkpoint_every < 0:
+        raise ConfigError("--checkpoint-every must be >= 0 seconds")
+    with stop_on_sigterm() as stop:
+        try:
+            summary = search(cfg, args.out, data_root=args.data_root, resume=args.resume,
+                             device=_device(args.device), progress=not args.no_progress, max_epochs=args.max_epochs,
+                             checkpoint_every_s=args.checkpoint_every, stop=stop)
+        except Interrupted as exc:
+            print(f"hypernas: {exc} after writing a checkpoint; continue with --resume", file=sys.stderr)
+            return EXIT_STOPPED
     final = summary["final"]
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
@@ -281,7 +315,44 @@ def cmd_export(args) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "derive": cmd_derive, "evaluate": cmd_evaluate, "latency": cmd_latency,
+def cmd_campaign(args) -> int:
+    from . import campaign
+    from .errors import ConfigError
+
+    queue = None
+    if args.item:
+        queue = []
+        for item in args.item:
+            if ":" not in item:
+                raise ConfigError(f"--item expects EXPERIMENT:SETTING (e.g. exp1:printed), got {item!r}")
+            queue.append(item.split(":", 1))
+    cc = campaign.CampaignConfig(profile=args.profile, runs_dir=args.runs_dir, results_dir=args.results_dir,
+                                 workers=args.workers, threads=args.threads, checkpoint_every_s=args.checkpoint_every,
+                                 device=args.device, **({"queue": queue} if queue else {}))
+    if args.action in ("run", "work"):
+        logging.getLogger().setLevel(logging.INFO)
+    if args.action == "run":
+        return campaign.supervise(cc)
+    if args.action == "work":
+        if not (args.experiment and args.setting):
+            raise ConfigError("campaign work needs an experiment and a setting")
+        return campaign.work(cc, args.experiment, args.setting)
+    if args.action == "start":
+        st = campaign.start(cc)
+        verb = "already running" if st["already_running"] else "started"
+        print(f"campaign {verb}: pid {st.get('pid')}, commit {st.get('commit')}; "
+              f"`hypernas campaign status` shows where it stands")
+        return 0
+    if args.action == "stop":
+        stopped = campaign.stop(cc, args.wait)
+        print("campaign stopped after its workers checkpointed" if stopped else "no campaign is running")
+        return 0
+    st = campaign.status(cc)
+    print(json.dumps(st, indent=2) if args.json else campaign.format_status(st))
+    return 0
+
+
+COMMANDS = {"campaign": cmd_campaign, "search": cmd_search, "derive": cmd_derive, "evaluate": cmd_evaluate, "latency": cmd_latency,
             "select": cmd_select, "export": cmd_export}
 
 

@@ -359,9 +359,21 @@ class Batches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
+        return self.iterate(self.draw_order())
+
+    def draw_order(self) -> torch.Tensor:
+        """The order of one epoch: a permutation drawn from ``generator`` with ``shuffle``."""
         n = len(self.y)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        for b in range(len(self)):
+        return torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+
+    def iterate(self, order: torch.Tensor, start: int = 0):
+        """The batches of an epoch in ``order``, from batch index ``start`` on.
+
+        Augmentation draws from ``generator`` batch by batch, when each batch is produced; so an
+        epoch interrupted after batch ``b`` continues exactly with ``iterate(order, b + 1)`` once
+        the generator's state of that moment is restored.
+        """
+        for b in range(start, len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             xb = self.x[idx].float().div_(255)
             if self.augment:

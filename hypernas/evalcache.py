@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .io import read_json, write_json
+from .provenance import git_commit
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class EvaluationCache:
             return self.entries[key]["accuracy"]
         tic = time.perf_counter()
         acc = compute()
-        self.entries[key] = {"accuracy": acc, "seconds": round(time.perf_counter() - tic, 1)}
+        self.entries[key] = {"accuracy": acc, "seconds": round(time.perf_counter() - tic, 1), "commit": git_commit()}
         write_json(self.path, self.entries)
         return acc
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ from .errors import ConfigError
 from .experiments import SearchConfig
 from .genotype import Genotype
 from .gumbel import gumbel_softmax
-from .search import Run, memory_format
+from .search import Interrupted, Run, memory_format
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,12 @@ def retrain(
     epochs: int,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    stop: threading.Event | None = None,
 ) -> tuple[float, torch.nn.Module]:
-    """Train the discrete network from scratch (Adam, lr_weights, cosine) and return (test accuracy, net)."""
+    """Train the discrete network from scratch (Adam, lr_weights, cosine) and return (test accuracy, net).
+
+    When ``stop`` is set the training ends at once with :class:`~hypernas.search.Interrupted`.
+    """
     torch.manual_seed(cfg.seed)
     net = build_discrete(genotype, cfg.space()).to(device, memory_format=memory_format(cfg))
     gen = torch.Generator().manual_seed(cfg.seed + 1)
@@ -94,12 +99,14 @@ def retrain(
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             opt.step()
             sched.step()
+            if stop is not None and stop.is_set():
+                raise Interrupted(f"retraining stopped in epoch {epoch + 1}/{epochs}; it restarts from scratch")
     test = _batches(splits.test_x, splits.test_y, splits, cfg.eval_batch_size, device, cl)
     return accuracy(net, test), net
 
 
 def evaluate(run: Run, genotype: Genotype, s, protocol: str, splits: data_mod.Splits,
-             epochs: int | None = None, progress: bool = False) -> float:
+             epochs: int | None = None, progress: bool = False, stop: threading.Event | None = None) -> float:
     """Test accuracy (%) of the architecture at s under ``protocol``."""
     if protocol == "inherited":
         return inherited(run, genotype, splits)
@@ -108,5 +115,5 @@ def evaluate(run: Run, genotype: Genotype, s, protocol: str, splits: data_mod.Sp
     if protocol == "retrain":
         device = next(run.supernet.parameters()).device
         n = run.config.retrain_epochs if epochs is None else epochs
-        return retrain(genotype, run.config, splits, n, device, progress)[0]
+        return retrain(genotype, run.config, splits, n, device, progress, stop)[0]
     raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -9,8 +10,17 @@ from pathlib import Path
 import torch
 
 
+COMMIT_ENV = "HYPERNAS_COMMIT"  # set by the campaign, which runs a snapshot of a commit outside git
+
+
 def git_commit() -> str:
-    """The repository's HEAD commit (with ``-dirty`` when tracked files changed), or ``unknown``."""
+    """The repository's HEAD commit (with ``-dirty`` when tracked files changed), or ``unknown``.
+
+    Code run from an exported snapshot of a commit (the campaign's) reads that commit from
+    ``$HYPERNAS_COMMIT``.
+    """
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV]
     repo = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)

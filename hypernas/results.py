@@ -9,6 +9,8 @@ small JSON files with provenance.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from .experiments import SearchConfig, paper_s, resolve
 from .genotype import derive, describe
 from .io import read_json, write_json
 from .provenance import provenance
-from .search import CHECKPOINT, SUMMARY, Run, load_run, load_splits, search
+from .search import CHECKPOINT, PROGRESS, SUMMARY, Interrupted, Run, load_run, load_splits, search
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +37,17 @@ def run_dir_for(cfg: SearchConfig, runs_dir: str | Path, name: str | None = None
 
 
 def ensure_search(cfg: SearchConfig, runs_dir: str | Path = "runs", data_root=None, progress: bool = True,
-                  name: str | None = None, splits=None) -> tuple[Run, dict]:
-    """The finished search of ``cfg``: reused, resumed, or run from scratch."""
+                  name: str | None = None, splits=None, stop: threading.Event | None = None,
+                  checkpoint_every_s: float = 600.0) -> tuple[Run, dict]:
+    """The finished search of ``cfg``: reused, resumed, or run from scratch (see :func:`search` for ``stop``)."""
     run_dir = run_dir_for(cfg, runs_dir, name)
     if (run_dir / SUMMARY).is_file():
         log.info("reusing the finished search in %s", run_dir)
         summary = read_json(run_dir / SUMMARY)
     else:
         resume = (run_dir / CHECKPOINT).is_file()
-        summary = search(cfg, run_dir, data_root, resume=resume, progress=progress, splits=splits)
+        summary = search(cfg, run_dir, data_root, resume=resume, progress=progress, splits=splits, stop=stop,
+                         checkpoint_every_s=checkpoint_every_s)
     return load_run(run_dir), summary
 
 
@@ -84,11 +88,15 @@ def run_experiment(
     progress: bool = True,
     family_eval_max: int | None = None,
     name: str | None = None,
+    stop: threading.Event | None = None,
+    checkpoint_every_s: float = 600.0,
 ) -> dict:
     """Search + evaluation of ``experiment`` under ``profile``, cached by config hash.
 
     ``name`` (default: the experiment) names the result file and run directory, for variants such as
-    ``exp1-sampled`` with ``overrides={"path_sampling": "one"}``.
+    ``exp1-sampled`` with ``overrides={"path_sampling": "one"}``. When ``stop`` is set, the search
+    stops after a checkpoint and the evaluation after its current measurement (each measurement is
+    kept in the run's ``evaluations.json``), raising :class:`~hypernas.search.Interrupted`.
     """
     overrides = dict(overrides or {})
     if "seed" in overrides and int(overrides.pop("seed")) != seed:
@@ -104,15 +112,24 @@ def run_experiment(
             return cached
     tic = time.perf_counter()
     splits = load_splits(cfg, data_root)
-    run, summary = ensure_search(cfg, runs_dir, data_root, progress, name=name, splits=splits)
+    run, summary = ensure_search(cfg, runs_dir, data_root, progress, name=name, splits=splits, stop=stop,
+                                 checkpoint_every_s=checkpoint_every_s)
     search_time = summary["wall_time_s"]
 
     t_eval = time.perf_counter()
-    cache = EvaluationCache(run_dir_for(cfg, runs_dir, name), fresh=force)
+    run_dir = run_dir_for(cfg, runs_dir, name)
+    cache = EvaluationCache(run_dir, fresh=force)
+    n_measured = 0
 
     def measure(g, s, protocol: str) -> float:
+        nonlocal n_measured
+        if stop is not None and stop.is_set():
+            raise Interrupted(f"stopped during the evaluation, after {n_measured} measurements (all kept)")
         key = cache.key(protocol, g.key(), s, cfg.retrain_epochs)
-        return cache.accuracy(key, lambda: ev.evaluate(run, g, s, protocol, splits, progress=progress))
+        n_measured += 1
+        write_json(run_dir / PROGRESS, {"state": "evaluating", "measurement": key, "cached": key in cache.entries,
+                                        "measured": n_measured, "pid": os.getpid()})
+        return cache.accuracy(key, lambda: ev.evaluate(run, g, s, protocol, splits, progress=progress, stop=stop))
 
     archs = {}
     for arch, s in tqdm(list(paper_s(len(cfg.ops)).items()), desc=f"{experiment}: architectures A-D", disable=not progress):
@@ -149,6 +166,7 @@ def run_experiment(
             "evaluation_time_s": round(eval_time, 1),
             "evaluation_compute_time_s": eval_compute_time,
             "pipeline_time_s": round(time.perf_counter() - tic, 1),
+            "search_segments": summary["provenance"].get("segments", []),
             "train_images": int(len(splits.train_y)),
             "test_images": int(len(splits.test_y)),
         },

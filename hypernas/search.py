@@ -7,16 +7,23 @@ per-edge gamma ~ GS(alpha, t); minimise
 
 with one backward pass and two optimisers (Adam for both, as in the paper; the authors' SGD +
 cosine schedule for w is an option). The temperature t falls linearly from t_start to t_end
-over the epochs. After every epoch the run directory receives, atomically:
+over the epochs. The run directory receives, atomically:
 
-* ``checkpoint.pt``: weights, hypernetwork, optimisers, scheduler, every RNG state and the epoch,
-  so ``resume=True`` continues exactly where the last finished epoch left off;
+* ``checkpoint.pt`` after every epoch and every ``checkpoint_every_s`` seconds of compute within
+  one: weights, hypernetwork, optimisers, scheduler, every RNG state, the position (epoch, step),
+  the interrupted epoch's batch order and running sums, and the list of segments (commit,
+  hardware, threads, positions covered) that produced it; ``resume=True`` continues exactly;
 * ``metrics.jsonl``: one line of metrics per finished epoch;
+* ``progress.json``: where the search stands (epoch, step, images/s, ETA), every few seconds;
 * ``search.json`` (at the end): config, hash, provenance and the final metrics.
 """
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +42,7 @@ from .experiments import SearchConfig, paper_s
 from .gumbel import gumbel_softmax, linear_temperature
 from .hypernet import RBFHypernet, random_node_references
 from .io import save_torch, write_json, write_text
-from .provenance import provenance
+from .provenance import git_commit, hardware, provenance
 from .space import SearchSpace
 from .supernet import Network, build_supernet
 
@@ -45,6 +52,7 @@ CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 SUMMARY = "search.json"
+PROGRESS = "progress.json"
 
 
 def load_splits(cfg: SearchConfig, data_root=None) -> data_mod.Splits:
@@ -179,12 +187,25 @@ def _set_rng_state(state: dict, data_gen: torch.Generator, noise_gen: torch.Gene
     noise_gen.set_state(state["noise"])
 
 
+class Interrupted(Exception):
+    """The search stopped on request (``stop`` was set) right after writing a checkpoint."""
+
+
+def read_checkpoint(run_dir: str | Path, device: torch.device | str = "cpu") -> dict:
+    """The checkpoint of ``run_dir`` as a dict (raises :class:`RunDirError` when it cannot be read)."""
+    ckpt = Path(run_dir) / CHECKPOINT
+    try:
+        return torch.load(ckpt, map_location=device, weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise RunDirError(f"cannot read {ckpt} ({exc.__class__.__name__}); delete the run directory and search again") from None
+
+
 def _check_run_dir(run_dir: Path, cfg: SearchConfig, resume: bool) -> SearchConfig:
     ckpt = run_dir / CHECKPOINT
     if resume:
         if not ckpt.is_file():
             raise RunDirError(f"nothing to resume: {ckpt} does not exist; run without --resume to start a new search")
-        stored = SearchConfig.from_dict(torch.load(ckpt, weights_only=False)["config"])
+        stored = SearchConfig.from_dict(read_checkpoint(run_dir)["config"])
         if stored.hash() != cfg.hash():
             raise ConfigError(
                 f"{run_dir} holds a search with another config (hash {stored.hash()} vs {cfg.hash()}); "
@@ -196,6 +217,28 @@ def _check_run_dir(run_dir: Path, cfg: SearchConfig, resume: bool) -> SearchConf
     return cfg
 
 
+@dataclass
+class Position:
+    """Where the search stands: ``epoch`` epochs finished, plus ``step`` batches of the next one."""
+
+    epoch: int = 0
+    step: int = 0
+
+    def as_list(self) -> list[int]:
+        return [self.epoch, self.step]
+
+
+def _new_segment(start: Position, device: torch.device) -> dict:
+    """One stretch of the search run by one process: its code, machine and the positions it covered."""
+    return {"commit": git_commit(), "hardware": hardware(device), "threads": torch.get_num_threads(),
+            "precision": "float32", "torch": torch.__version__, "started": _now(),
+            "from": start.as_list(), "to": start.as_list(), "images": 0, "seconds": 0.0}
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def search(
     cfg: SearchConfig,
     run_dir: str | Path,
@@ -205,10 +248,18 @@ def search(
     progress: bool = True,
     max_epochs: int | None = None,
     splits: data_mod.Splits | None = None,
+    checkpoint_every_s: float = 600.0,
+    stop: threading.Event | None = None,
 ) -> dict:
     """Run (or resume) the search of ``cfg`` in ``run_dir`` and return the summary dict.
 
-    ``max_epochs`` stops after that many epochs in this call (the run stays resumable).
+    A checkpoint is written after every epoch and, within an epoch, after the first step that ends
+    ``checkpoint_every_s`` seconds of compute after the last one (0: after every step). Resuming from
+    a checkpoint written mid-epoch gives the same numbers as an uninterrupted run: it restores the
+    epoch's batch order, every generator's state and the epoch's running sums. When ``stop`` is set
+    the search writes a checkpoint after the current step and raises :class:`Interrupted`.
+    ``max_epochs`` stops after that many (whole) epochs in this call (the run stays resumable).
+    ``progress.json`` in the run directory tells where the search stands (epoch, step, images/s, ETA).
     """
     run_dir = Path(run_dir)
     cfg = _check_run_dir(run_dir, cfg, resume)
@@ -230,9 +281,11 @@ def search(
     opt_w, opt_a, sched = make_optimizers(cfg, supernet, hypernet, len(train_batches))
 
     history: list[dict] = []
-    start_epoch, wall = 0, 0.0
+    segments: list[dict] = []
+    pos, wall = Position(), 0.0
+    partial = None  # the interrupted epoch's order, running sums and elapsed time
     if resume:
-        ck = torch.load(run_dir / CHECKPOINT, map_location=device, weights_only=False)
+        ck = read_checkpoint(run_dir, device)
         supernet.load_state_dict(ck["supernet"])
         hypernet.load_state_dict(ck["hypernet"])
         opt_w.load_state_dict(ck["opt_w"])
@@ -240,56 +293,21 @@ def search(
         if sched is not None:
             sched.load_state_dict(ck["sched_w"])
         _set_rng_state(ck["rng"], data_gen, noise_gen)
-        history, start_epoch, wall = ck["history"], ck["epoch"], ck["wall_time_s"]
-        log.info("resuming %s at epoch %d/%d", run_dir, start_epoch, cfg.epochs)
+        history, wall = ck["history"], ck["wall_time_s"]
+        segments = ck.get("segments", [])
+        pos = Position(ck["epoch"], ck.get("step", 0))
+        partial = ck.get("partial_epoch") if pos.step else None
+        log.info("resuming %s at epoch %d/%d, step %d", run_dir, pos.epoch, cfg.epochs, pos.step)
     elif ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / CONFIG, {**cfg.to_dict(), "config_hash": cfg.hash()})
+    segment = _new_segment(pos, device)
+    segments.append(segment)
 
-    arch_s = paper_s(len(cfg.ops)) if len(cfg.ops) in (3, 5) else {}
-    centre = [1.0 / len(cfg.ops)] * len(cfg.ops)
-    end_epoch = cfg.epochs if max_epochs is None else min(cfg.epochs, start_epoch + max_epochs)
-    for epoch in range(start_epoch, end_epoch):
-        t = linear_temperature(epoch, cfg.epochs, cfg.t_start, cfg.t_end)
-        tic = time.perf_counter()
-        supernet.train()
-        sums = dict(loss=0.0, ce=0.0, cost=0.0, correct=0, n=0, steps=0)
-        bar = tqdm(train_batches, desc=f"{cfg.experiment} epoch {epoch + 1}/{cfg.epochs} t={t:.2f}",
-                   disable=not progress, leave=False)
-        for x, y in bar:
-            r = train_step(supernet, hypernet, x, y, t, cfg, opt_w, opt_a, noise_gen, ctx)
-            sums["loss"] += r.loss
-            sums["ce"] += r.ce
-            sums["cost"] += r.cost
-            sums["correct"] += r.correct
-            sums["n"] += r.n
-            sums["steps"] += 1
-            bar.set_postfix(ce=f"{r.ce:.3f}", cost=f"{r.cost:.2f}")
-        if sched is not None:
-            sched.step()
-        dist_mod.broadcast_buffers(supernet, ctx)
-        epoch_time = time.perf_counter() - tic
-        wall += epoch_time
-        steps = sums["steps"]
-        metrics = {
-            "epoch": epoch + 1,
-            "t": t,
-            "loss": sums["loss"] / steps,
-            "ce": sums["ce"] / steps,
-            "cost": sums["cost"] / steps,
-            "train_acc": 100.0 * sums["correct"] / sums["n"],
-            "val_acc_centre": supernet_accuracy(supernet, hypernet, centre, val_batches),
-            "family_counts": {name: genotype_mod.derive(hypernet, s, cfg.ops).family_counts() for name, s in arch_s.items()},
-            "epoch_time_s": epoch_time,
-            "images_per_s": sums["n"] / epoch_time,
-        }
-        history.append(metrics)
-        if not ctx.is_main:
-            continue
-        log.info("epoch %d/%d t=%.3f loss=%.4f ce=%.4f cost=%.3f val_acc(centre)=%.2f (%.1fs)", epoch + 1, cfg.epochs,
-                 t, metrics["loss"], metrics["ce"], metrics["cost"], metrics["val_acc_centre"], epoch_time)
+    def save_checkpoint(epoch_state: dict | None) -> None:
         save_torch(run_dir / CHECKPOINT, {
-            "epoch": epoch + 1,
+            "epoch": pos.epoch,
+            "step": pos.step,
             "config": cfg.to_dict(),
             "supernet": supernet.state_dict(),
             "hypernet": hypernet.state_dict(),
@@ -297,22 +315,100 @@ def search(
             "opt_a": opt_a.state_dict(),
             "sched_w": sched.state_dict() if sched is not None else None,
             "rng": _rng_state(data_gen, noise_gen),
+            "partial_epoch": epoch_state,
             "history": history,
+            "segments": segments,
             "wall_time_s": wall,
             "data_source": splits.source,
         })
-        write_text(run_dir / METRICS, "".join(_json_line(m) for m in history))
 
+    steps_per_epoch = len(train_batches)
+    total_steps = cfg.epochs * steps_per_epoch
+    status = _ProgressFile(run_dir / PROGRESS, cfg, steps_per_epoch, enabled=ctx.is_main)
+    arch_s = paper_s(len(cfg.ops)) if len(cfg.ops) in (3, 5) else {}
+    centre = [1.0 / len(cfg.ops)] * len(cfg.ops)
+    end_epoch = cfg.epochs if max_epochs is None else min(cfg.epochs, pos.epoch + max_epochs)
+    last_checkpoint = time.perf_counter()
+    while pos.epoch < end_epoch:
+        epoch = pos.epoch
+        t = linear_temperature(epoch, cfg.epochs, cfg.t_start, cfg.t_end)
+        supernet.train()
+        if partial is not None:
+            order, sums, elapsed = partial["order"], dict(partial["sums"]), partial["elapsed_s"]
+            partial = None
+        else:
+            order = train_batches.draw_order()
+            sums, elapsed = dict(loss=0.0, ce=0.0, cost=0.0, correct=0, n=0, steps=0), 0.0
+        tic = time.perf_counter()
+        bar = tqdm(train_batches.iterate(order, pos.step), total=steps_per_epoch, initial=pos.step,
+                   desc=f"{cfg.experiment} epoch {epoch + 1}/{cfg.epochs} t={t:.2f}", disable=not progress, leave=False)
+        for x, y in bar:
+            r = train_step(supernet, hypernet, x, y, t, cfg, opt_w, opt_a, noise_gen, ctx)
+            for key, value in (("loss", r.loss), ("ce", r.ce), ("cost", r.cost), ("correct", r.correct), ("n", r.n)):
+                sums[key] += value
+            sums["steps"] += 1
+            pos.step += 1
+            segment["images"] += r.n
+            bar.set_postfix(ce=f"{r.ce:.3f}", cost=f"{r.cost:.2f}")
+            now = time.perf_counter()
+            status.update(pos, total_steps, now)
+            stopping = stop is not None and stop.is_set()
+            if pos.step < steps_per_epoch and (stopping or now - last_checkpoint >= checkpoint_every_s):
+                segment["to"], segment["seconds"] = pos.as_list(), segment["seconds"] + now - tic
+                wall += now - tic
+                elapsed += now - tic
+                tic = now
+                if ctx.is_main:
+                    save_checkpoint({"order": order, "sums": sums, "elapsed_s": elapsed})
+                last_checkpoint = time.perf_counter()
+                if stopping:
+                    status.write(pos, total_steps, "stopped")
+                    raise Interrupted(f"stopped at epoch {epoch + 1}, step {pos.step}/{steps_per_epoch}")
+        if sched is not None:
+            sched.step()
+        dist_mod.broadcast_buffers(supernet, ctx)
+        now = time.perf_counter()
+        elapsed += now - tic
+        wall += now - tic
+        segment["seconds"] += now - tic
+        metrics = {
+            "epoch": epoch + 1,
+            "t": t,
+            "loss": sums["loss"] / sums["steps"],
+            "ce": sums["ce"] / sums["steps"],
+            "cost": sums["cost"] / sums["steps"],
+            "train_acc": 100.0 * sums["correct"] / sums["n"],
+            "val_acc_centre": supernet_accuracy(supernet, hypernet, centre, val_batches),
+            "family_counts": {name: genotype_mod.derive(hypernet, s, cfg.ops).family_counts() for name, s in arch_s.items()},
+            "epoch_time_s": elapsed,
+            "images_per_s": sums["n"] / elapsed,
+        }
+        history.append(metrics)
+        pos = Position(epoch + 1, 0)
+        segment["to"] = pos.as_list()
+        if ctx.is_main:
+            log.info("epoch %d/%d t=%.3f loss=%.4f ce=%.4f cost=%.3f val_acc(centre)=%.2f (%.1fs)", epoch + 1,
+                     cfg.epochs, t, metrics["loss"], metrics["ce"], metrics["cost"], metrics["val_acc_centre"], elapsed)
+            save_checkpoint(None)
+            write_text(run_dir / METRICS, "".join(json.dumps(m) + "\n" for m in history))
+        last_checkpoint = time.perf_counter()
+        if stop is not None and stop.is_set() and pos.epoch < end_epoch:
+            status.write(pos, total_steps, "stopped")
+            raise Interrupted(f"stopped after epoch {pos.epoch}")
+
+    finished = len(history) >= cfg.epochs
+    status.write(pos, total_steps, "searched" if finished else "paused")
     summary = {
         "experiment": cfg.experiment,
         "profile": cfg.profile,
         "config_hash": cfg.hash(),
         "config": cfg.to_dict(),
         "epochs_done": len(history),
-        "finished": len(history) >= cfg.epochs,
+        "finished": finished,
         "final": history[-1] if history else None,
         "wall_time_s": wall,
-        "provenance": {**provenance(device), "data_source": splits.source, "wall_time_s": wall},
+        "provenance": {**provenance(device), "data_source": splits.source, "wall_time_s": wall,
+                       "segments": segments},
     }
     if ctx.enabled:
         d = dist_mod.digest(supernet, hypernet)
@@ -323,10 +419,35 @@ def search(
     return summary
 
 
-def _json_line(obj: dict) -> str:
-    import json
+class _ProgressFile:
+    """``progress.json`` of a run directory, rewritten (atomically) at most every ``every_s`` seconds."""
 
-    return json.dumps(obj) + "\n"
+    def __init__(self, path: Path, cfg: SearchConfig, steps_per_epoch: int, enabled: bool, every_s: float = 15.0):
+        self.path, self.cfg, self.steps_per_epoch = path, cfg, steps_per_epoch
+        self.enabled, self.every_s = enabled, every_s
+        self.mark: tuple[float, int] | None = None  # (time, global step) of the last rate measurement
+        self.rate = 0.0  # steps per second over the last interval
+
+    def update(self, pos: Position, total_steps: int, now: float) -> None:
+        done = pos.epoch * self.steps_per_epoch + pos.step
+        if self.mark is None:
+            self.mark = (now, done)
+            return
+        if now - self.mark[0] >= self.every_s:
+            self.rate = (done - self.mark[1]) / (now - self.mark[0])
+            self.mark = (now, done)
+            self.write(pos, total_steps, "searching")
+
+    def write(self, pos: Position, total_steps: int, state: str) -> None:
+        if not self.enabled:
+            return
+        done = pos.epoch * self.steps_per_epoch + pos.step
+        eta = (total_steps - done) / self.rate if self.rate > 0 else None
+        write_json(self.path, {
+            "state": state, "epoch": pos.epoch, "epochs": self.cfg.epochs, "step": pos.step,
+            "steps_per_epoch": self.steps_per_epoch, "images_per_s": round(self.rate * self.cfg.batch_size, 2),
+            "eta_s": None if eta is None else round(eta), "updated": _now(), "pid": os.getpid(),
+        })
 
 
 @dataclass
@@ -354,7 +475,7 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Run:
         raise RunDirError(f"run directory {run_dir} does not exist; run `hypernas search` with --out {run_dir} first")
     if not ckpt.is_file():
         raise RunDirError(f"{run_dir} has no {CHECKPOINT}; it is not a search run (or no epoch has finished yet)")
-    ck = torch.load(ckpt, map_location=device, weights_only=False)
+    ck = read_checkpoint(run_dir, device)
     cfg = SearchConfig.from_dict(ck["config"])
     supernet, hypernet = build_models(cfg, device)
     supernet.load_state_dict(ck["supernet"])
