@@ -432,6 +432,7 @@ class _ProgressFile:
         done = pos.epoch * self.steps_per_epoch + pos.step
         if self.mark is None:
             self.mark = (now, done)
+            self.write(pos, total_steps, "searching")
             return
         if now - self.mark[0] >= self.every_s:
             self.rate = (done - self.mark[1]) / (now - self.mark[0])

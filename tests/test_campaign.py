@@ -1,0 +1,106 @@
+"""The paper-scale campaign's machinery at smoke scale: exact resume after a SIGKILL mid-epoch,
+and a background campaign that reports where it stands, stops cleanly and resumes to its result."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from hypernas.search import load_run
+
+SMALL = ["exp1", "--profile", "smoke", "--set", "train_subset=640", "--set", "val_subset=128",
+         "--set", "test_subset=128", "--no-progress"]
+
+
+def hypernas(*args, data_root, **kw):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYPERNAS_DATA": str(data_root), "HYPERNAS_OFFLINE": "1"}
+    return subprocess.Popen([sys.executable, "-m", "hypernas", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def position(run_dir):
+    try:
+        ck = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    except (OSError, RuntimeError, EOFError):
+        return None
+    return ck["epoch"], ck["step"]
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(tmp_path, data_root):
+    full = hypernas("search", *SMALL, "--out", str(tmp_path / "full"), data_root=data_root)
+    part = hypernas("search", *SMALL, "--out", str(tmp_path / "part"), "--checkpoint-every", "0", data_root=data_root)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        pos = position(tmp_path / "part")
+        if pos is not None and pos[0] == 1 and 2 <= pos[1] <= 7:  # inside the second of two 10-step epochs
+            part.send_signal(signal.SIGKILL)
+            break
+        assert part.poll() is None, "the search finished before it could be killed mid-epoch"
+        time.sleep(0.05)
+    part.wait()
+    assert part.returncode == -signal.SIGKILL
+    epoch, step = position(tmp_path / "part")
+    assert epoch == 1 and step > 0, "the checkpoint left by the kill lies inside an epoch"
+    resumed = hypernas("search", *SMALL, "--out", str(tmp_path / "part"), "--resume", data_root=data_root)
+    out_resumed, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-2000:]
+    out_full, err = full.communicate(timeout=600)
+    assert full.returncode == 0, err[-2000:]
+    assert json.loads(out_resumed)["final_loss"] == json.loads(out_full)["final_loss"]
+    a, b = load_run(tmp_path / "full"), load_run(tmp_path / "part")
+    for x, y in ((a.supernet, b.supernet), (a.hypernet, b.hypernet)):
+        sa, sb = x.state_dict(), y.state_dict()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    segments = json.loads((tmp_path / "part" / "search.json").read_text())["provenance"]["segments"]
+    assert [s["from"] for s in segments] == [[0, 0], [epoch, step]] and segments[-1]["to"] == [2, 0]
+
+
+def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
+    common = ["--profile", "smoke", "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"),
+              "--item", "exp1:rebalanced", "--workers", "1", "--checkpoint-every", "2"]
+
+    def cli(*args):
+        proc = hypernas("campaign", *args, *common, data_root=data_root)
+        out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err[-2000:]
+        return out
+
+    def status():
+        return json.loads(cli("status", "--json"))
+
+    assert status()["supervisor"]["state"] == "never started"
+    assert "started" in cli("start")
+    deadline, row = time.monotonic() + 600, {}
+    while time.monotonic() < deadline:
+        st = status()
+        row = st["runs"][0]
+        if row["state"] == "searching" and row.get("step") is not None:
+            break
+        time.sleep(0.5)
+    assert st["supervisor"]["alive"] and row["state"] == "searching"
+    assert row["epochs"] == 2 and 0 <= row["step"] <= row["steps_per_epoch"]
+    assert "searching" in cli("status")  # the table a person reads
+    assert "stopped" in cli("stop")
+    st = status()
+    assert not st["supervisor"]["alive"] and st["supervisor"]["state"] == "stopped"
+    assert st["runs"][0]["state"] in ("paused", "searched")
+    assert "already" not in cli("start")
+    while time.monotonic() < deadline + 600 and status()["supervisor"]["alive"]:
+        time.sleep(1.0)
+    st = status()
+    assert st["supervisor"]["state"] == "finished" and st["runs"][0]["state"] == "done"
+    result = json.loads((tmp_path / "results" / "exp1-rebalanced.json").read_text())
+    assert result["config"]["kappa"] == 0.3 and set(result["architectures"]) == {"A", "B", "C", "D"}
+    assert len(result["provenance"]["search_segments"]) >= 1
+
+
+def test_campaign_refuses_bad_input(tmp_path, data_root):
+    for args, words in ((["--item", "exp1:fast"], "unknown setting"), (["--item", "exp1"], "EXPERIMENT:SETTING"),
+                        (["--workers", "0"], ">= 1"), (["--item", "exp1:printed", "--item", "exp1:printed"], "twice")):
+        proc = hypernas("campaign", "status", "--runs-dir", str(tmp_path), *args, data_root=data_root)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 2 and words in err and len(err.strip().splitlines()) == 1, err
