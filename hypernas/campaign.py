@@ -67,6 +67,8 @@ class CampaignConfig:
                               f"{os.cpu_count()} CPU cores of this machine; lower one of them")
         if self.checkpoint_every_s <= 0:
             raise ConfigError("--checkpoint-every must be > 0 seconds")
+        for experiment, setting in self.queue:
+            result_name(experiment, setting)  # a one-line error for an unknown setting
         dirs = [run_dir(self, experiment, setting) for experiment, setting in self.queue]
         if len(set(dirs)) < len(dirs):
             raise ConfigError("the queue names one run twice (same experiment and config); remove the repeat")
