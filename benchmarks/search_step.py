@@ -17,12 +17,22 @@ sampled, baseline, ...), so that a load change on a shared machine affects every
 median step time per mode is reported. Peak memory: each mode runs a few steps in a fresh
 subprocess of its own (RSS on CPU, max allocated on GPU). The machine's achievable convolution
 throughput (a large 3x3 convolution, forward) is measured in the same run, and each step's FLOPs /
-time is reported as a fraction of it. Writes ``results/bench/<device>.json``.
+time is reported as a fraction of it.
+
+The levers for the long CPU campaign, measured in the same run on the ``full`` step:
+
+* layout: one process with 2 threads against two processes with 1 thread each running side by
+  side (two queue runs of the campaign), judged by the total images/s of both;
+* precision: float32 against bfloat16 autocast, interleaved in one process;
+* profile: the share of the step's CPU time taken by each kind of operator (torch.profiler).
+
+Writes ``results/bench/<device>.json``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -152,29 +162,108 @@ def conv_peak(device: str, seconds: float = 3.0) -> float:
     return flops / dt
 
 
+def _full_step(preset: str, device: str, precision: str = "float32"):
+    """A closure running one ``full`` search step (optionally under bfloat16 autocast)."""
+    import contextlib
+
+    import torch
+
+    from hypernas.search import train_step
+
+    cfg, sup, hyp, opt_w, opt_a, x, y = build_mode(preset, "full", device)
+    gen = torch.Generator().manual_seed(0)
+    dev = torch.device(device)
+
+    def step():
+        ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bfloat16" else contextlib.nullcontext()
+        with ctx:
+            train_step(sup, hyp, x, y, 1.0, cfg, opt_w, opt_a, gen)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+    return step
+
+
+def throughput(preset: str, threads: int, steps: int, warmup: int, device: str) -> float:
+    """Run in a subprocess: images/s of the ``full`` step with ``threads`` threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+    step = _full_step(preset, device)
+    for _ in range(warmup):
+        step()
+    tic = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return 64 * steps / (time.perf_counter() - tic)
+
+
+def precisions(preset: str, steps: int, warmup: int, device: str) -> dict:
+    """Run in a subprocess: median step time of float32 and bfloat16 autocast, interleaved."""
+    modes = {p: _full_step(preset, device, p) for p in ("float32", "bfloat16")}
+    for step in modes.values():
+        for _ in range(warmup):
+            step()
+    times = {p: [] for p in modes}
+    for _ in range(steps):
+        for p, step in modes.items():
+            tic = time.perf_counter()
+            step()
+            times[p].append(time.perf_counter() - tic)
+    return {p: 64 / statistics.median(t) for p, t in times.items()}
+
+
+def operator_profile(preset: str, steps: int, device: str, top: int = 8) -> list[dict]:
+    """Run in a subprocess: the operators taking the largest shares of the step's self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = _full_step(preset, device)
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: -e.self_cpu_time_total)
+    return [{"op": e.key, "share": round(e.self_cpu_time_total / total, 4)} for e in events[:top]]
+
+
+def layouts(preset: str, steps: int, warmup: int, device: str) -> dict:
+    """images/s of one 2-thread process, and the total of two 1-thread processes run side by side."""
+    args = ["--device", device, "--steps", str(steps), "--warmup", str(warmup)]
+    one = _child([*args, "--_throughput", preset, "2"])
+    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.search_step", *args, "--_throughput", preset, "1"],
+                              cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+             for _ in range(2)]
+    each = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    return {"one_process_2_threads": round(one, 2), "two_processes_1_thread_each": [round(v, 2) for v in each],
+            "two_processes_total": round(sum(each), 2), "ratio": round(sum(each) / one, 3)}
+
+
+def levers(presets: list[str], steps: int, warmup: int, device: str) -> dict:
+    """The campaign's levers (layout, precision, operator profile) for each preset."""
+    out = {}
+    for preset in presets:
+        common = ["--device", device, "--steps", str(steps), "--warmup", str(warmup)]
+        print(f"{preset}: layouts, precisions, operator profile", file=sys.stderr, flush=True)
+        prec = _child([*common, "--_precision", preset])
+        out[preset] = {
+            "layout": layouts(preset, steps, warmup, device),
+            "precision": {"float32_images_per_s": round(prec["float32"], 2),
+                          "bfloat16_images_per_s": round(prec["bfloat16"], 2),
+                          "ratio": round(prec["bfloat16"] / prec["float32"], 3)},
+            "profile": _child([*common, "--_profile", preset]),
+        }
+    return out
+
+
 def _child(args: list[str]) -> dict | float:
     out = subprocess.run([sys.executable, "-m", "benchmarks.search_step", *args], cwd=REPO,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--steps", type=int, default=12, help="timed steps per mode (interleaved)")
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--presets", nargs="*", default=list(PRESETS))
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--_time", help=argparse.SUPPRESS)
-    ap.add_argument("--_mem", nargs=2, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args._time:
-        print(json.dumps(time_modes(args._time, args.steps, args.warmup, args.device)))
-        return 0
-    if args._mem:
-        print(json.dumps(peak_memory(args._mem[0], args._mem[1], args.warmup + 2, args.device)))
-        return 0
-
+def measure_modes(args, out: Path) -> None:
+    """The four forms of the step: interleaved timing, peak memory, share of the conv peak."""
     import torch
 
     from hypernas.io import write_json
@@ -222,9 +311,62 @@ def main(argv=None) -> int:
     for preset, p in result["presets"].items():
         print(f"{preset}: full vs baseline x{p['speedup_vs_baseline']:.2f} (grouping edges by source "
               f"x{p['grouped_vs_edgewise']:.2f}); sampled vs full x{p['sampled_path_speedup']:.2f}")
-    out = Path(args.out or REPO / "results" / "bench" / f"{torch.device(args.device).type}.json")
     write_json(out, result)
     print(f"written {out}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, default=12, help="timed steps per mode (interleaved)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--presets", nargs="*", default=list(PRESETS))
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--sections", nargs="*", default=["modes", "levers"], choices=["modes", "levers"],
+                    help="modes: the four forms of the step; levers: layout, precision, operator profile")
+    ap.add_argument("--_time", help=argparse.SUPPRESS)
+    ap.add_argument("--_mem", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--_throughput", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--_precision", help=argparse.SUPPRESS)
+    ap.add_argument("--_profile", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._throughput:
+        print(json.dumps(throughput(args._throughput[0], int(args._throughput[1]), args.steps, args.warmup, args.device)))
+        return 0
+    if args._precision:
+        print(json.dumps(precisions(args._precision, args.steps, args.warmup, args.device)))
+        return 0
+    if args._profile:
+        print(json.dumps(operator_profile(args._profile, 3, args.device)))
+        return 0
+    if args._time:
+        print(json.dumps(time_modes(args._time, args.steps, args.warmup, args.device)))
+        return 0
+    if args._mem:
+        print(json.dumps(peak_memory(args._mem[0], args._mem[1], args.warmup + 2, args.device)))
+        return 0
+
+    import torch
+
+    from hypernas.io import write_json
+    from hypernas.provenance import provenance
+
+    device_type = torch.device(args.device).type
+    if "modes" in args.sections:
+        measure_modes(args, REPO / "results" / "bench" / f"{device_type}.json" if args.out is None else Path(args.out))
+    if "levers" in args.sections:
+        lev = {"device": args.device, "provenance": provenance(args.device), "batch": 64, "steps": args.steps,
+               "presets": levers(args.presets, args.steps, args.warmup, args.device)}
+        print(f"\nlevers of the campaign, batch 64, {lev['provenance']['hardware']}")
+        for preset, p in lev["presets"].items():
+            lay, prec = p["layout"], p["precision"]
+            print(f"{preset}: two 1-thread processes {lay['two_processes_total']:.1f} images/s in all vs one 2-thread "
+                  f"process {lay['one_process_2_threads']:.1f}: x{lay['ratio']:.2f}; bfloat16 autocast "
+                  f"{prec['bfloat16_images_per_s']:.1f} vs float32 {prec['float32_images_per_s']:.1f}: x{prec['ratio']:.2f}")
+            print("  self CPU time: " + ", ".join(f"{e['op']} {100 * e['share']:.0f}%" for e in p["profile"][:6]))
+        out = REPO / "results" / "bench" / f"{device_type}-levers.json"
+        write_json(out, lev)
+        print(f"written {out}")
     return 0
 
 
