@@ -4,10 +4,14 @@ Notebooks only call these functions; everything here takes result dicts (the JSO
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from .experiments import SearchConfig
+from . import cellplot
+from .experiments import PROFILE_SOURCES, SETTINGS, SearchConfig, resolve, result_name
+from .io import read_json
 
 # The paper's Tables 1-3 (PAPER.md): test accuracy %, "parameters" (cell-op convention), op counts.
 PAPER_TABLES: dict[str, dict[str, dict]] = {
@@ -39,6 +43,9 @@ def pool_counts(arch: dict) -> dict[str, int]:
     return {op: n for op, n in arch["op_counts"].items() if "pool" in op}
 
 
+CELL_PARAMS_ROW = "parameters, cell ops (paper's count)"
+
+
 def comparison_table(result: dict) -> pd.DataFrame:
     """Rows: metrics; columns: (architecture, ours | paper)."""
     paper = PAPER_TABLES.get(result["experiment"], {})
@@ -48,12 +55,12 @@ def comparison_table(result: dict) -> pd.DataFrame:
         fam = arch["family_counts"]
         acc = arch["test_accuracy"]
         ours = {
-            "s": ", ".join(f"{v:.3g}" for v in arch["s"]),
+            "complexity vector s": ", ".join(f"{v:.3g}" for v in arch["s"]),
             "test acc. inherited %": f"{acc['inherited']:.2f}",
             "test acc. retrain %": f"{acc['retrain']:.2f}",
             "test acc. relaxed (t=1) %": f"{acc['relaxed']:.2f}",
-            "cell_params": f"{arch['cell_params']:,}",
-            "total_params": f"{arch['total_params']:,}",
+            CELL_PARAMS_ROW: f"{arch['cell_params']:,}",
+            "parameters, whole network": f"{arch['total_params']:,}",
             "# pooling": str(fam["pool"]),
         }
         pools = pool_counts(arch)
@@ -66,7 +73,7 @@ def comparison_table(result: dict) -> pd.DataFrame:
         if p:
             theirs.update({
                 "test acc. relaxed (t=1) %": f"{p['acc']:.2f}",
-                "cell_params": f"{p['params']:,}",
+                CELL_PARAMS_ROW: f"{p['params']:,}",
                 "# pooling": str(p["pool"]),
                 "# conv": str(p["conv"]),
                 "# identity": str(p["identity"]),
@@ -493,7 +500,7 @@ def run_times(result: dict) -> str:
     return (f"Search time {prov['search_time_s']:.0f} s, evaluation time {evaluation_seconds(result):.0f} s"
             + (f" (summed over the measurements, some made before a resume; the last pass took "
                f"{prov['evaluation_time_s']:.0f} s)" if resumed else "")
-            + f" on {prov['hardware']} (commit `{prov['commit']}`).")
+            + f" on {prov['hardware']} (commit `{prov['commit']}`)." + (" " + segments_text(result)).rstrip())
 
 
 def best_accuracy(result: dict, protocol: str = "inherited") -> tuple[str, float]:
@@ -502,4 +509,98 @@ def best_accuracy(result: dict, protocol: str = "inherited") -> tuple[str, float
     return best, accs[best]
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("np", "pd")]
+
+
+def profile_table(profile: str = "paper", experiments: tuple[str, ...] = ("exp1", "exp2", "exp3")) -> pd.DataFrame:
+    """Every setting of ``profile`` with its value (per experiment where they differ) and its source."""
+    configs = {e: resolve(e, profile) for e in experiments}
+
+    def show(value) -> str:
+        if value is None:
+            return "all"
+        if isinstance(value, (tuple, list)):
+            return ", ".join(value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    rows = []
+    for key, source in PROFILE_SOURCES.items():
+        values = {e: show(getattr(cfg, key)) for e, cfg in configs.items()}
+        text = next(iter(values.values())) if len(set(values.values())) == 1 else \
+            "; ".join(f"{e}: {v}" for e, v in values.items())
+        rows.append({"setting": key, "value": text, "source": source})
+    for name, changes in SETTINGS.items():
+        rows.append({"setting": f"setting '{name}'", "value": ", ".join(f"{k} = {v:g}" for k, v in changes.items()),
+                     "source": "the paper as printed" if name == "printed" else
+                               "the short profiles' objective: kappa * Cost on the scale of the cross-entropy"})
+    return pd.DataFrame(rows).set_index("setting")
+
+
+SETTING_TITLES = {
+    "printed": "Setting (a), the paper as printed: kappa = 50, hypernetwork learning rate 1e-3",
+    "rebalanced": "Setting (b), rebalanced: kappa = 0.3, hypernetwork learning rate 0.01",
+}
+
+
+def paper_result(results_dir: str | Path, experiment: str, setting: str) -> dict | None:
+    """The finished paper-scale result of ``experiment`` under ``setting``, or None.
+
+    A file made with another config than today's paper profile (an earlier run) is not returned.
+    """
+    path = Path(results_dir) / f"{result_name(experiment, setting)}.json"
+    if not path.is_file():
+        return None
+    result = read_json(path)
+    wanted = resolve(experiment, "paper", SETTINGS[setting]).hash()
+    return result if result.get("config_hash") == wanted else None
+
+
+def plot_cells(result: dict):
+    """The normal and reduction cells of A-D drawn as graphs (one row per architecture)."""
+    return cellplot.plot_cells(result["architectures"], result["config"]["ops"], result["config"]["nodes"])
+
+
+def segments_text(result: dict) -> str:
+    """Which commits ran which part of a resumed search ('' for a search run in one go)."""
+    segments = result["provenance"].get("search_segments", [])
+    if len(segments) < 2:
+        return ""
+    parts = [f"`{s['commit']}` from epoch {s['from'][0]} step {s['from'][1]} to epoch {s['to'][0]} step {s['to'][1]}"
+             f" ({s['threads']} thread{'s' if s['threads'] > 1 else ''})" for s in segments]
+    return f"The search ran in {len(segments)} segments: " + "; ".join(parts) + "."
+
+
+def headline(scales: dict[str, dict[str, dict]]) -> str:
+    """A few plain sentences (Markdown list): per scale, what holds of the paper's main claims.
+
+    ``scales`` maps a label (e.g. "paper scale, setting (a)") to its results by experiment; a scale
+    without results is named as not finished.
+    """
+    lines = []
+    for label, results in scales.items():
+        if not results:
+            lines.append(f"* **{label}**: no run has finished yet, so nothing is claimed at this scale.")
+            continue
+        exps = list(results)
+        left = "; ".join(f"{e} {'/'.join(map(str, penalised_counts(r)))}" for e, r in results.items())
+        uses_all = [e for e, r in results.items() if uses_every_family(r)]
+        best = {e: best_accuracy(r, "inherited")[0] for e, r in results.items()}
+        smallest = {e: min(r["architectures"], key=lambda n: r["architectures"][n]["cell_params"])
+                    for e, r in results.items()}
+        spans = [(min(g["cell_params"] for g in r["family_grid"]), max(g["cell_params"] for g in r["family_grid"]))
+                 for r in results.values()]
+        lines.append(
+            f"* **{label}** ({', '.join(exps)}): a raised penalty leaves {left} edges of the penalised operation "
+            f"at B (conv) / C (pool) / D (identity) (paper: "
+            + "; ".join(f"{e} {PAPER_TABLES[e]['B']['conv']}/{PAPER_TABLES[e]['C']['pool']}/{PAPER_TABLES[e]['D']['identity']}"
+                        for e in exps) + ") "
+            f"(so the penalties act{' in every experiment' if all(max(penalised_counts(r)) <= 2 for r in results.values()) else ' only in part'}); "
+            f"uniform s (A) uses all three families in {len(uses_all)} of {len(exps)} experiments; "
+            f"the most accurate of A-D with inherited weights is C, as in the paper, in "
+            f"{sum(b == 'C' for b in best.values())} of {len(exps)} and the smallest is B in "
+            f"{sum(v == 'B' for v in smallest.values())} of {len(exps)}; the families span "
+            + ", ".join(f"{lo:,}-{hi:,}" for lo, hi in spans) + " cell parameters.")
+    return "\n".join(lines)
+
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("np", "pd", "Path")]

@@ -43,6 +43,7 @@ results_dir = Path(results_dir or f"results/{profile}")
 import hypernas
 
 bench_file = Path(hypernas.__file__).resolve().parent.parent / "results" / "bench" / "cpu.json"
+levers_file = bench_file.with_name("cpu-levers.json")
 
 # %% [markdown]
 # ## Throughput of one search step
@@ -82,6 +83,38 @@ if bench_file.is_file():
         f"sampled paths x{bench['sampled_path_speedup']:.2f} against the full mode."))
 else:
     display(Markdown("No benchmark file yet: run `make bench`."))
+
+# %% [markdown]
+# ## Levers for the long CPU campaign
+#
+# The paper-scale campaign keeps the paper's algorithm (every operation on every edge, a sample
+# per example), so sampled paths are no option there. `make bench` measures, in the same run as
+# the table above, what else could make the campaign cheaper on this machine: running two
+# queue items side by side with one thread each instead of one item with two threads (judged by
+# the images per second of both together), bfloat16 autocast against float32, and where the step
+# spends its time (self CPU time per operator, from `torch.profiler`).
+
+# %% tags=["remove-input", "nbval-ignore-output"]
+if levers_file.is_file():
+    lev = read_json(levers_file)
+    rows = []
+    for preset, p in lev["presets"].items():
+        lay, prec = p["layout"], p["precision"]
+        rows.append({"preset": preset, "one process, 2 threads (images/s)": lay["one_process_2_threads"],
+                     "two processes, 1 thread each (images/s, both)": lay["two_processes_total"],
+                     "layout ratio": f"x{lay['ratio']:.2f}", "float32 (images/s)": prec["float32_images_per_s"],
+                     "bfloat16 autocast (images/s)": prec["bfloat16_images_per_s"], "precision ratio": f"x{prec['ratio']:.2f}"})
+    display(pd.DataFrame(rows).set_index("preset"))
+    top = lev["presets"]["exp1"]["profile"]
+    display(Markdown(
+        f"Measured on {lev['provenance']['hardware']} (commit `{lev['provenance']['commit']}`). The campaign runs "
+        "two workers of one thread each, the faster layout; it keeps float32, since bfloat16 autocast is far slower on "
+        "a CPU without native bfloat16 arithmetic. A search's numbers depend on its thread count at the level of "
+        "floating-point rounding (the same config with one and with two threads drifts apart slowly), so every "
+        "campaign run records its thread count and resumes with it. Where the exp1 step spends its CPU time: "
+        + ", ".join(f"`{e['op']}` {100 * e['share']:.0f} %" for e in top[:6]) + "."))
+else:
+    display(Markdown("No lever measurements yet: run `make bench`."))
 
 # %% [markdown]
 # ## Sampled paths: does the cheaper step find the same family?

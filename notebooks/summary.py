@@ -24,9 +24,12 @@ paper_results_dir = "results/paper"
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
+from markdown_it import MarkdownIt
+from myst_nb import glue
 
 from hypernas import report
+from hypernas.experiments import SETTINGS
 from hypernas.io import read_json
 from hypernas.results import sweep_results
 
@@ -35,18 +38,44 @@ results_dir = Path(results_dir or f"results/{profile}")
 results = {e: read_json(results_dir / f"{e}.json") for e in ("exp1", "exp2", "exp3") if (results_dir / f"{e}.json").is_file()}
 theorem = read_json(results_dir / "theorem.json") if (results_dir / "theorem.json").is_file() else None
 latency = read_json(results_dir / "latency.json") if (results_dir / "latency.json").is_file() else None
-paper_dir = Path(paper_results_dir)
-paper_results = {} if profile == "paper" else {
-    e: read_json(paper_dir / f"{e}.json") for e in ("exp1", "exp2", "exp3") if (paper_dir / f"{e}.json").is_file()}
+paper_by_setting = {setting: {e: r for e in ("exp1", "exp2", "exp3")
+                               if (r := report.paper_result(paper_results_dir, e, setting)) is not None}
+                    for setting in SETTINGS}
+scale_labels = {"printed": "At the paper's scale, setting (a), kappa = 50 as printed",
+                "rebalanced": "At the paper's scale, setting (b), kappa = 0.3 rebalanced"}
+
+# %% tags=["remove-input"]
+in_short = Markdown(
+    "**In short.** The paper's central claims are that a raised penalty removes its operation, that "
+    "the conv penalty gives the smallest and the pool penalty the most accurate model, and that one "
+    "search yields a family spanning a wide range of sizes. What our runs say, scale by scale:\n\n"
+    + report.headline({**{scale_labels[k]: v for k, v in paper_by_setting.items()},
+                       f"At the `{profile}` scale (subsets, a few epochs)": results})
+)
+glue("in_short", HTML(MarkdownIt("commonmark").render(in_short.data)), display=False)  # the landing page shows it
+display(in_short)
+
+# %% [markdown]
+# ## Claims at the paper's scale
+#
+# The verdicts of each setting come from its paper-scale results (`results/paper/`), where they exist.
+
+# %% tags=["remove-input"]
+for setting, by_exp in paper_by_setting.items():
+    display(Markdown(f"**{report.SETTING_TITLES[setting]}.** "
+                     + (f"Computed from {', '.join(by_exp)}." if by_exp else "No run has finished yet.")))
+    if by_exp:
+        v = report.claim_verdicts(by_exp)
+        display(v.style.hide(axis="index").set_properties(**{"text-align": "left", "white-space": "normal"}))
+
+# %% [markdown]
+# ## Claims at the quick scale
 
 # %% tags=["remove-input"]
 display(Markdown(
     f"Results of the `{profile}` profile: {', '.join(results) or 'none yet'}. Each verdict below is computed "
     "from these files by `hypernas.report.claim_verdicts`; nothing in the table is typed in by hand."
 ))
-
-# %% [markdown]
-# ## Claims
 
 # %% tags=["remove-input"]
 verdicts = report.claim_verdicts(results, latency)
@@ -131,36 +160,26 @@ if "exp1" in results:
         display(Markdown("No kappa sweep for this profile."))
 
 # %% [markdown]
-# ## At the paper's settings
+# ## The paper profile, setting by setting
 #
-# The `paper` profile runs an experiment as the paper and the authors' code set it up (full
-# data, 10 epochs, kappa = 50, hypernetwork learning rate 1e-3, 10 retraining epochs). Where its
-# result exists it is summarised here; the verdicts above stay those of this chapter's profile.
-# A `paper`-profile result made with another hypernetwork than this profile's says so.
+# Every setting of the `paper` profile, with its value and where it comes from: the paper's text
+# where it speaks, the authors' code where it is silent, this project where neither decides.
 
 # %% tags=["remove-input"]
-if not paper_results:
-    display(Markdown(f"No `paper`-profile result in `{paper_results_dir}`."))
-for e, r in paper_results.items():
-    fam = {n: a["family_counts"] for n, a in r["architectures"].items()}
-    effects = report.penalty_effects(r)
-    held = report.epochs_holding_all_effects(r)
-    best, acc = report.best_accuracy(r, "inherited")
-    n_edges = sum(fam["A"].values())
-    single_op = sum(all(max(c.values()) == n_edges for c in ep["family_counts"].values()) for ep in r["curves"])
-    other_hypernet = ("" if e not in results or report.same_hypernet(r["config"], results[e]["config"])
-                      else f" This run used the hypernetwork with {report.hypernet_text(r['config'])}, not this profile's; it "
-                           "was made before the default changed and has not been repeated.")
-    display(Markdown(
-        f"**{e}, `paper` profile.** Final family (pool/conv/identity): "
-        + ", ".join(f"{n} {report.counts_text(c)}" for n, c in fam.items())
-        + f"; penalty effects held: {sum(effects.values())} of 3; all three held after "
-        + (f"epochs {', '.join(map(str, held))}" if held else "no epoch") + f" of the {len(r['curves'])}; "
-        + f"after {single_op} of the {len(r['curves'])} epochs each of A-D used one operation family on all {n_edges} edges; "
-        + ("the family collapses onto skip connections in the last epoch; " if report.collapses_onto_identity(r) else "")
-        + f"best of A-D with inherited weights: {best}, {acc:.2f} % (paper's best: "
-        + "{0}, {1:.2f} %).".format(*max(((n, p["acc"]) for n, p in report.PAPER_TABLES[e].items()), key=lambda kv: kv[1]))
-        + other_hypernet))
+display(report.profile_table())
+
+# %% tags=["remove-input"]
+for setting, by_exp in paper_by_setting.items():
+    for e, r in by_exp.items():
+        fam = {n: a["family_counts"] for n, a in r["architectures"].items()}
+        best, acc = report.best_accuracy(r, "inherited")
+        held = report.epochs_holding_all_effects(r)
+        display(Markdown(
+            f"**{e}, {report.SETTING_TITLES[setting].split(':')[0]}.** Final family (pool/conv/identity): "
+            + ", ".join(f"{n} {report.counts_text(c)}" for n, c in fam.items())
+            + f"; all three penalty effects held after "
+            + (f"epochs {', '.join(map(str, held))}" if held else "no epoch") + f" of the {len(r['curves'])}; "
+            + f"best of A-D with inherited weights: {best}, {acc:.2f} %."))
 
 # %% [markdown]
 # ## Accuracy of A-D, all experiments
@@ -170,7 +189,8 @@ for e, r in paper_results.items():
 
 # %% tags=["remove-input"]
 rows = []
-labelled = [(e, r) for e, r in results.items()] + [(f"{e} (paper profile)", r) for e, r in paper_results.items()]
+labelled = [(e, r) for e, r in results.items()] + [
+    (f"{e} (paper scale, {setting})", r) for setting, by_exp in paper_by_setting.items() for e, r in by_exp.items()]
 for e, r in labelled:
     e_paper = r["experiment"]
     for name, a in r["architectures"].items():

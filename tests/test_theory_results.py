@@ -4,6 +4,7 @@ import json
 import pytest
 
 from hypernas import report, theory
+from hypernas.experiments import PROFILE_SOURCES, SETTINGS, resolve
 from hypernas.results import run_experiment
 
 
@@ -60,7 +61,7 @@ def test_evaluation_resumes_from_its_cache(tiny_result):
     run_dir = next((tmp / "runs" / "smoke").glob("exp1-*"))
     cache = json.loads((run_dir / "evaluations.json").read_text())
     n_arch_keys = len({k for k in cache if not k.startswith("inherited")})
-    assert n_arch_keys >= 2 and all(set(v) == {"accuracy", "seconds"} for v in cache.values())
+    assert n_arch_keys >= 2 and all(set(v) == {"accuracy", "seconds", "commit"} for v in cache.values())
     (tmp / "results" / "exp1.json").unlink()
     resumed = run_experiment("exp1", **kw)
     assert resumed["architectures"] == r["architectures"] and resumed["family_eval"] == r["family_eval"]
@@ -73,7 +74,7 @@ def test_report_tables(tiny_result):
     _, _, r = tiny_result
     table = report.comparison_table(r)
     assert ("A uniform", "paper") in table.columns
-    assert table.loc["cell_params", ("B conv pen.", "paper")] == "5,120"
+    assert table.loc[report.CELL_PARAMS_ROW, ("B conv pen.", "paper")] == "5,120"
     verdicts = report.claim_verdicts({"exp1": r})
     assert len(verdicts) == 5 and set(verdicts["verdict"]) <= {"reproduced", "partly", "not reproduced", "not tested here"}
     effects = sum(report.penalty_effects(r).values())
@@ -148,3 +149,30 @@ def test_run_times_count_resumed_evaluation():
     assert report.evaluation_seconds(resumed) == 3000.0
     assert "evaluation time 3000 s (summed over the measurements" in report.run_times(resumed)
     assert "the last pass took 30 s" in report.run_times(resumed)
+
+
+def test_paper_scale_helpers(tiny_result, tmp_path):
+    _, _, r = tiny_result
+    # a result made with another config than today's paper profile is not shown as a paper-scale result
+    (tmp_path / "exp1.json").write_text(json.dumps(r))
+    assert report.paper_result(tmp_path, "exp1", "printed") is None
+    wanted = resolve("exp1", "paper", SETTINGS["rebalanced"])
+    (tmp_path / "exp1-rebalanced.json").write_text(json.dumps({**r, "config_hash": wanted.hash()}))
+    assert report.paper_result(tmp_path, "exp1", "rebalanced")["config_hash"] == wanted.hash()
+    assert report.paper_result(tmp_path, "exp2", "rebalanced") is None
+
+    table = report.profile_table()
+    assert table.loc["epochs", "value"] == "exp1: 10; exp2: 20; exp3: 50"
+    assert table.loc["kappa", "value"] == "50" and table.loc["test_subset", "value"] == "all"
+    assert all(table["source"].str.len() > 0) and set(PROFILE_SOURCES) <= set(table.index)
+
+    text = report.headline({"paper scale": {}, "smoke scale": {"exp1": r}})
+    lines = text.splitlines()
+    assert len(lines) == 2 and "no run has finished yet" in lines[0]
+    b, c, d = report.penalised_counts(r)
+    assert f"exp1 {b}/{c}/{d} edges" in lines[1] and "(paper: exp1 0/0/1)" in lines[1]
+
+    fig = report.plot_cells(r)
+    assert len(fig.axes) == 8  # A-D, normal and reduction
+    # every edge of the normal cell of A is drawn (14 arrows) plus the 4 edges into c_k
+    assert len(fig.axes[0].patches) == 14 + 4
