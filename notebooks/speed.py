@@ -134,7 +134,7 @@ for label, r in (("full mixed op", full), ("sampled path", sampled)):
     for name, a in r["architectures"].items():
         f = a["family_counts"]
         rows.append({"mode": label, "architecture": report.ARCH_NAMES[name], "pool": f["pool"], "conv": f["conv"],
-                     "identity": f["identity"], "cell_params": a["cell_params"],
+                     "identity": f["identity"], "parameters, cell ops": f"{a['cell_params']:,}",
                      "inherited %": round(a["test_accuracy"]["inherited"], 2), "retrain %": round(a["test_accuracy"]["retrain"], 2)})
 display(pd.DataFrame(rows).set_index(["mode", "architecture"]))
 

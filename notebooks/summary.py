@@ -198,7 +198,7 @@ for e, r in labelled:
         rows.append({"experiment": e, "architecture": report.ARCH_NAMES[name],
                      "inherited": round(a["test_accuracy"]["inherited"], 2), "retrain": round(a["test_accuracy"]["retrain"], 2),
                      "relaxed (t=1)": round(a["test_accuracy"]["relaxed"], 2), "paper": p["acc"],
-                     "cell_params": a["cell_params"], "paper params": p["params"]})
+                     "parameters, cell ops": f"{a['cell_params']:,}", "paper's parameters": f"{p['params']:,}"})
 display(pd.DataFrame(rows).set_index(["experiment", "architecture"]))
 
 # %% [markdown]
