@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +24,7 @@ from .errors import ConfigError
 from .experiments import SearchConfig
 from .genotype import Genotype
 from .gumbel import gumbel_softmax
+from .io import save_torch
 from .search import Interrupted, Run, memory_format
 
 log = logging.getLogger(__name__)
@@ -75,10 +78,15 @@ def retrain(
     device: torch.device | str = "cpu",
     progress: bool = False,
     stop: threading.Event | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every_s: float = 600.0,
 ) -> tuple[float, torch.nn.Module]:
     """Train the discrete network from scratch (Adam, lr_weights, cosine) and return (test accuracy, net).
 
-    When ``stop`` is set the training ends at once with :class:`~hypernas.search.Interrupted`.
+    With ``checkpoint`` (a file path) the training state is saved there every ``checkpoint_every_s``
+    seconds and resumed from it, with the same result as an uninterrupted training; the file is
+    removed at the end. When ``stop`` is set the training saves its state (if it has a checkpoint
+    file) and ends with :class:`~hypernas.search.Interrupted`.
     """
     torch.manual_seed(cfg.seed)
     net = build_discrete(genotype, cfg.space()).to(device, memory_format=memory_format(cfg))
@@ -89,9 +97,29 @@ def retrain(
                      augment=cfg.augment, pad=pad, generator=gen, drop_last=True)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_weights)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * len(train), 1))
-    for epoch in range(epochs):
+    start_epoch, start_step, order = 0, 0, None
+    if checkpoint is not None and Path(checkpoint).is_file():
+        ck = torch.load(checkpoint, map_location=device, weights_only=False)
+        net.load_state_dict(ck["net"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        gen.set_state(ck["data_rng"])
+        start_epoch, start_step, order = ck["epoch"], ck["step"], ck["order"]
+        log.info("resuming the retraining in %s at epoch %d, step %d", checkpoint, start_epoch, start_step)
+
+    def save(epoch: int, step: int, epoch_order: torch.Tensor) -> None:
+        if checkpoint is not None:
+            save_torch(checkpoint, {"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                                    "data_rng": gen.get_state(), "epoch": epoch, "step": step, "order": epoch_order})
+
+    last = time.perf_counter()
+    for epoch in range(start_epoch, epochs):
         net.train()
-        for x, y in tqdm(train, desc=f"retrain {epoch + 1}/{epochs}", disable=not progress, leave=False):
+        epoch_order = order if order is not None else train.draw_order()
+        first, order = (start_step if epoch == start_epoch else 0), None
+        batches = train.iterate(epoch_order, first)
+        for step, (x, y) in enumerate(tqdm(batches, desc=f"retrain {epoch + 1}/{epochs}", total=len(train) - first,
+                                           disable=not progress, leave=False), first + 1):
             loss = F.cross_entropy(net(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -99,14 +127,23 @@ def retrain(
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             opt.step()
             sched.step()
-            if stop is not None and stop.is_set():
-                raise Interrupted(f"retraining stopped in epoch {epoch + 1}/{epochs}; it restarts from scratch")
+            stopping = stop is not None and stop.is_set()
+            if stopping or time.perf_counter() - last >= checkpoint_every_s:
+                save(epoch, step, epoch_order)
+                last = time.perf_counter()
+            if stopping:
+                kept = "its state is kept" if checkpoint is not None else "it restarts from scratch"
+                raise Interrupted(f"retraining stopped in epoch {epoch + 1}/{epochs}; {kept}")
     test = _batches(splits.test_x, splits.test_y, splits, cfg.eval_batch_size, device, cl)
-    return accuracy(net, test), net
+    acc = accuracy(net, test)
+    if checkpoint is not None and Path(checkpoint).is_file():
+        Path(checkpoint).unlink()
+    return acc, net
 
 
 def evaluate(run: Run, genotype: Genotype, s, protocol: str, splits: data_mod.Splits,
-             epochs: int | None = None, progress: bool = False, stop: threading.Event | None = None) -> float:
+             epochs: int | None = None, progress: bool = False, stop: threading.Event | None = None,
+             checkpoint: str | Path | None = None, checkpoint_every_s: float = 600.0) -> float:
     """Test accuracy (%) of the architecture at s under ``protocol``."""
     if protocol == "inherited":
         return inherited(run, genotype, splits)
@@ -115,5 +152,5 @@ def evaluate(run: Run, genotype: Genotype, s, protocol: str, splits: data_mod.Sp
     if protocol == "retrain":
         device = next(run.supernet.parameters()).device
         n = run.config.retrain_epochs if epochs is None else epochs
-        return retrain(genotype, run.config, splits, n, device, progress, stop)[0]
+        return retrain(genotype, run.config, splits, n, device, progress, stop, checkpoint, checkpoint_every_s)[0]
     raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")

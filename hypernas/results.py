@@ -8,6 +8,7 @@ small JSON files with provenance.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -129,7 +130,9 @@ def run_experiment(
         n_measured += 1
         write_json(run_dir / PROGRESS, {"state": "evaluating", "measurement": key, "cached": key in cache.entries,
                                         "measured": n_measured, "pid": os.getpid()})
-        return cache.accuracy(key, lambda: ev.evaluate(run, g, s, protocol, splits, progress=progress, stop=stop))
+        partial = run_dir / "retrain" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt" if protocol == "retrain" else None
+        return cache.accuracy(key, lambda: ev.evaluate(run, g, s, protocol, splits, progress=progress, stop=stop,
+                                                       checkpoint=partial, checkpoint_every_s=checkpoint_every_s))
 
     archs = {}
     for arch, s in tqdm(list(paper_s(len(cfg.ops)).items()), desc=f"{experiment}: architectures A-D", disable=not progress):

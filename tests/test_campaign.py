@@ -104,3 +104,29 @@ def test_campaign_refuses_bad_input(tmp_path, data_root):
         proc = hypernas("campaign", "status", "--runs-dir", str(tmp_path), *args, data_root=data_root)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist):
+    import threading
+
+    from hypernas import data
+    from hypernas.evaluate import retrain
+    from hypernas.experiments import resolve
+    from hypernas.genotype import Genotype
+    from hypernas.search import Interrupted
+
+    cfg = resolve("exp1", "smoke")
+    splits = data.make_splits(fmnist, 0.1, train_subset=320, val_subset=64, test_subset=128)
+    ops = tuple(cfg.ops)
+    g = Genotype(ops, tuple(ops[i % 3] for i in range(14)), tuple(ops[(i + 1) % 3] for i in range(14)))
+    plain_acc, plain = retrain(g, cfg, splits, epochs=2)
+    stop = threading.Event()
+    stop.set()  # stops after the first step, keeping its state
+    ckpt = tmp_path / "retrain.pt"
+    with pytest.raises(Interrupted):
+        retrain(g, cfg, splits, epochs=2, stop=stop, checkpoint=ckpt)
+    assert torch.load(ckpt, weights_only=False)["step"] == 1
+    resumed_acc, resumed = retrain(g, cfg, splits, epochs=2, checkpoint=ckpt, checkpoint_every_s=0)
+    assert resumed_acc == plain_acc and not ckpt.exists()
+    sa, sb = plain.state_dict(), resumed.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
