@@ -232,7 +232,13 @@ def _new_segment(start: Position, device: torch.device) -> dict:
     """One stretch of the search run by one process: its code, machine and the positions it covered."""
     return {"commit": git_commit(), "hardware": hardware(device), "threads": torch.get_num_threads(),
             "precision": "float32", "torch": torch.__version__, "started": _now(),
-            "from": start.as_list(), "to": start.as_list(), "images": 0, "seconds": 0.0}
+            "from": start.as_list(), "to": start.as_list(), "images": 0, "seconds": 0.0, "cpu_seconds": 0.0,
+            "_cpu_start": time.process_time()}
+
+
+def _public(segment: dict) -> dict:
+    """A segment without its private bookkeeping (keys starting with an underscore)."""
+    return {k: v for k, v in segment.items() if not k.startswith("_")}
 
 
 def _now() -> str:
@@ -305,6 +311,8 @@ def search(
     segments.append(segment)
 
     def save_checkpoint(epoch_state: dict | None) -> None:
+        # CPU time of this process (all threads): unlike the wall-clock seconds, it excludes pauses
+        segment["cpu_seconds"] = round(time.process_time() - segment["_cpu_start"], 1)
         save_torch(run_dir / CHECKPOINT, {
             "epoch": pos.epoch,
             "step": pos.step,
@@ -317,7 +325,7 @@ def search(
             "rng": _rng_state(data_gen, noise_gen),
             "partial_epoch": epoch_state,
             "history": history,
-            "segments": segments,
+            "segments": [_public(seg) for seg in segments],
             "wall_time_s": wall,
             "data_source": splits.source,
         })
@@ -408,7 +416,7 @@ def search(
         "final": history[-1] if history else None,
         "wall_time_s": wall,
         "provenance": {**provenance(device), "data_source": splits.source, "wall_time_s": wall,
-                       "segments": segments},
+                       "segments": [_public(seg) for seg in segments]},
     }
     if ctx.enabled:
         d = dist_mod.digest(supernet, hypernet)

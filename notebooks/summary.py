@@ -82,6 +82,48 @@ verdicts = report.claim_verdicts(results, latency)
 display(verdicts.style.set_uuid("claims").hide(axis="index").set_properties(**{"text-align": "left", "white-space": "normal"}))
 
 # %% [markdown]
+# ## The paper profile, setting by setting
+#
+# Every setting of the `paper` profile, with its value and where it comes from: the paper's text
+# where it speaks, the authors' code where it is silent, this project where neither decides.
+
+# %% tags=["remove-input"]
+display(report.profile_table())
+
+# %% tags=["remove-input"]
+for setting, by_exp in paper_by_setting.items():
+    for e, r in by_exp.items():
+        fam = {n: a["family_counts"] for n, a in r["architectures"].items()}
+        best, acc = report.best_accuracy(r, "inherited")
+        held = report.epochs_holding_all_effects(r)
+        display(Markdown(
+            f"**{e}, {report.SETTING_TITLES[setting].split(':')[0]}.** Final family (pool/conv/identity): "
+            + ", ".join(f"{n} {report.counts_text(c)}" for n, c in fam.items())
+            + f"; all three penalty effects held after "
+            + (f"epochs {', '.join(map(str, held))}" if held else "no epoch") + f" of the {len(r['curves'])}; "
+            + f"best of A-D with inherited weights: {best}, {acc:.2f} %."))
+
+# %% [markdown]
+# ## Accuracy of A-D, all experiments
+#
+# Test accuracy in percent under the three protocols, next to the paper's figure
+# (`paper`-profile runs, where they exist, are listed under their own label).
+
+# %% tags=["remove-input"]
+rows = []
+labelled = [(e, r) for e, r in results.items()] + [
+    (f"{e} (paper scale, {setting})", r) for setting, by_exp in paper_by_setting.items() for e, r in by_exp.items()]
+for e, r in labelled:
+    e_paper = r["experiment"]
+    for name, a in r["architectures"].items():
+        p = report.PAPER_TABLES[e_paper][name]
+        rows.append({"experiment": e, "architecture": report.ARCH_NAMES[name],
+                     "inherited": round(a["test_accuracy"]["inherited"], 2), "retrain": round(a["test_accuracy"]["retrain"], 2),
+                     "relaxed (t=1)": round(a["test_accuracy"]["relaxed"], 2), "paper": p["acc"],
+                     "parameters, cell ops": f"{a['cell_params']:,}", "paper's parameters": f"{p['params']:,}"})
+display(pd.DataFrame(rows).set_index(["experiment", "architecture"]))
+
+# %% [markdown]
 # ## Claim 1, the penalty weight kappa, the Cost relaxation and the seed
 #
 # Experiment 1 searched again with other values of kappa, with the two other Cost relaxations
@@ -158,48 +200,6 @@ if "exp1" in results:
         display(Markdown("\n".join(f"* {line}" for line in lines)))
     else:
         display(Markdown("No kappa sweep for this profile."))
-
-# %% [markdown]
-# ## The paper profile, setting by setting
-#
-# Every setting of the `paper` profile, with its value and where it comes from: the paper's text
-# where it speaks, the authors' code where it is silent, this project where neither decides.
-
-# %% tags=["remove-input"]
-display(report.profile_table())
-
-# %% tags=["remove-input"]
-for setting, by_exp in paper_by_setting.items():
-    for e, r in by_exp.items():
-        fam = {n: a["family_counts"] for n, a in r["architectures"].items()}
-        best, acc = report.best_accuracy(r, "inherited")
-        held = report.epochs_holding_all_effects(r)
-        display(Markdown(
-            f"**{e}, {report.SETTING_TITLES[setting].split(':')[0]}.** Final family (pool/conv/identity): "
-            + ", ".join(f"{n} {report.counts_text(c)}" for n, c in fam.items())
-            + f"; all three penalty effects held after "
-            + (f"epochs {', '.join(map(str, held))}" if held else "no epoch") + f" of the {len(r['curves'])}; "
-            + f"best of A-D with inherited weights: {best}, {acc:.2f} %."))
-
-# %% [markdown]
-# ## Accuracy of A-D, all experiments
-#
-# Test accuracy in percent under the three protocols, next to the paper's figure
-# (`paper`-profile runs, where they exist, are listed under their own label).
-
-# %% tags=["remove-input"]
-rows = []
-labelled = [(e, r) for e, r in results.items()] + [
-    (f"{e} (paper scale, {setting})", r) for setting, by_exp in paper_by_setting.items() for e, r in by_exp.items()]
-for e, r in labelled:
-    e_paper = r["experiment"]
-    for name, a in r["architectures"].items():
-        p = report.PAPER_TABLES[e_paper][name]
-        rows.append({"experiment": e, "architecture": report.ARCH_NAMES[name],
-                     "inherited": round(a["test_accuracy"]["inherited"], 2), "retrain": round(a["test_accuracy"]["retrain"], 2),
-                     "relaxed (t=1)": round(a["test_accuracy"]["relaxed"], 2), "paper": p["acc"],
-                     "parameters, cell ops": f"{a['cell_params']:,}", "paper's parameters": f"{p['params']:,}"})
-display(pd.DataFrame(rows).set_index(["experiment", "architecture"]))
 
 # %% [markdown]
 # ## Theorem 1
