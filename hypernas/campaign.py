@@ -54,7 +54,6 @@ class CampaignConfig:
     workers: int = 2
     threads: int = 1
     checkpoint_every_s: float = 300.0
-    device: str = "cpu"
     queue: list[list[str]] = field(default_factory=lambda: [list(item) for item in QUEUE])
 
     def __post_init__(self) -> None:
@@ -155,7 +154,7 @@ def _python_with(code_dir: Path) -> list[str]:
 def _cli_args(cc: CampaignConfig) -> list[str]:
     args = ["--profile", cc.profile, "--runs-dir", cc.runs_dir, "--results-dir", str(cc.results_dir),
             "--workers", str(cc.workers), "--threads", str(cc.threads),
-            "--checkpoint-every", str(cc.checkpoint_every_s), "--device", cc.device]
+            "--checkpoint-every", str(cc.checkpoint_every_s)]
     for experiment, setting in cc.queue:
         args += ["--item", f"{experiment}:{setting}"]
     return args

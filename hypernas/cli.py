@@ -129,7 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
     pc.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
                     help="checkpoint the search after this many seconds of compute (default 300)")
-    pc.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     pc.add_argument("--item", action="append", metavar="EXPERIMENT:SETTING",
                     help="queue item (repeatable; default: exp1 printed and rebalanced, exp3, exp2 rebalanced, "
                          "exp3, exp2 printed); settings: printed, rebalanced")
@@ -328,7 +327,7 @@ def cmd_campaign(args) -> int:
             queue.append(item.split(":", 1))
     cc = campaign.CampaignConfig(profile=args.profile, runs_dir=args.runs_dir, results_dir=args.results_dir,
                                  workers=args.workers, threads=args.threads, checkpoint_every_s=args.checkpoint_every,
-                                 device=args.device, **({"queue": queue} if queue else {}))
+                                 **({"queue": queue} if queue else {}))
     if args.action in ("run", "work"):
         logging.getLogger().setLevel(logging.INFO)
     if args.action == "run":
