@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,8 +115,10 @@ def export_snapshot(repo: Path, dest_root: Path) -> tuple[str, Path]:
     commit = _git(repo, "rev-parse", "HEAD")[:12]
     dest = dest_root / commit
     if not (dest / "hypernas" / "__init__.py").is_file():
-        blob = subprocess.run(["git", "archive", "--format=tar", "HEAD", "hypernas"], cwd=repo,
-                              capture_output=True, check=True).stdout
+        archive = subprocess.run(["git", "archive", "--format=tar", "HEAD", "hypernas"], cwd=repo, capture_output=True)
+        if archive.returncode != 0:
+            raise ConfigError(f"`git archive HEAD hypernas` failed in {repo}")
+        blob = archive.stdout
         tmp = dest_root / f".{commit}.tmp"
         with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
             tar.extractall(tmp, filter="data")
@@ -123,6 +126,17 @@ def export_snapshot(repo: Path, dest_root: Path) -> tuple[str, Path]:
     if _git(repo, "status", "--porcelain", "--untracked-files=no", "--", "hypernas"):
         log.warning("uncommitted changes in hypernas/ are not part of the campaign (it runs commit %s)", commit)
     return commit, dest
+
+
+def copy_package(dest_root: Path) -> tuple[str, Path]:
+    """The fallback without git: a copy of the package as it is, labelled with whatever commit is known."""
+    from .provenance import git_commit
+
+    dest = dest_root / "working-tree"
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(Path(__file__).resolve().parent, dest / "hypernas", ignore=shutil.ignore_patterns("__pycache__"))
+    return git_commit(), dest
 
 
 def supervisor_alive(state: dict | None) -> bool:
@@ -165,9 +179,13 @@ def start(cc: CampaignConfig, repo: Path | None = None) -> dict:
     state = read_state(cc)
     if supervisor_alive(state):
         return {**state, "already_running": True}
-    repo = Path(_git(Path(repo or "."), "rev-parse", "--show-toplevel"))
     cc.home.mkdir(parents=True, exist_ok=True)
-    commit, code_dir = export_snapshot(repo, (cc.home / "code").resolve())
+    try:
+        top = Path(_git(Path(repo or "."), "rev-parse", "--show-toplevel"))
+        commit, code_dir = export_snapshot(top, (cc.home / "code").resolve())
+    except ConfigError as exc:  # no usable git checkout: run the package as it is, and say so
+        log.warning("%s; running the package as it is instead", exc)
+        commit, code_dir = copy_package((cc.home / "code").resolve())
     (cc.home / "logs").mkdir(exist_ok=True)
     env = {**os.environ, "HYPERNAS_COMMIT": commit, "OMP_NUM_THREADS": str(cc.threads)}
     with open(cc.home / "logs" / "supervisor.log", "ab") as logf:
