@@ -138,7 +138,7 @@ def _load_fmnist(root: Path, download: bool) -> ImageData:
             looked.append(str(folder))
             if all((folder / (f + ".gz")).is_file() for f in FMNIST_FILES):
                 _unpack_idx(folder, _fmnist_raw(root))
-                _write_source(root / "FashionMNIST", f"Fashion-MNIST (offline IDX copy from {folder.resolve()})")
+                _write_source(root / "FashionMNIST", f"Fashion-MNIST (offline IDX copy, folder {folder.name})")
                 log.info("prepared Fashion-MNIST from the offline copy in %s", folder)
                 break
     if not _fmnist_ready(root):
@@ -151,7 +151,7 @@ def _load_fmnist(root: Path, download: bool) -> ImageData:
     ds_test = _tv_fmnist(root, download=False, train=False)
     return ImageData(
         name="fashion_mnist",
-        source=_read_source(root / "FashionMNIST", f"Fashion-MNIST (torchvision files in {root.resolve()})"),
+        source=_read_source(root / "FashionMNIST", "Fashion-MNIST (torchvision files in the data root)"),
         train_x=ds_train.data.unsqueeze(1).contiguous(),
         train_y=ds_train.targets.long(),
         test_x=ds_test.data.unsqueeze(1).contiguous(),

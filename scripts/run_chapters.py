@@ -55,17 +55,25 @@ def main(argv=None) -> int:
     out = Path(args.out)
     target = out if out.resolve() == (REPO / "book").resolve() else out / "ipynb"
     target.mkdir(parents=True, exist_ok=True)
-    results = str(Path(args.results or f"results/{args.profile}").resolve())
+    in_book = target == out
+
+    def where(path: str) -> str:
+        """Relative to the repository for the published book; absolute elsewhere (nbval re-runs a
+        notebook from its own folder)."""
+        full = Path(path).resolve()
+        return str(full.relative_to(REPO)) if in_book and full.is_relative_to(REPO) else str(full)
+
+    results = where(args.results or f"results/{args.profile}")
     for chapter, (source, extra) in CHAPTERS.items():
         if args.only and chapter not in args.only:
             continue
         params = {"profile": args.profile, "seed": args.seed, "data_root": args.data_root, **extra}
         if source != "method":
             params["results_dir"] = results
-        if source in ("experiment", "summary"):  # absolute: nbval re-runs a notebook from its own folder
-            params["paper_results_dir"] = str(Path(args.paper_results).resolve())
+        if source in ("experiment", "summary"):
+            params["paper_results_dir"] = where(args.paper_results)
         if source in ("experiment", "theorem", "latency", "speed"):
-            params["runs_dir"] = str(Path(args.runs).resolve())
+            params["runs_dir"] = where(args.runs)
         if source in ("experiment", "theorem", "speed", "latency"):
             params["force"] = args.force
         nb = jupytext.read(REPO / "notebooks" / f"{source}.py")
@@ -81,6 +89,8 @@ def main(argv=None) -> int:
                                        kernel_name="python3", cwd=str(REPO), progress_bar=False)
         # fold the cell papermill injects (the run's parameters) behind a toggle in the book
         executed = nbformat.read(out_nb, as_version=4)
+        for key in ("input_path", "output_path"):  # temporary and machine paths
+            executed.metadata.get("papermill", {}).pop(key, None)
         for cell in executed.cells:
             tags = cell.metadata.setdefault("tags", [])
             if "injected-parameters" in tags and "hide-cell" not in tags:
