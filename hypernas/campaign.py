@@ -31,6 +31,7 @@ from pathlib import Path
 from .errors import ConfigError, HyperNASError
 from .experiments import SETTINGS, resolve, result_name
 from .io import read_json, write_json
+from .provenance import utc_now
 from .stopping import EXIT_STOPPED, stop_on_sigterm
 
 log = logging.getLogger(__name__)
@@ -152,11 +153,7 @@ def supervisor_alive(state: dict | None) -> bool:
 
 
 def read_state(cc: CampaignConfig) -> dict | None:
-    path = cc.home / STATE_FILE
-    try:
-        return read_json(path) if path.is_file() else None
-    except ValueError:
-        return None
+    return _read_json_or_none(cc.home / STATE_FILE)
 
 
 def _python_with(code_dir: Path) -> list[str]:
@@ -224,7 +221,7 @@ def supervise(cc: CampaignConfig) -> int:
     from . import data as data_mod
 
     state = {"pid": os.getpid(), "commit": os.environ.get("HYPERNAS_COMMIT", "unknown"), "config": asdict(cc),
-             "started": _now(), "state": "running", "items": {}}
+             "started": utc_now(), "state": "running", "items": {}}
     home = cc.home
     (home / "logs").mkdir(parents=True, exist_ok=True)
     write_json(home / STATE_FILE, state)
@@ -245,7 +242,7 @@ def supervise(cc: CampaignConfig) -> int:
                 with open(home / "logs" / f"{name}.log", "ab") as logf:
                     running[name] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
                                                      stderr=subprocess.STDOUT)
-                items[name] = {"state": "running", "pid": running[name].pid, "started": _now()}
+                items[name] = {"state": "running", "pid": running[name].pid, "started": utc_now()}
                 write_json(home / STATE_FILE, state)
             if stop_event.is_set() and not forwarded:
                 for proc in running.values():
@@ -259,13 +256,13 @@ def supervise(cc: CampaignConfig) -> int:
                 del running[name]
                 code = proc.returncode
                 outcome = {0: "done", EXIT_STOPPED: "stopped"}.get(code, "failed")
-                items[name] = {**items[name], "state": outcome, "exit_code": code, "ended": _now()}
+                items[name] = {**items[name], "state": outcome, "exit_code": code, "ended": utc_now()}
                 write_json(home / STATE_FILE, state)
             if stop_event.is_set() and not running:
                 break
             stop_event.wait(2.0)
     state["state"] = "stopped" if stop_event.is_set() else "finished"
-    state["ended"] = _now()
+    state["ended"] = utc_now()
     write_json(home / STATE_FILE, state)
     return 0
 
@@ -363,9 +360,3 @@ def _read_json_or_none(path: Path) -> dict | None:
         return read_json(path) if path.is_file() else None
     except ValueError:
         return None
-
-
-def _now() -> str:
-    import datetime
-
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

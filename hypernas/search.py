@@ -19,7 +19,6 @@ over the epochs. The run directory receives, atomically:
 """
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import os
@@ -42,7 +41,7 @@ from .experiments import SearchConfig, paper_s
 from .gumbel import gumbel_softmax, linear_temperature
 from .hypernet import RBFHypernet, random_node_references
 from .io import save_torch, write_json, write_text
-from .provenance import git_commit, hardware, provenance
+from .provenance import git_commit, hardware, provenance, utc_now
 from .space import SearchSpace
 from .supernet import Network, build_supernet
 
@@ -231,7 +230,7 @@ class Position:
 def _new_segment(start: Position, device: torch.device) -> dict:
     """One stretch of the search run by one process: its code, machine and the positions it covered."""
     return {"commit": git_commit(), "hardware": hardware(device), "threads": torch.get_num_threads(),
-            "precision": "float32", "torch": torch.__version__, "started": _now(),
+            "precision": "float32", "torch": torch.__version__, "started": utc_now(),
             "from": start.as_list(), "to": start.as_list(), "images": 0, "seconds": 0.0, "cpu_seconds": 0.0,
             "_cpu_start": time.process_time()}
 
@@ -239,10 +238,6 @@ def _new_segment(start: Position, device: torch.device) -> dict:
 def _public(segment: dict) -> dict:
     """A segment without its private bookkeeping (keys starting with an underscore)."""
     return {k: v for k, v in segment.items() if not k.startswith("_")}
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def search(
@@ -455,7 +450,7 @@ class _ProgressFile:
         write_json(self.path, {
             "state": state, "epoch": pos.epoch, "epochs": self.cfg.epochs, "step": pos.step,
             "steps_per_epoch": self.steps_per_epoch, "images_per_s": round(self.rate * self.cfg.batch_size, 2),
-            "eta_s": None if eta is None else round(eta), "updated": _now(), "pid": os.getpid(),
+            "eta_s": None if eta is None else round(eta), "updated": utc_now(), "pid": os.getpid(),
         })
 
 
