@@ -8,7 +8,7 @@ For the exp1 and exp3 presets and four modes of the step:
 * ``baseline``: the step as first written (NCHW layout, per-op multiply-and-add mixing, edges one
   by one);
 * ``edgewise``: channels_last and addcmul mixing, the edges still evaluated one by one;
-* ``full``: the current default, edges grouped by source node (:mod:`hypernas.grouped`), the same
+* ``full``: the current default, edges grouped by source node (:mod:`hypernas.space.fused_cell`), the same
   mixed-op computation;
 * ``sampled``: ``path_sampling=one`` (one op per edge and batch, straight-through estimator).
 
@@ -28,6 +28,7 @@ The levers for the long CPU campaign, measured in the same run on the ``full`` s
 
 Writes ``results/bench/<device>.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,8 @@ def build_mode(preset: str, mode: str, device: str):
     """(config, supernet, hypernet, weight optimiser, hypernet optimiser, input batch, labels) of one mode."""
     import torch
 
-    from hypernas.experiments import resolve
-    from hypernas.search import build_models, make_optimizers
+    from hypernas.train.build import build_models, make_optimizers
+    from hypernas.train.config import resolve
 
     cfg = resolve(preset, "paper", {"path_sampling": "one"} if mode == "sampled" else {})
     if mode == "baseline":
@@ -89,7 +90,7 @@ def time_modes(preset: str, steps: int, warmup: int, device: str) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from hypernas.search import train_step
+    from hypernas.train.step import train_step
 
     setups = {m: build_mode(preset, m, device) for m in MODES}
     gens = {m: torch.Generator().manual_seed(0) for m in MODES}
@@ -118,7 +119,10 @@ def time_modes(preset: str, steps: int, warmup: int, device: str) -> dict:
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             times[mode].append(time.perf_counter() - tic)
-    return {m: {"step_s": statistics.median(times[m]), "all_step_s": times[m], "flops_per_step": flops[m]} for m in MODES}
+    return {
+        m: {"step_s": statistics.median(times[m]), "all_step_s": times[m], "flops_per_step": flops[m]}
+        for m in MODES
+    }
 
 
 def peak_memory(preset: str, mode: str, steps: int, device: str) -> float:
@@ -127,7 +131,7 @@ def peak_memory(preset: str, mode: str, steps: int, device: str) -> float:
 
     import torch
 
-    from hypernas.search import train_step
+    from hypernas.train.step import train_step
 
     cfg, sup, hyp, opt_w, opt_a, x, y = build_mode(preset, mode, device)
     dev = torch.device(device)
@@ -168,18 +172,23 @@ def _full_step(preset: str, device: str, precision: str = "float32"):
 
     import torch
 
-    from hypernas.search import train_step
+    from hypernas.train.step import train_step
 
     cfg, sup, hyp, opt_w, opt_a, x, y = build_mode(preset, "full", device)
     gen = torch.Generator().manual_seed(0)
     dev = torch.device(device)
 
     def step():
-        ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if precision == "bfloat16" else contextlib.nullcontext()
+        ctx = (
+            torch.autocast(dev.type, dtype=torch.bfloat16)
+            if precision == "bfloat16"
+            else contextlib.nullcontext()
+        )
         with ctx:
             train_step(sup, hyp, x, y, 1.0, cfg, opt_w, opt_a, gen)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
+
     return step
 
 
@@ -231,12 +240,23 @@ def layouts(preset: str, steps: int, warmup: int, device: str) -> dict:
     """images/s of one 2-thread process, and the total of two 1-thread processes run side by side."""
     args = ["--device", device, "--steps", str(steps), "--warmup", str(warmup)]
     one = _child([*args, "--_throughput", preset, "2"])
-    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.search_step", *args, "--_throughput", preset, "1"],
-                              cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.search_step", *args, "--_throughput", preset, "1"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        for _ in range(2)
+    ]
     each = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
-    return {"one_process_2_threads": round(one, 2), "two_processes_1_thread_each": [round(v, 2) for v in each],
-            "two_processes_total": round(sum(each), 2), "ratio": round(sum(each) / one, 3)}
+    return {
+        "one_process_2_threads": round(one, 2),
+        "two_processes_1_thread_each": [round(v, 2) for v in each],
+        "two_processes_total": round(sum(each), 2),
+        "ratio": round(sum(each) / one, 3),
+    }
 
 
 def levers(presets: list[str], steps: int, warmup: int, device: str) -> dict:
@@ -248,53 +268,80 @@ def levers(presets: list[str], steps: int, warmup: int, device: str) -> dict:
         prec = _child([*common, "--_precision", preset])
         out[preset] = {
             "layout": layouts(preset, steps, warmup, device),
-            "precision": {"float32_images_per_s": round(prec["float32"], 2),
-                          "bfloat16_images_per_s": round(prec["bfloat16"], 2),
-                          "ratio": round(prec["bfloat16"] / prec["float32"], 3)},
+            "precision": {
+                "float32_images_per_s": round(prec["float32"], 2),
+                "bfloat16_images_per_s": round(prec["bfloat16"], 2),
+                "ratio": round(prec["bfloat16"] / prec["float32"], 3),
+            },
             "profile": _child([*common, "--_profile", preset]),
         }
     return out
 
 
 def _child(args: list[str]) -> dict | float:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.search_step", *args], cwd=REPO,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.search_step", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def measure_modes(args, out: Path) -> None:
     """The four forms of the step: interleaved timing, peak memory, share of the conv peak."""
-    import torch
 
     from hypernas.io import write_json
     from hypernas.provenance import provenance
 
     common = ["--device", args.device, "--steps", str(args.steps), "--warmup", str(args.warmup)]
     conv_flops = [conv_peak(args.device)]
-    result = {"device": args.device, "provenance": provenance(args.device), "batch": 64,
-              "timed_steps_per_mode": args.steps, "presets": {}}
+    result = {
+        "device": args.device,
+        "provenance": provenance(args.device),
+        "batch": 64,
+        "timed_steps_per_mode": args.steps,
+        "presets": {},
+    }
     rows = []
     for preset in args.presets:
-        print(f"{preset}: timing {len(MODES)} modes, {args.steps} interleaved steps each", file=sys.stderr, flush=True)
+        print(
+            f"{preset}: timing {len(MODES)} modes, {args.steps} interleaved steps each",
+            file=sys.stderr,
+            flush=True,
+        )
         timing = _child([*common, "--_time", preset])
         memory = {}
         for mode in MODES:
             memory[mode] = _child([*common, "--_mem", preset, mode])
-            print(f"{preset} {mode}: {64 / timing[mode]['step_s']:.1f} images/s, peak {memory[mode]:.0f} MB",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{preset} {mode}: {64 / timing[mode]['step_s']:.1f} images/s, peak {memory[mode]:.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
         conv_flops.append(conv_peak(args.device))
-        result["presets"][preset] = {mode: {"step_s": timing[mode]["step_s"], "memory": memory[mode],
-                                            "flops": timing[mode]["flops_per_step"],
-                                            "all_step_s": timing[mode]["all_step_s"]} for mode in MODES}
+        result["presets"][preset] = {
+            mode: {
+                "step_s": timing[mode]["step_s"],
+                "memory": memory[mode],
+                "flops": timing[mode]["flops_per_step"],
+                "all_step_s": timing[mode]["all_step_s"],
+            }
+            for mode in MODES
+        }
     peak = statistics.median(conv_flops)
     result["conv_peak_gflops"] = round(peak / 1e9, 1)
     for preset, modes in result["presets"].items():
         p = {}
         for mode, m in modes.items():
-            p[mode] = {"images_per_s": round(64 / m["step_s"], 2), "peak_mem_mb": round(m["memory"], 1),
-                       "gflops_per_step": round(m["flops"] / 1e9, 2),
-                       "fraction_of_conv_peak": round(m["flops"] / m["step_s"] / peak, 4),
-                       "all_images_per_s": [round(64 / t, 1) for t in m["all_step_s"]]}
+            p[mode] = {
+                "images_per_s": round(64 / m["step_s"], 2),
+                "peak_mem_mb": round(m["memory"], 1),
+                "gflops_per_step": round(m["flops"] / 1e9, 2),
+                "fraction_of_conv_peak": round(m["flops"] / m["step_s"] / peak, 4),
+                "all_images_per_s": [round(64 / t, 1) for t in m["all_step_s"]],
+            }
             rows.append((preset, mode, p[mode]))
         p["speedup_vs_baseline"] = round(p["full"]["images_per_s"] / p["baseline"]["images_per_s"], 3)
         p["grouped_vs_edgewise"] = round(p["full"]["images_per_s"] / p["edgewise"]["images_per_s"], 3)
@@ -306,11 +353,15 @@ def measure_modes(args, out: Path) -> None:
     print(f"\nsearch step, batch 64, {result['provenance']['hardware']}; conv peak {peak / 1e9:.1f} GFLOP/s")
     print(f"{'preset':8}{'mode':10}{'images/s':>10}{'peak MB':>10}{'GFLOP/step':>12}{'of conv peak':>14}")
     for preset, mode, e in rows:
-        print(f"{preset:8}{mode:10}{e['images_per_s']:>10.1f}{e['peak_mem_mb']:>10.0f}{e['gflops_per_step']:>12.2f}"
-              f"{100 * e['fraction_of_conv_peak']:>13.1f}%")
+        print(
+            f"{preset:8}{mode:10}{e['images_per_s']:>10.1f}{e['peak_mem_mb']:>10.0f}{e['gflops_per_step']:>12.2f}"
+            f"{100 * e['fraction_of_conv_peak']:>13.1f}%"
+        )
     for preset, p in result["presets"].items():
-        print(f"{preset}: full vs baseline x{p['speedup_vs_baseline']:.2f} (grouping edges by source "
-              f"x{p['grouped_vs_edgewise']:.2f}); sampled vs full x{p['sampled_path_speedup']:.2f}")
+        print(
+            f"{preset}: full vs baseline x{p['speedup_vs_baseline']:.2f} (grouping edges by source "
+            f"x{p['grouped_vs_edgewise']:.2f}); sampled vs full x{p['sampled_path_speedup']:.2f}"
+        )
     write_json(out, result)
     print(f"written {out}")
 
@@ -322,8 +373,13 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--presets", nargs="*", default=list(PRESETS))
     ap.add_argument("--out", default=None)
-    ap.add_argument("--sections", nargs="*", default=["modes", "levers"], choices=["modes", "levers"],
-                    help="modes: the four forms of the step; levers: layout, precision, operator profile")
+    ap.add_argument(
+        "--sections",
+        nargs="*",
+        default=["modes", "levers"],
+        choices=["modes", "levers"],
+        help="modes: the four forms of the step; levers: layout, precision, operator profile",
+    )
     ap.add_argument("--_time", help=argparse.SUPPRESS)
     ap.add_argument("--_mem", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--_throughput", nargs=2, help=argparse.SUPPRESS)
@@ -331,7 +387,13 @@ def main(argv=None) -> int:
     ap.add_argument("--_profile", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._throughput:
-        print(json.dumps(throughput(args._throughput[0], int(args._throughput[1]), args.steps, args.warmup, args.device)))
+        print(
+            json.dumps(
+                throughput(
+                    args._throughput[0], int(args._throughput[1]), args.steps, args.warmup, args.device
+                )
+            )
+        )
         return 0
     if args._precision:
         print(json.dumps(precisions(args._precision, args.steps, args.warmup, args.device)))
@@ -353,17 +415,29 @@ def main(argv=None) -> int:
 
     device_type = torch.device(args.device).type
     if "modes" in args.sections:
-        measure_modes(args, REPO / "results" / "bench" / f"{device_type}.json" if args.out is None else Path(args.out))
+        measure_modes(
+            args, REPO / "results" / "bench" / f"{device_type}.json" if args.out is None else Path(args.out)
+        )
     if "levers" in args.sections:
-        lev = {"device": args.device, "provenance": provenance(args.device), "batch": 64, "steps": args.steps,
-               "presets": levers(args.presets, args.steps, args.warmup, args.device)}
+        lev = {
+            "device": args.device,
+            "provenance": provenance(args.device),
+            "batch": 64,
+            "steps": args.steps,
+            "presets": levers(args.presets, args.steps, args.warmup, args.device),
+        }
         print(f"\nlevers of the campaign, batch 64, {lev['provenance']['hardware']}")
         for preset, p in lev["presets"].items():
             lay, prec = p["layout"], p["precision"]
-            print(f"{preset}: two 1-thread processes {lay['two_processes_total']:.1f} images/s in all vs one 2-thread "
-                  f"process {lay['one_process_2_threads']:.1f}: x{lay['ratio']:.2f}; bfloat16 autocast "
-                  f"{prec['bfloat16_images_per_s']:.1f} vs float32 {prec['float32_images_per_s']:.1f}: x{prec['ratio']:.2f}")
-            print("  self CPU time: " + ", ".join(f"{e['op']} {100 * e['share']:.0f}%" for e in p["profile"][:6]))
+            print(
+                f"{preset}: two 1-thread processes {lay['two_processes_total']:.1f} images/s in all vs one 2-thread "
+                f"process {lay['one_process_2_threads']:.1f}: x{lay['ratio']:.2f}; bfloat16 autocast "
+                f"{prec['bfloat16_images_per_s']:.1f} vs float32 {prec['float32_images_per_s']:.1f}: x{prec['ratio']:.2f}"
+            )
+            print(
+                "  self CPU time: "
+                + ", ".join(f"{e['op']} {100 * e['share']:.0f}%" for e in p["profile"][:6])
+            )
         out = REPO / "results" / "bench" / f"{device_type}-levers.json"
         write_json(out, lev)
         print(f"written {out}")

@@ -1,2 +1,3 @@
 """hypernas: hypernetwork-controlled differentiable architecture search."""
+
 __version__ = "0.1.0"

@@ -1,5 +1,7 @@
+"""`python -m hypernas`: the command line."""
+
 import sys
 
-from .cli import main
+from hypernas.cli import main
 
 sys.exit(main())

@@ -2,6 +2,7 @@
 
 The CLI catches :class:`HyperNASError`, prints its message to stderr and exits with code 2.
 """
+
 from __future__ import annotations
 
 

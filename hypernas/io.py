@@ -2,6 +2,7 @@
 
 A crash or a kill never leaves a half-written checkpoint or result behind.
 """
+
 from __future__ import annotations
 
 import json

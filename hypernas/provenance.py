@@ -1,4 +1,5 @@
 """Where a result came from: commit, hardware, library versions, date."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -8,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import torch
-
 
 COMMIT_ENV = "HYPERNAS_COMMIT"  # set by the campaign, which runs a snapshot of a commit outside git
 
@@ -23,11 +23,18 @@ def git_commit() -> str:
         return os.environ[COMMIT_ENV]
     repo = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+        )
         if head.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return head.stdout.strip()[:12] + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -33,14 +33,13 @@ import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from hypernas import report
-from hypernas.experiments import ARCH_LABELS, PRESETS, SETTINGS
+from hypernas import book
+from hypernas.book.experiment import run_experiment, sweep_results
 from hypernas.io import read_json
-from hypernas.results import run_experiment, sweep_results
+from hypernas.train.config import SETTINGS
 
 warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)
@@ -64,28 +63,44 @@ plt.rcParams["figure.dpi"] = 110
 # ## At the paper's scale
 
 # %% tags=["remove-input"]
-paper_runs = {setting: report.paper_result(paper_results_dir, experiment, setting) for setting in SETTINGS}
+paper_runs = {setting: book.paper_result(paper_results_dir, experiment, setting) for setting in SETTINGS}
 if not any(paper_runs.values()):
-    display(Markdown(f"No paper-scale run of {experiment} has finished yet under either setting; "
-                     "`make paper` runs them (`make paper-status` tells where they stand)."))
+    display(
+        Markdown(
+            f"No paper-scale run of {experiment} has finished yet under either setting; "
+            "`make paper` runs them (`make paper-status` tells where they stand)."
+        )
+    )
 
 # %% tags=["remove-input"]
 for setting, paper_run in paper_runs.items():
-    display(Markdown(f"### {report.SETTING_TITLES[setting]}"))
+    display(Markdown(f"### {book.SETTING_TITLES[setting]}"))
     if paper_run is None:
         display(Markdown("Not finished yet: no numbers are shown for this setting."))
         continue
-    display(Markdown(report.run_description(paper_run)))
-    display(report.comparison_table(paper_run))
-    display(Markdown(report.penalty_effects_text(paper_run)))
+    display(Markdown(book.run_description(paper_run)))
+    display(book.comparison_table(paper_run))
+    display(Markdown(book.penalty_effects_text(paper_run)))
     for plot, caption in (
-        (report.plot_cells, "The cells of A-D: normal (left) and reduction (right), every edge in the colour of "
-                            "its operation."),
-        (report.plot_op_stats, "Operation counts of A-D over the 28 edges: ours (left) and the paper's (right)."),
-        (report.plot_curves, "Training curves of the search, one point per epoch."),
-        (report.plot_counts_over_epochs, "Operation families of A-D after every epoch of the search."),
-        (report.plot_family_map, "The family over the simplex: cell parameters and operation shares at each s."),
-        (report.plot_front, "Test accuracy (inherited weights) against cell parameters for genotypes of the family."),
+        (
+            book.plot_cells,
+            "The cells of A-D: normal (left) and reduction (right), every edge in the colour of "
+            "its operation.",
+        ),
+        (
+            book.plot_op_stats,
+            "Operation counts of A-D over the 28 edges: ours (left) and the paper's (right).",
+        ),
+        (book.plot_curves, "Training curves of the search, one point per epoch."),
+        (book.plot_counts_over_epochs, "Operation families of A-D after every epoch of the search."),
+        (
+            book.plot_family_map,
+            "The family over the simplex: cell parameters and operation shares at each s.",
+        ),
+        (
+            book.plot_front,
+            "Test accuracy (inherited weights) against cell parameters for genotypes of the family.",
+        ),
     ):
         fig = plot(paper_run)
         display(fig)
@@ -95,7 +110,7 @@ for setting, paper_run in paper_runs.items():
 # %% tags=["remove-input", "nbval-ignore-output"]
 for setting, paper_run in paper_runs.items():
     if paper_run is not None:
-        display(Markdown(f"{report.SETTING_TITLES[setting].split(':')[0]}: {report.run_times(paper_run)}"))
+        display(Markdown(f"{book.SETTING_TITLES[setting].split(':')[0]}: {book.run_times(paper_run)}"))
 
 # %% [markdown]
 # ## The quick check
@@ -107,16 +122,25 @@ for setting, paper_run in paper_runs.items():
 # `hypernas search <experiment> --profile <profile> --out runs/...`.
 
 # %% tags=["remove-output"]
-result = run_experiment(experiment, profile, seed=seed, data_root=data_root, results_dir=results_dir,
-                        runs_dir=runs_dir, overrides=overrides, force=force, progress=False)
+result = run_experiment(
+    experiment,
+    profile,
+    seed=seed,
+    data_root=data_root,
+    results_dir=results_dir,
+    runs_dir=runs_dir,
+    overrides=overrides,
+    force=force,
+    progress=False,
+)
 cfg = result["config"]
 prov = result["provenance"]
 
 # %% tags=["remove-input"]
-display(Markdown(report.run_description(result)))
+display(Markdown(book.run_description(result)))
 
 # %% tags=["remove-input", "nbval-ignore-output"]
-display(Markdown(report.run_times(result)))
+display(Markdown(book.run_times(result)))
 
 # %% [markdown]
 # ### Training curves
@@ -127,7 +151,7 @@ display(Markdown(report.run_times(result)))
 # deterministic weights Softmax(alpha(s)).
 
 # %% tags=["remove-input"]
-fig = report.plot_curves(result)
+fig = book.plot_curves(result)
 glue("curves", fig, display=False)
 plt.close(fig)
 
@@ -138,7 +162,7 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-input"]
-fig = report.plot_counts_over_epochs(result)
+fig = book.plot_counts_over_epochs(result)
 glue("epochs", fig, display=False)
 plt.close(fig)
 
@@ -150,12 +174,15 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-input"]
-if report.collapses_onto_identity(result):
+if book.collapses_onto_identity(result):
     before, last = (c["family_counts"]["A"]["identity"] for c in result["curves"][-2:])
-    display(Markdown(
-        f"In this run architecture A goes from {before} to {last} identity edges in the last epoch "
-        f"(t = {result['curves'][-1]['t']:.2f}): the family collapses onto skip connections when the temperature is "
-        "lowest. The section on kappa, the Cost relaxation and the seed below, and the summary chapter, follow this up."))
+    display(
+        Markdown(
+            f"In this run architecture A goes from {before} to {last} identity edges in the last epoch "
+            f"(t = {result['curves'][-1]['t']:.2f}): the family collapses onto skip connections when the temperature is "
+            "lowest. The section on kappa, the Cost relaxation and the seed below, and the summary chapter, follow this up."
+        )
+    )
 
 # %% [markdown]
 # ### The four architectures beside the paper
@@ -170,15 +197,15 @@ if report.collapses_onto_identity(result):
 # are printed in that row.
 
 # %% tags=["remove-input"]
-table = report.comparison_table(result)
+table = book.comparison_table(result)
 display(table)
-display(Markdown(report.penalty_effects_text(result)))
+display(Markdown(book.penalty_effects_text(result)))
 
 # %% tags=["remove-input"]
-best_name, best_acc = report.best_accuracy(result, "inherited")
+best_name, best_acc = book.best_accuracy(result, "inherited")
 glue("best_name", Markdown(best_name), display=False)
 glue("best_acc", float(best_acc), display=False)
-paper_best = max(report.PAPER_TABLES[experiment].items(), key=lambda kv: kv[1]["acc"])
+paper_best = max(book.PAPER_TABLES[experiment].items(), key=lambda kv: kv[1]["acc"])
 glue("paper_best_name", Markdown(paper_best[0]), display=False)
 glue("paper_best_acc", float(paper_best[1]["acc"]), display=False)
 
@@ -194,7 +221,7 @@ glue("paper_best_acc", float(paper_best[1]["acc"]), display=False)
 # ### Operation statistics (the paper's Figure 2)
 
 # %% tags=["remove-input"]
-fig = report.plot_op_stats(result)
+fig = book.plot_op_stats(result)
 glue("opstats", fig, display=False)
 plt.close(fig)
 
@@ -206,7 +233,7 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-input"]
-fig = report.plot_cells(result)
+fig = book.plot_cells(result)
 glue("cells", fig, display=False)
 plt.close(fig)
 
@@ -227,7 +254,7 @@ plt.close(fig)
 # onto three coordinates by summing the penalties of the two pools and of the two convolutions.
 
 # %% tags=["remove-input"]
-fig = report.plot_family_map(result)
+fig = book.plot_family_map(result)
 glue("family", fig, display=False)
 plt.close(fig)
 
@@ -239,11 +266,13 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-input"]
-fam = report.family_frame(result)
-display(Markdown(
-    f"The lattice has {len(fam)} points and yields **{result['n_unique_genotypes']} distinct architectures**, "
-    f"from {fam.cell_params.min():,} to {fam.cell_params.max():,} cell parameters."
-))
+fam = book.family_frame(result)
+display(
+    Markdown(
+        f"The lattice has {len(fam)} points and yields **{result['n_unique_genotypes']} distinct architectures**, "
+        f"from {fam.cell_params.min():,} to {fam.cell_params.max():,} cell parameters."
+    )
+)
 
 # %% [markdown]
 # ### Accuracy against size
@@ -252,7 +281,7 @@ display(Markdown(
 # weights; A-D are marked.
 
 # %% tags=["remove-input"]
-fig = report.plot_front(result)
+fig = book.plot_front(result)
 glue("front", fig, display=False)
 plt.close(fig)
 
@@ -276,9 +305,9 @@ earlier = read_json(earlier_file) if earlier_file.is_file() else None
 if earlier is None:
     display(Markdown(f"No earlier paper-scale run of {experiment}."))
 else:
-    display(Markdown(report.run_description(earlier)))
-    display(report.comparison_table(earlier))
-    display(Markdown(report.penalty_effects_text(earlier)))
+    display(Markdown(book.run_description(earlier)))
+    display(book.comparison_table(earlier))
+    display(Markdown(book.penalty_effects_text(earlier)))
 
 # %% [markdown]
 # ## How much kappa, the Cost relaxation and the seed matter
@@ -299,7 +328,7 @@ else:
 # %% tags=["remove-input"]
 sweep = [result] + sweep_results(results_dir or f"results/{profile}", experiment)
 if len(sweep) > 1:
-    display(report.kappa_sweep_frame(sweep, main=result))
-    display(report.sweep_by_setting(sweep))
+    display(book.kappa_sweep_frame(sweep, main=result))
+    display(book.sweep_by_setting(sweep))
 else:
     display(Markdown(f"No kappa sweep in the results folder for {experiment} under profile `{profile}`."))

@@ -42,13 +42,13 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from hypernas import latency
-from hypernas.experiments import resolve
+from hypernas.book.experiment import ensure_search
+from hypernas.device import latency
+from hypernas.device.select import select_for_budget, validate_predictions
 from hypernas.io import read_json, write_json
 from hypernas.provenance import provenance
-from hypernas.results import ensure_search
-from hypernas.search import load_splits
-from hypernas.selection import select_for_budget, validate_predictions
+from hypernas.train.build import load_splits
+from hypernas.train.config import resolve
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -76,20 +76,35 @@ n_min = {"smoke": 8}.get(profile, 30)
 # %% tags=["remove-output"]
 # Measurements are reused only on the same machine, threads, torch and trained family (force=True re-measures).
 cache_file = results_dir / "latency.json"
-cache_key = {"hardware": provenance("cpu")["hardware"], "torch": torch.__version__, "threads": threads,
-             "reps": reps, "family_config_hash": cfg.hash()}
+cache_key = {
+    "hardware": provenance("cpu")["hardware"],
+    "torch": torch.__version__,
+    "threads": threads,
+    "reps": reps,
+    "family_config_hash": cfg.hash(),
+}
 cached = read_json(cache_file) if cache_file.is_file() and not force else None
 if cached is not None and cached.get("cache_key") != cache_key:
     cached = None
-lut = cached["lut"] if cached else latency.profile(space, cfg.dataset, "cpu", threads=threads, batch=1, reps=reps)
+lut = (
+    cached["lut"]
+    if cached
+    else latency.profile(space, cfg.dataset, "cpu", threads=threads, batch=1, reps=reps)
+)
 s_dev = latency.s_device(lut, space, cfg.dataset)
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 rows = []
 for key, e in lut["entries"].items():
     op, C, stride, H = key.split("|")
-    rows.append({"op": op, "position": f"{C[1:]} ch, stride {stride[1:]}, {H[1:]}x{H[1:]}", "median_ms": e["median_ms"],
-                 "iqr_ms": e["iqr_ms"]})
+    rows.append(
+        {
+            "op": op,
+            "position": f"{C[1:]} ch, stride {stride[1:]}, {H[1:]}x{H[1:]}",
+            "median_ms": e["median_ms"],
+            "iqr_ms": e["iqr_ms"],
+        }
+    )
 lut_df = pd.DataFrame(rows)
 fig, ax = plt.subplots(figsize=(9, 3.6))
 sns.barplot(data=lut_df, x="position", y="median_ms", hue="op", ax=ax, palette="Set2")
@@ -110,14 +125,18 @@ plt.close(fig)
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 p = lut["provenance"]
-display(Markdown(
-    f"Measured on {p['device_name']} with {p['threads']} thread(s), torch {p['torch']}, batch {p['batch']}, "
-    f"{p['reps']} repetitions after {p['warmup']} warm-up calls. Calibration on {lut['calibration']['n_genotypes']} whole "
-    f"networks: base {lut['base_ms']:.3f} ms, scales " + ", ".join(f"`{o}` {v:.2f}" for o, v in lut["scale"].items())
-    + f" (median error of the fit {100 * lut['calibration']['median_ape']:.1f} %). "
-    f"The device's complexity vector (each op's share of the latency summed over all positions) is "
-    + ", ".join(f"`{o}` {v:.3f}" for o, v in zip(space.ops, s_dev)) + "."
-))
+display(
+    Markdown(
+        f"Measured on {p['device_name']} with {p['threads']} thread(s), torch {p['torch']}, batch {p['batch']}, "
+        f"{p['reps']} repetitions after {p['warmup']} warm-up calls. Calibration on {lut['calibration']['n_genotypes']} whole "
+        f"networks: base {lut['base_ms']:.3f} ms, scales "
+        + ", ".join(f"`{o}` {v:.2f}" for o, v in lut["scale"].items())
+        + f" (median error of the fit {100 * lut['calibration']['median_ape']:.1f} %). "
+        f"The device's complexity vector (each op's share of the latency summed over all positions) is "
+        + ", ".join(f"`{o}` {v:.3f}" for o, v in zip(space.ops, s_dev))
+        + "."
+    )
+)
 
 # %% [markdown]
 # The vector $s_\text{device}$ is the natural penalty for this machine: feeding it to the
@@ -138,16 +157,30 @@ if cached:
     val = {k: cached[k] for k in ("n_genotypes", "n_from_family", "spearman", "median_ape", "points", "grid")}
 else:
     val = validate_predictions(run, lut, min_genotypes=n_min, reps=reps, seed=seed)
-result = {"profile": profile, "cache_key": cache_key, "n_genotypes": val["n_genotypes"], "n_from_family": val["n_from_family"],
-          "spearman": val["spearman"], "median_ape": val["median_ape"], "grid": val["grid"], "points": val["points"],
-          "s_device": s_dev, "lut": lut,
-          "provenance": cached["provenance"] if cached else {**provenance("cpu"), **lut["provenance"], "data_source": run.data_source}}
+result = {
+    "profile": profile,
+    "cache_key": cache_key,
+    "n_genotypes": val["n_genotypes"],
+    "n_from_family": val["n_from_family"],
+    "spearman": val["spearman"],
+    "median_ape": val["median_ape"],
+    "grid": val["grid"],
+    "points": val["points"],
+    "s_device": s_dev,
+    "lut": lut,
+    "provenance": cached["provenance"]
+    if cached
+    else {**provenance("cpu"), **lut["provenance"], "data_source": run.data_source},
+}
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 pts = pd.DataFrame(val["points"])
 fig, ax = plt.subplots(figsize=(5.5, 4.5))
 sns.scatterplot(data=pts, x="predicted_ms", y="measured_ms", hue="source", ax=ax, s=30)
-lim = [min(pts.predicted_ms.min(), pts.measured_ms.min()) * 0.95, max(pts.predicted_ms.max(), pts.measured_ms.max()) * 1.05]
+lim = [
+    min(pts.predicted_ms.min(), pts.measured_ms.min()) * 0.95,
+    max(pts.predicted_ms.max(), pts.measured_ms.max()) * 1.05,
+]
 ax.plot(lim, lim, "k--", lw=0.8)
 ax.set(xlim=lim, ylim=lim, xlabel="predicted latency (ms)", ylabel="measured latency (ms)")
 fig.tight_layout()
@@ -187,24 +220,58 @@ if cached and [w["budget_ms"] for w in cached["budgets"]] == budgets:
 else:
     run = run or ensure_search(cfg, runs_dir, data_root, progress=False)[0]
     splits = load_splits(cfg, data_root)
-    walk = [select_for_budget(run, lut, b, splits, grid=val["grid"], max_eval={"smoke": 2}.get(profile, 8), reps=reps,
-                              margin=margin)
-            for b in budgets]
-result["budgets"] = [{k: w[k] for k in ("budget_ms", "s", "family_counts", "cell_params", "predicted_ms", "measured_ms",
-                                       "measured_iqr_ms", "within_budget", "val_accuracy")} for w in walk]
+    walk = [
+        select_for_budget(
+            run,
+            lut,
+            b,
+            splits,
+            grid=val["grid"],
+            max_eval={"smoke": 2}.get(profile, 8),
+            reps=reps,
+            margin=margin,
+        )
+        for b in budgets
+    ]
+result["budgets"] = [
+    {
+        k: w[k]
+        for k in (
+            "budget_ms",
+            "s",
+            "family_counts",
+            "cell_params",
+            "predicted_ms",
+            "measured_ms",
+            "measured_iqr_ms",
+            "within_budget",
+            "val_accuracy",
+        )
+    }
+    for w in walk
+]
 write_json(cache_file, result)
 
 # %% tags=["remove-input", "nbval-ignore-output"]
-display(pd.DataFrame([{
-    "budget (ms)": f"{w['budget_ms']:.2f}",
-    "within budget": "yes" if w["within_budget"] else "no",
-    "measured (ms)": f"{w['measured_ms']:.2f} ± {w['measured_iqr_ms'] / 2:.2f}",
-    "predicted (ms)": f"{w['predicted_ms']:.2f}",
-    "pool / conv / identity (of 28)": "/".join(str(w["family_counts"][f]) for f in ("pool", "conv", "identity")),
-    "parameters, cell ops": f"{w['cell_params']:,}",
-    "validation acc. (%)": f"{w['val_accuracy']:.1f}",
-    "s": ", ".join(f"{x:.2f}" for x in w["s"]),
-} for w in result["budgets"]]).set_index("budget (ms)"))
+display(
+    pd.DataFrame(
+        [
+            {
+                "budget (ms)": f"{w['budget_ms']:.2f}",
+                "within budget": "yes" if w["within_budget"] else "no",
+                "measured (ms)": f"{w['measured_ms']:.2f} ± {w['measured_iqr_ms'] / 2:.2f}",
+                "predicted (ms)": f"{w['predicted_ms']:.2f}",
+                "pool / conv / identity (of 28)": "/".join(
+                    str(w["family_counts"][f]) for f in ("pool", "conv", "identity")
+                ),
+                "parameters, cell ops": f"{w['cell_params']:,}",
+                "validation acc. (%)": f"{w['val_accuracy']:.1f}",
+                "s": ", ".join(f"{x:.2f}" for x in w["s"]),
+            }
+            for w in result["budgets"]
+        ]
+    ).set_index("budget (ms)")
+)
 display(Markdown("Measured latency: median of repeated runs at batch 1, ± half the interquartile range."))
 
 # %% tags=["remove-input", "nbval-ignore-output"]
@@ -212,8 +279,13 @@ fig, ax = plt.subplots(figsize=(6.5, 4))
 ax.scatter(fam.measured_ms, fam.cell_params, color="0.6", s=20, label="family genotypes")
 for w in walk:
     ax.axvline(w["budget_ms"], color="C3", lw=0.8, ls=":")
-    ax.scatter(w["measured_ms"], w["cell_params"], marker="D", s=60, label=f"chosen for {w['budget_ms']:.2f} ms "
-               f"(val. acc. {w['val_accuracy']:.1f} %)")
+    ax.scatter(
+        w["measured_ms"],
+        w["cell_params"],
+        marker="D",
+        s=60,
+        label=f"chosen for {w['budget_ms']:.2f} ms (val. acc. {w['val_accuracy']:.1f} %)",
+    )
 ax.set(xlabel="measured latency (ms, batch 1)", ylabel="cell parameters", yscale="symlog")
 ax.legend(fontsize=7)
 fig.tight_layout()

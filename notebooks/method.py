@@ -31,15 +31,15 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 
-from hypernas import simplex
-from hypernas.cost import relaxed_cost
-from hypernas.experiments import OPS_3
-from hypernas.gumbel import gumbel_softmax, linear_temperature
-from hypernas.hypernet import RBFHypernet
-from hypernas.space import SearchSpace, cell_edges
+from hypernas.method import simplex
+from hypernas.method.cost import relaxed_cost
+from hypernas.method.gumbel import gumbel_softmax, linear_temperature
+from hypernas.method.hypernet import RBFHypernet
+from hypernas.space.cells import SearchSpace, cell_edges
+from hypernas.train.config import OPS_3
 
 warnings.filterwarnings("ignore")
 plt.rcParams["figure.dpi"] = 110
@@ -60,12 +60,18 @@ sns.set_theme(style="whitegrid", context="notebook")
 # %% tags=["remove-input"]
 space = SearchSpace(ops=OPS_3)
 edges = cell_edges(space.nodes)
-df = pd.DataFrame({
-    "edge": range(len(edges)),
-    "from vertex": [e.src for e in edges],
-    "to vertex": [e.dst + 2 for e in edges],
-    "stride in a reduction cell": [e.stride(True) for e in edges],
-}).set_index("edge").T
+df = (
+    pd.DataFrame(
+        {
+            "edge": range(len(edges)),
+            "from vertex": [e.src for e in edges],
+            "to vertex": [e.dst + 2 for e in edges],
+            "stride in a reduction cell": [e.stride(True) for e in edges],
+        }
+    )
+    .set_index("edge")
+    .T
+)
 display(df)
 
 # %% [markdown]
@@ -91,7 +97,9 @@ for t in (1.0, 0.5, 0.2):
     for m, op in enumerate(OPS_3):
         rows += [{"t": f"t = {t}", "op": op, "gamma_m": v} for v in g[:, m].tolist()]
 fig, ax = plt.subplots(figsize=(9, 3.2))
-sns.violinplot(data=pd.DataFrame(rows), x="op", y="gamma_m", hue="t", cut=0, density_norm="width", ax=ax, linewidth=0.6)
+sns.violinplot(
+    data=pd.DataFrame(rows), x="op", y="gamma_m", hue="t", cut=0, density_norm="width", ax=ax, linewidth=0.6
+)
 ax.set(xlabel="", ylabel="weight gamma_m", title="Gumbel-Softmax weights of one edge, alpha = (1, 0, -0.5)")
 fig.tight_layout()
 glue("method_gs", fig, display=False)
@@ -175,14 +183,19 @@ for step in range(steps):
     opt.step()
 
 # %% tags=["remove-input"]
-path = torch.stack([torch.tensor([(1 - x) * 0.1 + x * 0.8, 0.1, (1 - x) * 0.8 + x * 0.1]) for x in np.linspace(0, 1, 41)])
+path = torch.stack(
+    [torch.tensor([(1 - x) * 0.1 + x * 0.8, 0.1, (1 - x) * 0.8 + x * 0.1]) for x in np.linspace(0, 1, 41)]
+)
 with torch.no_grad():
     al = hyper(path)[:, 0, :]
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1.4, 1]})
 for m, op in enumerate(OPS_3):
     axes[0].plot(path[:, 0], al[:, m], label=op)
-axes[0].set(xlabel="s_pool (s_identity = 0.1 fixed, s_conv = 0.9 - s_pool)", ylabel="alpha_m(s)",
-            title="Logits along a path from 'conv penalised' to 'pool penalised'")
+axes[0].set(
+    xlabel="s_pool (s_identity = 0.1 fixed, s_conv = 0.9 - s_pool)",
+    ylabel="alpha_m(s)",
+    title="Logits along a path from 'conv penalised' to 'pool penalised'",
+)
 axes[0].legend(fontsize=8)
 fig.delaxes(axes[1])
 ax = fig.add_subplot(1, 2, 2, projection="ternary")

@@ -33,9 +33,9 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from hypernas import report
+from hypernas import book
+from hypernas.book.experiment import run_experiment
 from hypernas.io import read_json
-from hypernas.results import run_experiment
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -56,7 +56,7 @@ levers_file = bench_file.with_name("cpu-levers.json")
 # * `baseline`: the step as first written (NCHW layout, a multiply and an add per op, edges one by one);
 # * `edgewise`: channels_last layout (which makes max-pooling about ten times faster on this CPU)
 #   and fused `addcmul` mixing, edges still one by one;
-# * `full`: the default, edges grouped by source node (`hypernas.grouped`): one ReLU per node, one
+# * `full`: the default, edges grouped by source node (`hypernas.space.fused_cell`): one ReLU per node, one
 #   pooling per node (a pool followed by an affine-free BatchNorm gives every outgoing edge the same
 #   output during training), grouped convolutions over the node's outgoing edges. It computes the
 #   same mixed operation; a test checks outputs, gradients and BatchNorm statistics against the
@@ -73,14 +73,25 @@ if bench_file.is_file():
     for preset, modes in bench["presets"].items():
         for mode in ("baseline", "edgewise", "full", "sampled"):
             e = modes[mode]
-            rows.append({"preset": preset, "mode": mode, "images/s": e["images_per_s"], "peak memory MB": e["peak_mem_mb"],
-                         "GFLOP per step": e["gflops_per_step"], "share of conv peak": f"{100 * e['fraction_of_conv_peak']:.1f} %"})
+            rows.append(
+                {
+                    "preset": preset,
+                    "mode": mode,
+                    "images/s": e["images_per_s"],
+                    "peak memory MB": e["peak_mem_mb"],
+                    "GFLOP per step": e["gflops_per_step"],
+                    "share of conv peak": f"{100 * e['fraction_of_conv_peak']:.1f} %",
+                }
+            )
     display(pd.DataFrame(rows).set_index(["preset", "mode"]))
-    display(Markdown(
-        f"Measured on {bench['provenance']['hardware']} (commit `{bench['provenance']['commit']}`), conv peak "
-        f"{bench['conv_peak_gflops']:.1f} GFLOP/s. exp1: full mode x{bench['speedup_vs_baseline']:.2f} against the "
-        f"baseline (of which grouping the edges by source x{bench['presets']['exp1']['grouped_vs_edgewise']:.2f}), "
-        f"sampled paths x{bench['sampled_path_speedup']:.2f} against the full mode."))
+    display(
+        Markdown(
+            f"Measured on {bench['provenance']['hardware']} (commit `{bench['provenance']['commit']}`), conv peak "
+            f"{bench['conv_peak_gflops']:.1f} GFLOP/s. exp1: full mode x{bench['speedup_vs_baseline']:.2f} against the "
+            f"baseline (of which grouping the edges by source x{bench['presets']['exp1']['grouped_vs_edgewise']:.2f}), "
+            f"sampled paths x{bench['sampled_path_speedup']:.2f} against the full mode."
+        )
+    )
 else:
     display(Markdown("No benchmark file yet: run `make bench`."))
 
@@ -100,19 +111,30 @@ if levers_file.is_file():
     rows = []
     for preset, p in lev["presets"].items():
         lay, prec = p["layout"], p["precision"]
-        rows.append({"preset": preset, "one process, 2 threads (images/s)": lay["one_process_2_threads"],
-                     "two processes, 1 thread each (images/s, both)": lay["two_processes_total"],
-                     "layout ratio": f"x{lay['ratio']:.2f}", "float32 (images/s)": prec["float32_images_per_s"],
-                     "bfloat16 autocast (images/s)": prec["bfloat16_images_per_s"], "precision ratio": f"x{prec['ratio']:.2f}"})
+        rows.append(
+            {
+                "preset": preset,
+                "one process, 2 threads (images/s)": lay["one_process_2_threads"],
+                "two processes, 1 thread each (images/s, both)": lay["two_processes_total"],
+                "layout ratio": f"x{lay['ratio']:.2f}",
+                "float32 (images/s)": prec["float32_images_per_s"],
+                "bfloat16 autocast (images/s)": prec["bfloat16_images_per_s"],
+                "precision ratio": f"x{prec['ratio']:.2f}",
+            }
+        )
     display(pd.DataFrame(rows).set_index("preset"))
     top = lev["presets"]["exp1"]["profile"]
-    display(Markdown(
-        f"Measured on {lev['provenance']['hardware']} (commit `{lev['provenance']['commit']}`). The campaign runs "
-        "two workers of one thread each, the faster layout; it keeps float32, since bfloat16 autocast is far slower on "
-        "a CPU without native bfloat16 arithmetic. A search's numbers depend on its thread count at the level of "
-        "floating-point rounding (the same config with one and with two threads drifts apart slowly), so every "
-        "campaign run records its thread count and resumes with it. Where the exp1 step spends its CPU time: "
-        + ", ".join(f"`{e['op']}` {100 * e['share']:.0f} %" for e in top[:6]) + "."))
+    display(
+        Markdown(
+            f"Measured on {lev['provenance']['hardware']} (commit `{lev['provenance']['commit']}`). The campaign runs "
+            "two workers of one thread each, the faster layout; it keeps float32, since bfloat16 autocast is far slower on "
+            "a CPU without native bfloat16 arithmetic. A search's numbers depend on its thread count at the level of "
+            "floating-point rounding (the same config with one and with two threads drifts apart slowly), so every "
+            "campaign run records its thread count and resumes with it. Where the exp1 step spends its CPU time: "
+            + ", ".join(f"`{e['op']}` {100 * e['share']:.0f} %" for e in top[:6])
+            + "."
+        )
+    )
 else:
     display(Markdown("No lever measurements yet: run `make bench`."))
 
@@ -125,24 +147,46 @@ else:
 
 # %% tags=["remove-output"]
 full = read_json(results_dir / "exp1.json")
-sampled = run_experiment("exp1", profile, seed=seed, data_root=data_root, results_dir=results_dir, runs_dir=runs_dir,
-                         overrides={"path_sampling": "one"}, force=force, progress=False, name="exp1-sampled")
+sampled = run_experiment(
+    "exp1",
+    profile,
+    seed=seed,
+    data_root=data_root,
+    results_dir=results_dir,
+    runs_dir=runs_dir,
+    overrides={"path_sampling": "one"},
+    force=force,
+    progress=False,
+    name="exp1-sampled",
+)
 
 # %% tags=["remove-input"]
 rows = []
 for label, r in (("full mixed op", full), ("sampled path", sampled)):
     for name, a in r["architectures"].items():
         f = a["family_counts"]
-        rows.append({"mode": label, "architecture": report.ARCH_NAMES[name], "pool": f["pool"], "conv": f["conv"],
-                     "identity": f["identity"], "parameters, cell ops": f"{a['cell_params']:,}",
-                     "inherited %": round(a["test_accuracy"]["inherited"], 2), "retrain %": round(a["test_accuracy"]["retrain"], 2)})
+        rows.append(
+            {
+                "mode": label,
+                "architecture": book.ARCH_NAMES[name],
+                "pool": f["pool"],
+                "conv": f["conv"],
+                "identity": f["identity"],
+                "parameters, cell ops": f"{a['cell_params']:,}",
+                "inherited %": round(a["test_accuracy"]["inherited"], 2),
+                "retrain %": round(a["test_accuracy"]["retrain"], 2),
+            }
+        )
 display(pd.DataFrame(rows).set_index(["mode", "architecture"]))
 
 # %% tags=["remove-input", "nbval-ignore-output"]
-display(Markdown(
-    f"Search time: full mode {full['provenance']['search_time_s']:.0f} s, sampled paths "
-    f"{sampled['provenance']['search_time_s']:.0f} s "
-    f"(x{full['provenance']['search_time_s'] / max(sampled['provenance']['search_time_s'], 1e-9):.2f}), same data and epochs."))
+display(
+    Markdown(
+        f"Search time: full mode {full['provenance']['search_time_s']:.0f} s, sampled paths "
+        f"{sampled['provenance']['search_time_s']:.0f} s "
+        f"(x{full['provenance']['search_time_s'] / max(sampled['provenance']['search_time_s'], 1e-9):.2f}), same data and epochs."
+    )
+)
 
 # %% [markdown]
 # ## Several processes

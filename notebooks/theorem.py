@@ -38,12 +38,12 @@ import seaborn as sns
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from hypernas import theory
-from hypernas.experiments import paper_s, resolve
-from hypernas.genotype import derive
+from hypernas.book import theory
+from hypernas.book.experiment import ensure_search, family_grid
 from hypernas.io import read_json, write_json
-from hypernas.results import ensure_search, family_grid
-from hypernas.search import load_splits
+from hypernas.space.genotype import derive
+from hypernas.train.build import load_splits
+from hypernas.train.config import paper_s, resolve
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -104,9 +104,16 @@ display(Markdown(f"{checks['n_samples']:,} samples per (alpha, t); temperatures 
 rows = []
 for name, c in checks["alphas"].items():
     for i, t in enumerate(checks["t"]):
-        rows.append({"alpha": name, "t": t,
-                     "|E[GS] - Softmax(alpha/t)|_1": float(np.abs(np.subtract(c["mc_mean"][i], c["softmax_t"][i])).sum()),
-                     "|E[GS] - Softmax(alpha)|_1": float(np.abs(np.subtract(c["mc_mean"][i], c["softmax"])).sum())})
+        rows.append(
+            {
+                "alpha": name,
+                "t": t,
+                "|E[GS] - Softmax(alpha/t)|_1": float(
+                    np.abs(np.subtract(c["mc_mean"][i], c["softmax_t"][i])).sum()
+                ),
+                "|E[GS] - Softmax(alpha)|_1": float(np.abs(np.subtract(c["mc_mean"][i], c["softmax"])).sum()),
+            }
+        )
 gaps = pd.DataFrame(rows)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
 for ax, col in zip(axes, ["|E[GS] - Softmax(alpha/t)|_1", "|E[GS] - Softmax(alpha)|_1"]):
@@ -129,13 +136,15 @@ plt.close(fig)
 
 # %% tags=["remove-input"]
 c = checks["alphas"]["k3_paper"]
-table = pd.DataFrame({
-    "t": checks["t"],
-    "E[GS] (Monte Carlo)": [" ".join(f"{v:.3f}" for v in m) for m in c["mc_mean"]],
-    "95% CI half-width": [f"{max(ci):.4f}" for ci in c["mc_ci"]],
-    "Softmax(alpha/t)": [" ".join(f"{v:.3f}" for v in m) for m in c["softmax_t"]],
-    "Softmax(alpha)": [" ".join(f"{v:.3f}" for v in c["softmax"])] * len(checks["t"]),
-}).set_index("t")
+table = pd.DataFrame(
+    {
+        "t": checks["t"],
+        "E[GS] (Monte Carlo)": [" ".join(f"{v:.3f}" for v in m) for m in c["mc_mean"]],
+        "95% CI half-width": [f"{max(ci):.4f}" for ci in c["mc_ci"]],
+        "Softmax(alpha/t)": [" ".join(f"{v:.3f}" for v in m) for m in c["softmax_t"]],
+        "Softmax(alpha)": [" ".join(f"{v:.3f}" for v in c["softmax"])] * len(checks["t"]),
+    }
+).set_index("t")
 display(Markdown(f"For alpha = {c['alpha']} (the vector of the earlier check):"))
 display(table)
 
@@ -144,13 +153,31 @@ rows = []
 for name, c in checks["alphas"].items():
     for fname, f in c["f"].items():
         for i, t in enumerate(checks["t"]):
-            rows.append({"alpha": name, "f": fname, "t": t, "E f(GS) - f(Softmax(alpha/t))": f["mc"][i] - f["at_softmax_t"][i],
-                         "E f(GS) - sum_m Softmax(alpha)_m f(e_m)": f["mc"][i] - f["categorical_limit"],
-                         "ci": f["mc_ci"][i]})
+            rows.append(
+                {
+                    "alpha": name,
+                    "f": fname,
+                    "t": t,
+                    "E f(GS) - f(Softmax(alpha/t))": f["mc"][i] - f["at_softmax_t"][i],
+                    "E f(GS) - sum_m Softmax(alpha)_m f(e_m)": f["mc"][i] - f["categorical_limit"],
+                    "ci": f["mc_ci"][i],
+                }
+            )
 fgaps = pd.DataFrame(rows)
 long = fgaps.melt(id_vars=["alpha", "f", "t", "ci"], var_name="compared with", value_name="gap")
-g = sns.relplot(data=long, x="t", y="gap", hue="alpha", col="compared with", row="f", kind="line", marker="o",
-                height=2.8, aspect=1.7, facet_kws={"sharey": False})
+g = sns.relplot(
+    data=long,
+    x="t",
+    y="gap",
+    hue="alpha",
+    col="compared with",
+    row="f",
+    kind="line",
+    marker="o",
+    height=2.8,
+    aspect=1.7,
+    facet_kws={"sharey": False},
+)
 for ax in g.axes.flat:
     ax.set_xscale("log")
     ax.axhline(0, color="k", lw=0.8)
@@ -172,17 +199,28 @@ t_min = checks["t"][-1]
 rows = []
 for name, c in checks["alphas"].items():
     for fname, f in c["f"].items():
-        rows.append({"alpha": name, "f": fname,
-                     f"E f(GS), t={t_min}": f"{f['mc'][-1]:.4f} ± {f['mc_ci'][-1]:.4f}",
-                     "paper: f(one-hot argmax)": f"{f['at_argmax_one_hot']:.4f}",
-                     "f(Softmax(alpha))": f"{f['at_softmax']:.4f}",
-                     "corrected: sum Softmax(alpha)_m f(e_m)": f"{f['categorical_limit']:.4f}"})
+        rows.append(
+            {
+                "alpha": name,
+                "f": fname,
+                f"E f(GS), t={t_min}": f"{f['mc'][-1]:.4f} ± {f['mc_ci'][-1]:.4f}",
+                "paper: f(one-hot argmax)": f"{f['at_argmax_one_hot']:.4f}",
+                "f(Softmax(alpha))": f"{f['at_softmax']:.4f}",
+                "corrected: sum Softmax(alpha)_m f(e_m)": f"{f['categorical_limit']:.4f}",
+            }
+        )
 limits = pd.DataFrame(rows).set_index(["alpha", "f"])
 display(limits)
-holds = sum(abs(c["f"][fn]["mc"][-1] - c["f"][fn]["categorical_limit"]) <= 3 * c["f"][fn]["mc_ci"][-1] + 1e-3
-            for c in checks["alphas"].values() for fn in c["f"])
-fails = sum(abs(c["f"][fn]["mc"][-1] - c["f"][fn]["at_argmax_one_hot"]) > 3 * c["f"][fn]["mc_ci"][-1] + 1e-3
-            for c in checks["alphas"].values() for fn in c["f"])
+holds = sum(
+    abs(c["f"][fn]["mc"][-1] - c["f"][fn]["categorical_limit"]) <= 3 * c["f"][fn]["mc_ci"][-1] + 1e-3
+    for c in checks["alphas"].values()
+    for fn in c["f"]
+)
+fails = sum(
+    abs(c["f"][fn]["mc"][-1] - c["f"][fn]["at_argmax_one_hot"]) > 3 * c["f"][fn]["mc_ci"][-1] + 1e-3
+    for c in checks["alphas"].values()
+    for fn in c["f"]
+)
 total = sum(len(c["f"]) for c in checks["alphas"].values())
 glue("theorem_holds", Markdown(f"{holds} of {total}"), display=False)
 glue("theorem_fails", Markdown(f"{fails} of {total}"), display=False)
@@ -212,7 +250,11 @@ glue("theorem_fails", Markdown(f"{fails} of {total}"), display=False)
 # operation as t falls; with Softmax(alpha) it stays spread over all operations.
 
 # %% tags=["remove-output"]
-small = {"smoke": {}, "quick": {"train_subset": "2000"}, "paper": {"train_subset": "20000", "epochs": "5"}}.get(profile, {})
+small = {
+    "smoke": {},
+    "quick": {"train_subset": "2000"},
+    "paper": {"train_subset": "20000", "epochs": "5"},
+}.get(profile, {})
 compare = {}
 for relaxation in ("softmax_t", "softmax"):
     cfg = resolve("exp1", profile, {**small, "cost_relaxation": relaxation, "seed": str(seed)})
@@ -221,13 +263,19 @@ for relaxation in ("softmax_t", "softmax"):
         compare[relaxation] = previous
         continue
     splits = load_splits(cfg, data_root)
-    run, summary = ensure_search(cfg, runs_dir, data_root, progress=False, name=f"theorem-exp1-{relaxation}", splits=splits)
+    run, summary = ensure_search(
+        cfg, runs_dir, data_root, progress=False, name=f"theorem-exp1-{relaxation}", splits=splits
+    )
     grid = family_grid(run, divisions=10)
     archs = {name: derive(run.hypernet, s, cfg.ops).family_counts() for name, s in paper_s(3).items()}
-    compare[relaxation] = {"config_hash": cfg.hash(), "architectures": archs,
-                           "unique_genotypes": len({r["genotype"] for r in grid}),
-                           "cell_params_range": [min(r["cell_params"] for r in grid), max(r["cell_params"] for r in grid)],
-                           "final": summary["final"], "train_images": len(splits.train_y)}
+    compare[relaxation] = {
+        "config_hash": cfg.hash(),
+        "architectures": archs,
+        "unique_genotypes": len({r["genotype"] for r in grid}),
+        "cell_params_range": [min(r["cell_params"] for r in grid), max(r["cell_params"] for r in grid)],
+        "final": summary["final"],
+        "train_images": len(splits.train_y),
+    }
 theorem["relaxation_comparison"] = compare
 write_json(theorem_file, theorem)
 
@@ -237,31 +285,51 @@ for relaxation, c in compare.items():
     for name, fam in c["architectures"].items():
         rows.append({"Cost relaxation": relaxation, "architecture": name, **fam})
 df = pd.DataFrame(rows).set_index(["Cost relaxation", "architecture"])
-display(Markdown(
-    f"Both searches: exp1 settings of the `{profile}` profile on {compare['softmax']['train_images']:,} training images."))
+display(
+    Markdown(
+        f"Both searches: exp1 settings of the `{profile}` profile on {compare['softmax']['train_images']:,} training images."
+    )
+)
 display(df)
-summary_rows = pd.DataFrame({
-    relaxation: {"distinct genotypes on a 66-point lattice": c["unique_genotypes"],
-                 "cell_params range": f"{c['cell_params_range'][0]:,} to {c['cell_params_range'][1]:,}",
-                 "final train CE": f"{c['final']['ce']:.3f}",
-                 "final validation accuracy at the centre %": f"{c['final']['val_acc_centre']:.2f}"}
-    for relaxation, c in compare.items()})
+summary_rows = pd.DataFrame(
+    {
+        relaxation: {
+            "distinct genotypes on a 66-point lattice": c["unique_genotypes"],
+            "cell_params range": f"{c['cell_params_range'][0]:,} to {c['cell_params_range'][1]:,}",
+            "final train CE": f"{c['final']['ce']:.3f}",
+            "final validation accuracy at the centre %": f"{c['final']['val_acc_centre']:.2f}",
+        }
+        for relaxation, c in compare.items()
+    }
+)
 display(summary_rows)
 
 # %% tags=["remove-input"]
-kept = {rel: (c["architectures"]["B"]["conv"], c["architectures"]["C"]["pool"], c["architectures"]["D"]["identity"])
-        for rel, c in compare.items()}
+kept = {
+    rel: (
+        c["architectures"]["B"]["conv"],
+        c["architectures"]["C"]["pool"],
+        c["architectures"]["D"]["identity"],
+    )
+    for rel, c in compare.items()
+}
 total = {rel: sum(v) for rel, v in kept.items()}
 if total["softmax_t"] < total["softmax"]:
-    verdict = ("In this run the paper's surrogate, although it is not the expectation it claims to be, acts as the sharper "
-               "penalty: its gradient grows as 1/t and falls on the operation that currently wins, so at low temperature it "
-               "removes the penalised operation more completely than the exact expectation Softmax(alpha).")
+    verdict = (
+        "In this run the paper's surrogate, although it is not the expectation it claims to be, acts as the sharper "
+        "penalty: its gradient grows as 1/t and falls on the operation that currently wins, so at low temperature it "
+        "removes the penalised operation more completely than the exact expectation Softmax(alpha)."
+    )
 elif total["softmax_t"] > total["softmax"]:
     verdict = "In this run the exact expectation Softmax(alpha) removed the penalised operations more completely than the paper's surrogate."
 else:
     verdict = "In this run both surrogates removed the penalised operations to the same extent."
-display(Markdown(
-    "Edges that keep the penalised operation (conv at B, pool at C, identity at D): "
-    + "; ".join(f"`{rel}`: {b}, {c}, {d}" for rel, (b, c, d) in kept.items()) + ". " + verdict
-    + " Which surrogate to use is a modelling choice (`cost_relaxation`), not a consequence of Theorem 1."
-))
+display(
+    Markdown(
+        "Edges that keep the penalised operation (conv at B, pool at C, identity at D): "
+        + "; ".join(f"`{rel}`: {b}, {c}, {d}" for rel, (b, c, d) in kept.items())
+        + ". "
+        + verdict
+        + " Which surrogate to use is a modelling choice (`cost_relaxation`), not a consequence of Theorem 1."
+    )
+)

@@ -8,6 +8,7 @@
 Writes ``results/<profile>/<experiment>-kappa<value>[-<relaxation>][-<key><value>...][-seed<n>].json`` (cached by
 config hash like every result); the experiment chapter lists them beside its own run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,21 +17,31 @@ import logging
 import sys
 import time
 
+from hypernas.book.claims import counts_text
+from hypernas.book.experiment import run_experiment
 from hypernas.errors import HyperNASError
-from hypernas.report import counts_text
-from hypernas.results import run_experiment
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("experiment")
     ap.add_argument("--kappa", type=float, nargs="+", required=True)
-    ap.add_argument("--relaxation", default=None, choices=["softmax_t", "softmax", "sample"],
-                    help="Cost relaxation (default: the profile's)")
-    ap.add_argument("--seed", type=int, nargs="+", default=[None],
-                    help="seeds to run (default: the profile's seed, 0)")
-    ap.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                    help="other config overrides, e.g. epochs=10 (added to the file name)")
+    ap.add_argument(
+        "--relaxation",
+        default=None,
+        choices=["softmax_t", "softmax", "sample"],
+        help="Cost relaxation (default: the profile's)",
+    )
+    ap.add_argument(
+        "--seed", type=int, nargs="+", default=[None], help="seeds to run (default: the profile's seed, 0)"
+    )
+    ap.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="other config overrides, e.g. epochs=10 (added to the file name)",
+    )
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--results", default=None, help="results folder (default results/<profile>)")
     ap.add_argument("--runs", default="runs")
@@ -52,9 +63,16 @@ def main(argv=None) -> int:
         if seed is not None:
             name += f"-seed{seed}"
         try:
-            r = run_experiment(args.experiment, args.profile, seed=seed or 0, data_root=args.data_root,
-                               results_dir=args.results or f"results/{args.profile}", runs_dir=args.runs,
-                               overrides=overrides, name=name)
+            r = run_experiment(
+                args.experiment,
+                args.profile,
+                seed=seed or 0,
+                data_root=args.data_root,
+                results_dir=args.results or f"results/{args.profile}",
+                runs_dir=args.runs,
+                overrides=overrides,
+                name=name,
+            )
         except HyperNASError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

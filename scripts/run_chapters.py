@@ -5,6 +5,7 @@
 
 Each chapter is written to OUT/<chapter>.ipynb (OUT/ipynb/<chapter>.ipynb when OUT is not `book`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="book")
     ap.add_argument("--results", default=None, help="results folder (default results/<profile>)")
     ap.add_argument("--runs", default="runs", help="folder for search checkpoints")
-    ap.add_argument("--paper-results", default="results/paper",
-                    help="where experiment and summary chapters look for paper-profile results to show beside their own")
+    ap.add_argument(
+        "--paper-results",
+        default="results/paper",
+        help="where experiment and summary chapters look for paper-profile results to show beside their own",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--force", action="store_true", help="recompute results even when the cache matches")
@@ -85,8 +89,14 @@ def main(argv=None) -> int:
             src = Path(tmp) / f"{chapter}.ipynb"
             jupytext.write(nb, src)
             out_nb = target / f"{chapter}.ipynb"
-            papermill.execute_notebook(str(src), str(out_nb), parameters=params,
-                                       kernel_name="python3", cwd=str(REPO), progress_bar=False)
+            papermill.execute_notebook(
+                str(src),
+                str(out_nb),
+                parameters=params,
+                kernel_name="python3",
+                cwd=str(REPO),
+                progress_bar=False,
+            )
         # fold the cell papermill injects (the run's parameters) behind a toggle in the book
         executed = nbformat.read(out_nb, as_version=4)
         for key in ("input_path", "output_path"):  # temporary and machine paths
@@ -96,7 +106,10 @@ def main(argv=None) -> int:
             if "injected-parameters" in tags and "hide-cell" not in tags:
                 tags.append("hide-cell")
         nbformat.write(executed, out_nb)
-        print(f"{chapter}: executed in {time.perf_counter() - tic:.0f} s -> {target / (chapter + '.ipynb')}", flush=True)
+        print(
+            f"{chapter}: executed in {time.perf_counter() - tic:.0f} s -> {target / (chapter + '.ipynb')}",
+            flush=True,
+        )
     return 0
 
 

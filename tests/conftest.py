@@ -1,4 +1,5 @@
 """Shared fixtures: the real Fashion-MNIST (prepared from offline copies if needed) and one smoke run."""
+
 from __future__ import annotations
 
 import os
@@ -30,6 +31,18 @@ def smoke_run(tmp_path_factory, data_root) -> Path:
     from hypernas.cli import main
 
     out = tmp_path_factory.mktemp("runs") / "exp1-smoke"
-    rc = main(["search", "exp1", "--profile", "smoke", "--out", str(out), "--data-root", str(data_root), "--no-progress"])
+    rc = main(
+        [
+            "search",
+            "exp1",
+            "--profile",
+            "smoke",
+            "--out",
+            str(out),
+            "--data-root",
+            str(data_root),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     return out

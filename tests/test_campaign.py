@@ -1,5 +1,6 @@
 """The paper-scale campaign's machinery at smoke scale: exact resume after a SIGKILL mid-epoch,
 and a background campaign that reports where it stands, stops cleanly and resumes to its result."""
+
 import json
 import os
 import signal
@@ -10,16 +11,32 @@ import time
 import pytest
 import torch
 
-from hypernas.search import load_run
+from hypernas.train.run import load_run
 
-SMALL = ["exp1", "--profile", "smoke", "--set", "train_subset=640", "--set", "val_subset=128",
-         "--set", "test_subset=128", "--no-progress"]
+SMALL = [
+    "exp1",
+    "--profile",
+    "smoke",
+    "--set",
+    "train_subset=640",
+    "--set",
+    "val_subset=128",
+    "--set",
+    "test_subset=128",
+    "--no-progress",
+]
 
 
 def hypernas(*args, data_root, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HYPERNAS_DATA": str(data_root), "HYPERNAS_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "hypernas", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hypernas", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def position(run_dir):
@@ -32,7 +49,9 @@ def position(run_dir):
 
 def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(tmp_path, data_root):
     full = hypernas("search", *SMALL, "--out", str(tmp_path / "full"), data_root=data_root)
-    part = hypernas("search", *SMALL, "--out", str(tmp_path / "part"), "--checkpoint-every", "0", data_root=data_root)
+    part = hypernas(
+        "search", *SMALL, "--out", str(tmp_path / "part"), "--checkpoint-every", "0", data_root=data_root
+    )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         pos = position(tmp_path / "part")
@@ -60,8 +79,20 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(tmp_path, data_roo
 
 
 def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
-    common = ["--profile", "smoke", "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"),
-              "--item", "exp1:rebalanced", "--workers", "1", "--checkpoint-every", "2"]
+    common = [
+        "--profile",
+        "smoke",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--item",
+        "exp1:rebalanced",
+        "--workers",
+        "1",
+        "--checkpoint-every",
+        "2",
+    ]
 
     def cli(*args):
         proc = hypernas("campaign", *args, *common, data_root=data_root)
@@ -102,8 +133,12 @@ def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
 
 
 def test_campaign_refuses_bad_input(tmp_path, data_root):
-    for args, words in ((["--item", "exp1:fast"], "unknown setting"), (["--item", "exp1"], "EXPERIMENT:SETTING"),
-                        (["--workers", "0"], ">= 1"), (["--item", "exp1:printed", "--item", "exp1:printed"], "twice")):
+    for args, words in (
+        (["--item", "exp1:fast"], "unknown setting"),
+        (["--item", "exp1"], "EXPERIMENT:SETTING"),
+        (["--workers", "0"], ">= 1"),
+        (["--item", "exp1:printed", "--item", "exp1:printed"], "twice"),
+    ):
         proc = hypernas("campaign", "status", "--runs-dir", str(tmp_path), *args, data_root=data_root)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 2 and words in err and len(err.strip().splitlines()) == 1, err
@@ -113,10 +148,10 @@ def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist):
     import threading
 
     from hypernas import data
-    from hypernas.evaluate import retrain
-    from hypernas.experiments import resolve
-    from hypernas.genotype import Genotype
-    from hypernas.search import Interrupted
+    from hypernas.space.genotype import Genotype
+    from hypernas.train.config import resolve
+    from hypernas.train.evaluate import retrain
+    from hypernas.train.stopping import Interrupted
 
     cfg = resolve("exp1", "smoke")
     splits = data.make_splits(fmnist, 0.1, train_subset=320, val_subset=64, test_subset=128)

@@ -1,7 +1,7 @@
 """torchrun with 2 CPU processes (gloo): ranks agree, the result matches one process, resume across world sizes."""
+
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hypernas.search import load_run
+from hypernas.train.run import load_run
 
 COMMON = ["exp1", "--profile", "smoke", "--set", "train_subset=256", "--no-progress"]
 
@@ -19,16 +19,23 @@ def torchrun(n, *args, port):
     if not exe.exists():
         pytest.skip("torchrun not found next to the interpreter")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([str(exe), "--nproc_per_node", str(n), "--master_port", str(port), "-m", "hypernas", *args],
-                          capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [str(exe), "--nproc_per_node", str(n), "--master_port", str(port), "-m", "hypernas", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def single(*args):
-    return subprocess.run([sys.executable, "-m", "hypernas", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "hypernas", *args], capture_output=True, text=True, timeout=600
+    )
 
 
 def last_json(text):
-    return json.loads(text[text.index("{"):])
+    return json.loads(text[text.index("{") :])
 
 
 def test_two_processes_agree_with_one(tmp_path, data_root):
@@ -46,7 +53,9 @@ def test_two_processes_agree_with_one(tmp_path, data_root):
     assert torch.allclose(ha, hb, atol=0.05)
 
     # resume with another world size: 1 epoch on 2 processes, then the rest on 1 process
-    part = torchrun(2, "search", *COMMON, *d, "--out", str(tmp_path / "mixed"), "--max-epochs", "1", port=29612)
+    part = torchrun(
+        2, "search", *COMMON, *d, "--out", str(tmp_path / "mixed"), "--max-epochs", "1", port=29612
+    )
     assert part.returncode == 0, part.stderr[-2000:]
     assert not (tmp_path / "mixed" / "search.json").exists()
     rest = single("search", *COMMON, *d, "--out", str(tmp_path / "mixed"), "--resume")

@@ -1,11 +1,12 @@
+import itertools
 import math
 
 import pytest
 import torch
 
-from hypernas.cost import relaxed_cost, relaxed_weights
-from hypernas.gumbel import gumbel_softmax, linear_temperature
-from hypernas.hypernet import RBFHypernet
+from hypernas.method.cost import relaxed_cost, relaxed_weights
+from hypernas.method.gumbel import gumbel_softmax, linear_temperature
+from hypernas.method.hypernet import RBFHypernet
 
 
 def test_gumbel_argmax_follows_softmax():
@@ -55,7 +56,7 @@ def test_straight_through_hard():
 def test_temperature_schedule():
     ts = [linear_temperature(e, 10) for e in range(10)]
     assert ts[0] == 1.0 and ts[-1] == pytest.approx(0.2)
-    assert all(a > b for a, b in zip(ts, ts[1:]))
+    assert all(a > b for a, b in itertools.pairwise(ts))
     assert linear_temperature(25, 10) == pytest.approx(0.2)  # never below the end value
     assert linear_temperature(0, 1) == 1.0
 
@@ -64,16 +65,20 @@ def test_hypernet_matches_hand_computation():
     refs = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     h = RBFHypernet(3, n_edges=2, ref_points=refs, sigma=1.0)
     with torch.no_grad():
-        h.alpha_ref.copy_(torch.tensor([[[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], [[-1.0, 0.0, 1.0], [4.0, 4.0, 4.0]]]))
+        h.alpha_ref.copy_(
+            torch.tensor([[[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], [[-1.0, 0.0, 1.0], [4.0, 4.0, 4.0]]])
+        )
     s = torch.tensor([0.5, 0.25, 0.25])
     d1 = 0.5**2 + 0.25**2 + 0.25**2  # ||s - e1||^2
     d2 = 0.5**2 + 0.25**2 + 0.75**2  # ||s - e3||^2
     w1 = math.exp(-d1) / (math.exp(-d1) + math.exp(-d2))
     w2 = 1 - w1
-    expected = torch.tensor([
-        [w1 * 1 + w2 * -1, w1 * 2 + w2 * 0, w1 * 3 + w2 * 1],
-        [w2 * 4, w2 * 4, w2 * 4],
-    ])
+    expected = torch.tensor(
+        [
+            [w1 * 1 + w2 * -1, w1 * 2 + w2 * 0, w1 * 3 + w2 * 1],
+            [w2 * 4, w2 * 4, w2 * 4],
+        ]
+    )
     assert torch.allclose(h(s), expected, atol=1e-6)
     assert h.rbf_weights(s)[0].item() == pytest.approx(w1)
     # nearer reference point gets the larger weight (negative sign of the paper)
@@ -103,8 +108,12 @@ def test_hypernet_positive_sign_weights_the_farthest_reference():
 
 
 def test_grouped_hypernet_gives_each_group_its_own_references():
-    refs = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],   # group 0
-                         [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]])  # group 1
+    refs = torch.tensor(
+        [
+            [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],  # group 0
+            [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]],
+        ]
+    )  # group 1
     groups = torch.tensor([0, 1, 1])
     h = RBFHypernet(3, 3, ref_points=refs, edge_groups=groups)
     assert h.grouped and h.m == 2
@@ -126,14 +135,29 @@ def test_hypernet_layouts_from_config():
     import hashlib
     import json
 
-    from hypernas.experiments import SearchConfig, resolve
-    from hypernas.search import build_hypernet
+    from hypernas.train.build import build_hypernet
+    from hypernas.train.config import SearchConfig, resolve
 
     default = resolve("exp1", "smoke")
     h = build_hypernet(default, default.space())
     # one group of 5 learnable N(0, I) points per intermediate node (4 normal + 4 reduction), paper's sign
     assert h.ref_points.shape == (8, 5, 3) and isinstance(h.ref_points, torch.nn.Parameter)
-    assert h.edge_groups.tolist() == [0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3] + [4, 4, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 7]
+    assert h.edge_groups.tolist() == [0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3] + [
+        4,
+        4,
+        5,
+        5,
+        5,
+        6,
+        6,
+        6,
+        6,
+        7,
+        7,
+        7,
+        7,
+        7,
+    ]
     assert h.sign == -1.0
     lattice = resolve("exp1", "smoke", {"ref_layout": "lattice", "learnable_refs": "false", "rbf_sign": "1"})
     h2 = build_hypernet(lattice, lattice.space())

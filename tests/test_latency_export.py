@@ -1,17 +1,18 @@
 """Latency tables, prediction, budget selection and export, on the smoke run of exp1."""
+
 import json
 
-import numpy as np
 import pytest
 import torch
 
-from hypernas import latency
 from hypernas.cli import main
+from hypernas.device import latency
+from hypernas.device.select import export_model, family_latencies, select_for_budget
 from hypernas.errors import ConfigError
-from hypernas.experiments import resolve
-from hypernas.genotype import Genotype
-from hypernas.search import load_run, load_splits
-from hypernas.selection import export_model, family_latencies, select_for_budget
+from hypernas.space.genotype import Genotype
+from hypernas.train.build import load_splits
+from hypernas.train.config import resolve
+from hypernas.train.run import load_run
 
 SPACE = resolve("exp1", "smoke").space()
 
@@ -54,7 +55,9 @@ def test_prediction_tracks_measurement(lut):
         pred = latency.predict(table, g, SPACE, "fashion_mnist")
         meas = latency.measure_genotype(g, SPACE, "fashion_mnist", reps=15).median_ms
         assert abs(pred - meas) / meas < 0.5, (g.key(), pred, meas)
-    assert latency.predict(table, conv, SPACE, "fashion_mnist") > latency.predict(table, pool, SPACE, "fashion_mnist")
+    assert latency.predict(table, conv, SPACE, "fashion_mnist") > latency.predict(
+        table, pool, SPACE, "fashion_mnist"
+    )
 
 
 def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, capsys):
@@ -70,10 +73,14 @@ def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, c
     # idle machine once measured 19.0 ms for a 12.5 ms budget): noise only adds time, so take the lower of the
     # recorded median and a second one, and allow 1.5x.
     chosen = Genotype(tuple(rec["ops"]), tuple(rec["normal"]), tuple(rec["reduce"]))
-    measured = min(rec["measured_ms"], latency.measure_genotype(chosen, run.space, "fashion_mnist", reps=30).median_ms)
+    measured = min(
+        rec["measured_ms"], latency.measure_genotype(chosen, run.space, "fashion_mnist", reps=30).median_ms
+    )
     assert measured <= budget * 1.5, (measured, rec)
     assert 0 <= rec["val_accuracy"] <= 100
-    rc = main(["select", str(smoke_run), "--lut", str(path), "--budget-ms", "0.0001", "--data-root", str(data_root)])
+    rc = main(
+        ["select", str(smoke_run), "--lut", str(path), "--budget-ms", "0.0001", "--data-root", str(data_root)]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "no architecture of this family fits" in err and len(err.strip().splitlines()) == 1
     rc = main(["select", str(smoke_run), "--lut", "missing.json", "--budget-ms", "5"])
@@ -90,5 +97,7 @@ def test_export_matches_pytorch(tmp_path, smoke_run, data_root, fmt):
 
 
 def test_export_cli_errors(capsys, smoke_run, tmp_path):
-    rc = main(["export", str(smoke_run), "--s", "0.2,0.3,0.5", "--format", "tflite", "--out", str(tmp_path / "m")])
+    rc = main(
+        ["export", str(smoke_run), "--s", "0.2,0.3,0.5", "--format", "tflite", "--out", str(tmp_path / "m")]
+    )
     assert rc == 2 and "onnx or torchscript" in capsys.readouterr().err

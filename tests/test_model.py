@@ -1,19 +1,20 @@
 """Supernet, discrete networks, weight inheritance, gradient flow and the paper's parameter counts."""
+
 import random
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from hypernas.cost import relaxed_cost
-from hypernas.discrete import build_discrete, inherit_weights
-from hypernas.experiments import OPS_3, OPS_5
-from hypernas.genotype import Genotype, from_alpha, parameter_counts
-from hypernas.gumbel import gumbel_softmax
-from hypernas.hypernet import RBFHypernet
-from hypernas.ops import build
-from hypernas.space import SearchSpace, cell_edges
-from hypernas.supernet import build_supernet
+from hypernas.method.cost import relaxed_cost
+from hypernas.method.gumbel import gumbel_softmax
+from hypernas.method.hypernet import RBFHypernet
+from hypernas.space.cells import SearchSpace, cell_edges
+from hypernas.space.genotype import Genotype, from_alpha
+from hypernas.space.network import build_discrete, inherit_weights, parameter_counts
+from hypernas.space.ops import build
+from hypernas.space.supernet import build_supernet
+from hypernas.train.config import OPS_3, OPS_5
 
 SPACE3 = SearchSpace(ops=OPS_3)
 POOL, SKIP, CONV = OPS_3
@@ -57,14 +58,34 @@ def make_genotype(normal: dict, reduce_s2: dict, reduce_s1: dict) -> Genotype:
 
 # Each column of the paper's Table 1 (parameters; # pool, # conv, # identity) as a concrete genotype.
 TABLE1 = {
-    "A": (dict(sep_conv_3x3=3, skip_connect=10, max_pool_3x3=1), dict(sep_conv_3x3=3, max_pool_3x3=5),
-          dict(max_pool_3x3=6), 38_304, (12, 6, 10)),
-    "B": (dict(skip_connect=10, max_pool_3x3=4), dict(skip_connect=1, max_pool_3x3=7),
-          dict(max_pool_3x3=6), 5_120, (17, 0, 11)),
-    "C": (dict(sep_conv_3x3=2, skip_connect=12), dict(sep_conv_3x3=6, skip_connect=2),
-          dict(sep_conv_3x3=5, skip_connect=1), 143_488, (0, 13, 15)),
-    "D": (dict(sep_conv_3x3=9, max_pool_3x3=5), dict(skip_connect=1, max_pool_3x3=7),
-          dict(max_pool_3x3=6), 12_320, (18, 9, 1)),
+    "A": (
+        dict(sep_conv_3x3=3, skip_connect=10, max_pool_3x3=1),
+        dict(sep_conv_3x3=3, max_pool_3x3=5),
+        dict(max_pool_3x3=6),
+        38_304,
+        (12, 6, 10),
+    ),
+    "B": (
+        dict(skip_connect=10, max_pool_3x3=4),
+        dict(skip_connect=1, max_pool_3x3=7),
+        dict(max_pool_3x3=6),
+        5_120,
+        (17, 0, 11),
+    ),
+    "C": (
+        dict(sep_conv_3x3=2, skip_connect=12),
+        dict(sep_conv_3x3=6, skip_connect=2),
+        dict(sep_conv_3x3=5, skip_connect=1),
+        143_488,
+        (0, 13, 15),
+    ),
+    "D": (
+        dict(sep_conv_3x3=9, max_pool_3x3=5),
+        dict(skip_connect=1, max_pool_3x3=7),
+        dict(max_pool_3x3=6),
+        12_320,
+        (18, 9, 1),
+    ),
 }
 
 
@@ -161,7 +182,7 @@ def test_sampled_path_equals_full_mixture_at_the_sample():
 
 @pytest.mark.parametrize("ops,in_ch,hw", [(OPS_3, 1, 28), (OPS_5, 1, 28), (OPS_3, 3, 32)])
 def test_grouped_cell_equals_edge_by_edge(ops, in_ch, hw):
-    """Training-mode forward grouped by source node (hypernas.grouped) = edge-by-edge forward:
+    """Training-mode forward grouped by source node (hypernas.space.fused_cell) = edge-by-edge forward:
     outputs, gradients of every weight and of gamma, and the BatchNorm running statistics."""
     torch.manual_seed(0)
     grouped = build_supernet(SearchSpace(ops=ops, in_channels=in_ch)).train()

@@ -1,18 +1,22 @@
 """Determinism and exact resume of the search on the real Fashion-MNIST (small subsets)."""
+
 import json
 
 import torch
 
-from hypernas.experiments import resolve
-from hypernas.genotype import derive
-from hypernas.search import load_run, search
+from hypernas.space.genotype import derive
+from hypernas.train.config import resolve
+from hypernas.train.run import load_run
+from hypernas.train.search import search
 
 TINY = {"train_subset": "256", "val_subset": "128", "test_subset": "128", "epochs": "3"}
 
 
 def _genotypes(run_dir):
     run = load_run(run_dir)
-    return [derive(run.hypernet, s, run.config.ops).key() for s in ([0.2, 0.3, 0.5], [0.6, 0.2, 0.2], [1 / 3] * 3)]
+    return [
+        derive(run.hypernet, s, run.config.ops).key() for s in ([0.2, 0.3, 0.5], [0.6, 0.2, 0.2], [1 / 3] * 3)
+    ]
 
 
 def test_same_seed_same_numbers(tmp_path, data_root):
@@ -38,4 +42,4 @@ def test_resume_equals_uninterrupted(tmp_path, data_root):
     sb = load_run(tmp_path / "part").hypernet.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(l)["epoch"] for l in lines] == [1, 2, 3]
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]

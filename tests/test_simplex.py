@@ -4,8 +4,8 @@ import pytest
 import torch
 from scipy import stats
 
-from hypernas import simplex
 from hypernas.errors import SimplexError
+from hypernas.method import simplex
 
 
 @pytest.mark.parametrize("k", [3, 5])

@@ -1,11 +1,13 @@
 """The theorem check, the results cache and the report on a tiny run."""
+
 import json
 
 import pytest
 
-from hypernas import report, theory
-from hypernas.experiments import PROFILE_SOURCES, SETTINGS, resolve
-from hypernas.results import run_experiment
+from hypernas import book
+from hypernas.book import theory
+from hypernas.book.experiment import run_experiment
+from hypernas.train.config import PROFILE_SOURCES, SETTINGS, resolve
 
 
 def test_theorem_check_limits():
@@ -33,14 +35,29 @@ def test_theorem_check_limits():
 @pytest.fixture(scope="module")
 def tiny_result(tmp_path_factory, data_root):
     tmp = tmp_path_factory.mktemp("res")
-    kw = dict(profile="smoke", data_root=data_root, results_dir=tmp / "results", runs_dir=tmp / "runs",
-              overrides={"train_subset": "256", "epochs": "1"}, progress=False, family_eval_max=2)
+    kw = dict(
+        profile="smoke",
+        data_root=data_root,
+        results_dir=tmp / "results",
+        runs_dir=tmp / "runs",
+        overrides={"train_subset": "256", "epochs": "1"},
+        progress=False,
+        family_eval_max=2,
+    )
     return tmp, kw, run_experiment("exp1", **kw)
 
 
 def test_result_fields_and_cache(tiny_result):
     tmp, kw, r = tiny_result
-    assert set(r) >= {"experiment", "profile", "config_hash", "provenance", "architectures", "family_grid", "curves"}
+    assert set(r) >= {
+        "experiment",
+        "profile",
+        "config_hash",
+        "provenance",
+        "architectures",
+        "family_grid",
+        "curves",
+    }
     assert set(r["provenance"]) >= {"commit", "hardware", "torch", "data_source", "wall_time_s"}
     assert list(r["architectures"]) == ["A", "B", "C", "D"]
     for a in r["architectures"].values():
@@ -72,12 +89,17 @@ def test_evaluation_resumes_from_its_cache(tiny_result):
 
 def test_report_tables(tiny_result):
     _, _, r = tiny_result
-    table = report.comparison_table(r)
+    table = book.comparison_table(r)
     assert ("A uniform", "paper") in table.columns
-    assert table.loc[report.CELL_PARAMS_ROW, ("B conv pen.", "paper")] == "5,120"
-    verdicts = report.claim_verdicts({"exp1": r})
-    assert len(verdicts) == 5 and set(verdicts["verdict"]) <= {"reproduced", "partly", "not reproduced", "not tested here"}
-    effects = sum(report.penalty_effects(r).values())
+    assert table.loc[book.CELL_PARAMS_ROW, ("B conv pen.", "paper")] == "5,120"
+    verdicts = book.claim_verdicts({"exp1": r})
+    assert len(verdicts) == 5 and set(verdicts["verdict"]) <= {
+        "reproduced",
+        "partly",
+        "not reproduced",
+        "not tested here",
+    }
+    effects = sum(book.penalty_effects(r).values())
     claim5 = verdicts.iloc[4]
     assert f"penalty effects {effects} of 3" in claim5["our numbers"]
     if effects < 3:
@@ -86,25 +108,40 @@ def test_report_tables(tiny_result):
 
 def _fake_result(kappa, relaxation, counts, before, seed=0):
     fam = lambda p, c, i: {"pool": p, "conv": c, "identity": i}  # noqa: E731
-    return {"config": {"kappa": kappa, "cost_relaxation": relaxation, "seed": seed, "ref_layout": "random_per_node", "rbf_sign": -1.0},
-            "architectures": {n: {"family_counts": fam(*c), "test_accuracy": {"inherited": 60.0 + k}}
-                              for k, (n, c) in enumerate(zip("ABCD", counts))},
-            "curves": [{"epoch": 1, "t": 0.47, "family_counts": {n: fam(*before) for n in "ABCD"}},
-                       {"epoch": 2, "t": 0.2, "family_counts": {n: fam(*c) for n, c in zip("ABCD", counts)}}]}
+    return {
+        "config": {
+            "kappa": kappa,
+            "cost_relaxation": relaxation,
+            "seed": seed,
+            "ref_layout": "random_per_node",
+            "rbf_sign": -1.0,
+        },
+        "architectures": {
+            n: {"family_counts": fam(*c), "test_accuracy": {"inherited": 60.0 + k}}
+            for k, (n, c) in enumerate(zip("ABCD", counts))
+        },
+        "curves": [
+            {"epoch": 1, "t": 0.47, "family_counts": {n: fam(*before) for n in "ABCD"}},
+            {"epoch": 2, "t": 0.2, "family_counts": {n: fam(*c) for n, c in zip("ABCD", counts)}},
+        ],
+    }
 
 
 def test_penalty_effects_and_kappa_sweep_table():
     good = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
     collapsed = _fake_result(3.0, "softmax_t", [(0, 0, 28), (0, 0, 28), (0, 0, 28), (0, 28, 0)], (17, 11, 0))
-    assert all(report.penalty_effects(good).values())
-    assert list(report.penalty_effects(collapsed).values()) == [False, False, True]
-    assert report.epochs_holding_all_effects(good) == [2]
-    assert report.epochs_holding_all_effects(collapsed) == []
-    assert report.penalty_effects_text(collapsed) == (
+    assert all(book.penalty_effects(good).values())
+    assert list(book.penalty_effects(collapsed).values()) == [False, False, True]
+    assert book.epochs_holding_all_effects(good) == [2]
+    assert book.epochs_holding_all_effects(collapsed) == []
+    assert book.penalty_effects_text(collapsed) == (
         "Penalty effects in this run: B holds fewer convolutions than A: no (0 vs 0); C holds fewer poolings "
-        "than A: no (0 vs 0); D holds fewer identities than A: yes (0 vs 28).")
-    other_seed = _fake_result(3.0, "softmax_t", [(9, 9, 10), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10), seed=1)
-    table = report.kappa_sweep_frame([other_seed, collapsed, good], main=good)
+        "than A: no (0 vs 0); D holds fewer identities than A: yes (0 vs 28)."
+    )
+    other_seed = _fake_result(
+        3.0, "softmax_t", [(9, 9, 10), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10), seed=1
+    )
+    table = book.kappa_sweep_frame([other_seed, collapsed, good], main=good)
     assert list(table.index) == [(0.3, "softmax (main run)", 0), (3.0, "softmax_t", 0), (3.0, "softmax_t", 1)]
     assert list(table["penalty effects held"]) == ["3 of 3", "1 of 3", "3 of 3"]
     assert table.loc[(3.0, "softmax_t", 0), "A"] == "0/0/28"
@@ -113,17 +150,27 @@ def test_penalty_effects_and_kappa_sweep_table():
     assert table.loc[(3.0, "softmax_t", 0), "epochs holding all three"] == "none of 2"
     assert table.loc[(0.3, "softmax (main run)", 0), "best inherited %"] == "63.00 (D)"
     longer = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
-    longer["config"]["epochs"] = 4  # the fake configs hold a few keys; the rest take SearchConfig's defaults (10 epochs)
-    assert report.kappa_sweep_frame([good, longer], main=good).index[1] == (0.3, "softmax, epochs=4", 0)
+    longer["config"]["epochs"] = (
+        4  # the fake configs hold a few keys; the rest take SearchConfig's defaults (10 epochs)
+    )
+    assert book.kappa_sweep_frame([good, longer], main=good).index[1] == (0.3, "softmax, epochs=4", 0)
     # a result stored before ref_layout existed was made with the fixed lattice; its label says so in one item
     lattice = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
     del lattice["config"]["ref_layout"], lattice["config"]["rbf_sign"]
     lattice["config"]["learnable_refs"] = False
-    assert report.kappa_sweep_frame([good, lattice], main=good).index[1] == (0.3, "softmax, ref_layout=lattice", 0)
-    assert report.same_setting(lattice, {**good["config"], "ref_layout": "lattice", "learnable_refs": False})
-    assert not report.same_setting(lattice, good["config"]) and report.same_setting(longer, {**good["config"], "epochs": 4})
-    assert report.same_hypernet(good["config"], longer["config"]) and not report.same_hypernet(good["config"], lattice["config"])
-    grouped = report.sweep_by_setting([other_seed, collapsed, good])
+    assert book.kappa_sweep_frame([good, lattice], main=good).index[1] == (
+        0.3,
+        "softmax, ref_layout=lattice",
+        0,
+    )
+    assert book.same_setting(lattice, {**good["config"], "ref_layout": "lattice", "learnable_refs": False})
+    assert not book.same_setting(lattice, good["config"]) and book.same_setting(
+        longer, {**good["config"], "epochs": 4}
+    )
+    assert book.same_hypernet(good["config"], longer["config"]) and not book.same_hypernet(
+        good["config"], lattice["config"]
+    )
+    grouped = book.sweep_by_setting([other_seed, collapsed, good])
     assert grouped.loc[(3.0, "softmax_t"), "seeds"] == "0, 1"
     assert grouped.loc[(3.0, "softmax_t"), "all three effects held"] == "1 of 2"
     assert grouped.loc[(3.0, "softmax_t"), "last-epoch collapse"] == "1 of 2"
@@ -136,43 +183,50 @@ def test_seed_given_twice_is_refused(tmp_path):
     from hypernas.errors import ConfigError
 
     with pytest.raises(ConfigError, match="give the seed once"):
-        run_experiment("exp1", "smoke", seed=0, overrides={"seed": 1}, results_dir=tmp_path, runs_dir=tmp_path)
+        run_experiment(
+            "exp1", "smoke", seed=0, overrides={"seed": 1}, results_dir=tmp_path, runs_dir=tmp_path
+        )
 
 
 def test_run_times_count_resumed_evaluation():
-    prov = {"search_time_s": 100.0, "evaluation_time_s": 30.0, "evaluation_compute_time_s": 30.0,
-            "hardware": "cpu", "commit": "abc"}
+    prov = {
+        "search_time_s": 100.0,
+        "evaluation_time_s": 30.0,
+        "evaluation_compute_time_s": 30.0,
+        "hardware": "cpu",
+        "commit": "abc",
+    }
     fresh = {"provenance": prov}
-    assert report.evaluation_seconds(fresh) == 30.0
-    assert report.run_times(fresh) == "Search time 100 s, evaluation time 30 s on cpu (commit `abc`)."
+    assert book.evaluation_seconds(fresh) == 30.0
+    assert book.run_times(fresh) == "Search time 100 s, evaluation time 30 s on cpu (commit `abc`)."
     resumed = {"provenance": {**prov, "evaluation_compute_time_s": 3000.0}}
-    assert report.evaluation_seconds(resumed) == 3000.0
-    assert "evaluation time 3000 s (summed over the measurements" in report.run_times(resumed)
-    assert "the last pass took 30 s" in report.run_times(resumed)
+    assert book.evaluation_seconds(resumed) == 3000.0
+    assert "evaluation time 3000 s (summed over the measurements" in book.run_times(resumed)
+    assert "the last pass took 30 s" in book.run_times(resumed)
 
 
 def test_paper_scale_helpers(tiny_result, tmp_path):
     _, _, r = tiny_result
     # a result made with another config than today's paper profile is not shown as a paper-scale result
     (tmp_path / "exp1.json").write_text(json.dumps(r))
-    assert report.paper_result(tmp_path, "exp1", "printed") is None
+    assert book.paper_result(tmp_path, "exp1", "printed") is None
     wanted = resolve("exp1", "paper", SETTINGS["rebalanced"])
     (tmp_path / "exp1-rebalanced.json").write_text(json.dumps({**r, "config_hash": wanted.hash()}))
-    assert report.paper_result(tmp_path, "exp1", "rebalanced")["config_hash"] == wanted.hash()
-    assert report.paper_result(tmp_path, "exp2", "rebalanced") is None
+    assert book.paper_result(tmp_path, "exp1", "rebalanced")["config_hash"] == wanted.hash()
+    assert book.paper_result(tmp_path, "exp2", "rebalanced") is None
 
-    table = report.profile_table()
+    table = book.profile_table()
     assert table.loc["epochs", "value"] == "exp1: 10; exp2: 20; exp3: 50"
     assert table.loc["kappa", "value"] == "50" and table.loc["test_subset", "value"] == "all"
     assert all(table["source"].str.len() > 0) and set(PROFILE_SOURCES) <= set(table.index)
 
-    text = report.headline({"paper scale": {}, "smoke scale": {"exp1": r}})
+    text = book.headline({"paper scale": {}, "smoke scale": {"exp1": r}})
     lines = text.splitlines()
     assert len(lines) == 2 and "no run has finished yet" in lines[0]
-    b, c, d = report.penalised_counts(r)
+    b, c, d = book.penalised_counts(r)
     assert f"exp1 {b}/{c}/{d} edges" in lines[1] and "(paper: exp1 0/0/1)" in lines[1]
 
-    fig = report.plot_cells(r)
+    fig = book.plot_cells(r)
     assert len(fig.axes) == 8  # A-D, normal and reduction
     # every edge of the normal cell of A is drawn (14 arrows) plus the 4 edges into c_k
     assert len(fig.axes[0].patches) == 14 + 4

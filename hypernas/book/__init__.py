@@ -1,0 +1,87 @@
+"""What the book's chapters call: the experiment pipeline with its result cache (``experiment``),
+the paper-scale background campaign (``campaign``), tables, figures and claim verdicts
+(``tables``, ``figures``, ``cell_figure``, ``claims``, ``runs``, with the paper's own numbers in ``paper``) and the theorem's numerical check (``theory``)."""
+
+from hypernas.book.claims import (
+    claim_verdicts,
+    collapses_onto_identity,
+    counts_text,
+    epochs_holding_all_effects,
+    headline,
+    holds_all_effects,
+    penalised_counts,
+    penalised_counts_text,
+    penalty_effects,
+    penalty_effects_text,
+    uses_every_family,
+)
+from hypernas.book.experiment import ensure_search, family_grid, run_experiment, sweep_results
+from hypernas.book.figures import (
+    plot_cells,
+    plot_counts_over_epochs,
+    plot_curves,
+    plot_family_map,
+    plot_front,
+    plot_op_stats,
+)
+from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SETTING_TITLES
+from hypernas.book.runs import (
+    best_accuracy,
+    evaluation_seconds,
+    hypernet_text,
+    paper_result,
+    run_description,
+    run_times,
+    same_hypernet,
+)
+from hypernas.book.tables import (
+    comparison_table,
+    family_frame,
+    kappa_sweep_frame,
+    profile_table,
+    same_setting,
+    setting_label,
+    sweep_by_setting,
+)
+
+__all__ = [
+    "ARCH_NAMES",
+    "CELL_PARAMS_ROW",
+    "PAPER_TABLES",
+    "SETTING_TITLES",
+    "best_accuracy",
+    "claim_verdicts",
+    "collapses_onto_identity",
+    "comparison_table",
+    "counts_text",
+    "ensure_search",
+    "epochs_holding_all_effects",
+    "evaluation_seconds",
+    "family_frame",
+    "family_grid",
+    "headline",
+    "holds_all_effects",
+    "hypernet_text",
+    "kappa_sweep_frame",
+    "paper_result",
+    "penalised_counts",
+    "penalised_counts_text",
+    "penalty_effects",
+    "penalty_effects_text",
+    "plot_cells",
+    "plot_counts_over_epochs",
+    "plot_curves",
+    "plot_family_map",
+    "plot_front",
+    "plot_op_stats",
+    "profile_table",
+    "run_description",
+    "run_experiment",
+    "run_times",
+    "same_hypernet",
+    "same_setting",
+    "setting_label",
+    "sweep_by_setting",
+    "sweep_results",
+    "uses_every_family",
+]

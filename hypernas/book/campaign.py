@@ -1,0 +1,461 @@
+"""The paper-scale campaign: a queue of (experiment, setting) runs taken to the end in the background.
+
+    hypernas campaign start     # make paper: start, or resume where the queue stands
+    hypernas campaign status    # make paper-status: run, epoch, step, images/s, ETA
+    hypernas campaign stop      # make paper-stop: every worker stops after a checkpoint
+
+``start`` exports the committed package (``git archive HEAD``) into ``runs/<profile>/code/<commit>``
+and starts a detached supervisor that runs that snapshot. Editing the working tree therefore never
+changes a running campaign, and every result names a clean commit; a campaign resumed under a later
+commit records it beside the epochs it ran (the segments of each search). The supervisor keeps up to
+``workers`` queue items running, each in a worker process with ``threads`` threads: search (with a
+checkpoint every ``checkpoint_every_s`` seconds of compute), then evaluation (each accuracy kept as
+soon as it is measured), then ``results/<profile>/<name>.json``. SIGTERM to the supervisor reaches
+every worker, which stops after its next checkpoint. A run resumes with the thread count it started
+with, so that its numbers do not depend on how often it was interrupted.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hypernas.errors import ConfigError, HyperNASError
+from hypernas.io import read_json, write_json
+from hypernas.provenance import utc_now
+from hypernas.train.config import PRESETS, SETTINGS, resolve, result_name
+from hypernas.train.stopping import EXIT_STOPPED, stop_on_sigterm
+
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the hypernas package this module belongs to
+log = logging.getLogger(__name__)
+
+# The queue of issue order: the paper as printed and the rebalanced objective, exp1 first.
+QUEUE: tuple[tuple[str, str], ...] = (
+    ("exp1", "printed"),
+    ("exp1", "rebalanced"),
+    ("exp3", "rebalanced"),
+    ("exp2", "rebalanced"),
+    ("exp3", "printed"),
+    ("exp2", "printed"),
+)
+STATE_FILE = "campaign.json"
+
+
+@dataclass
+class CampaignConfig:
+    """How the campaign runs: where, how many workers of how many threads, which queue."""
+
+    profile: str = "paper"
+    runs_dir: str = "runs"
+    results_dir: str | None = None  # default results/<profile>
+    workers: int = 2
+    threads: int = 1
+    checkpoint_every_s: float = 300.0
+    queue: list[list[str]] = field(default_factory=lambda: [list(item) for item in QUEUE])
+
+    def __post_init__(self) -> None:
+        if self.results_dir is None:
+            self.results_dir = str(Path("results") / self.profile)
+        if self.workers < 1 or self.threads < 1:
+            raise ConfigError("--workers and --threads must be >= 1")
+        if self.workers * self.threads > (os.cpu_count() or 1):
+            raise ConfigError(
+                f"--workers {self.workers} x --threads {self.threads} exceeds the "
+                f"{os.cpu_count()} CPU cores of this machine; lower one of them"
+            )
+        if self.checkpoint_every_s <= 0:
+            raise ConfigError("--checkpoint-every must be > 0 seconds")
+        for experiment, setting in self.queue:
+            result_name(experiment, setting)  # a one-line error for an unknown setting
+        dirs = [run_dir(self, experiment, setting) for experiment, setting in self.queue]
+        if len(set(dirs)) < len(dirs):
+            raise ConfigError("the queue names one run twice (same experiment and config); remove the repeat")
+
+    @property
+    def home(self) -> Path:
+        return Path(self.runs_dir) / self.profile
+
+    def names(self) -> list[str]:
+        return [result_name(e, s) for e, s in self.queue]
+
+
+def item_config(experiment: str, setting: str, profile: str):
+    return resolve(experiment, profile, SETTINGS[setting])
+
+
+def is_done(cc: CampaignConfig, experiment: str, setting: str) -> bool:
+    """True when the item's result exists and was made with its current config."""
+    path = Path(cc.results_dir) / f"{result_name(experiment, setting)}.json"
+    if not path.is_file():
+        return False
+    try:
+        return read_json(path).get("config_hash") == item_config(experiment, setting, cc.profile).hash()
+    except ValueError:
+        return False
+
+
+def run_dir(cc: CampaignConfig, experiment: str, setting: str) -> Path:
+    cfg = item_config(experiment, setting, cc.profile)
+    return Path(cc.runs_dir) / cc.profile / f"{result_name(experiment, setting)}-{cfg.hash()}"
+
+
+# ----------------------------------------------------------------------------- start / stop
+def _git(repo: Path, *args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise ConfigError(
+            f"the campaign runs a snapshot of the committed code, but `git {' '.join(args)}` "
+            f"failed in {repo}; start it from a git checkout"
+        )
+    return out.stdout.strip()
+
+
+def export_snapshot(repo: Path, dest_root: Path) -> tuple[str, Path]:
+    """``git archive HEAD hypernas`` unpacked into ``dest_root/<commit>``; returns (commit, folder)."""
+    commit = _git(repo, "rev-parse", "HEAD")[:12]
+    dest = dest_root / commit
+    if not (dest / "hypernas" / "__init__.py").is_file():
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", "HEAD", "hypernas"], cwd=repo, capture_output=True
+        )
+        if archive.returncode != 0:
+            raise ConfigError(f"`git archive HEAD hypernas` failed in {repo}")
+        blob = archive.stdout
+        tmp = dest_root / f".{commit}.tmp"
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            tar.extractall(tmp, filter="data")
+        os.replace(tmp, dest)
+    if _git(repo, "status", "--porcelain", "--untracked-files=no", "--", "hypernas"):
+        log.warning(
+            "uncommitted changes in hypernas/ are not part of the campaign (it runs commit %s)", commit
+        )
+    return commit, dest
+
+
+def copy_package(dest_root: Path) -> tuple[str, Path]:
+    """The fallback without git: a copy of the package as it is, labelled with whatever commit is known."""
+    from hypernas.provenance import git_commit
+
+    dest = dest_root / "working-tree"
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(_PACKAGE_DIR, dest / "hypernas", ignore=shutil.ignore_patterns("__pycache__"))
+    return git_commit(), dest
+
+
+def supervisor_alive(state: dict | None) -> bool:
+    """Whether the supervisor recorded in ``state`` is still running."""
+    if not state or not state.get("pid"):
+        return False
+    try:
+        os.kill(state["pid"], 0)
+        cmdline = (
+            Path(f"/proc/{state['pid']}/cmdline").read_bytes() if Path("/proc").is_dir() else b"campaign"
+        )
+    except (OSError, PermissionError):
+        return False
+    return b"campaign" in cmdline
+
+
+def read_state(cc: CampaignConfig) -> dict | None:
+    return _read_json_or_none(cc.home / STATE_FILE)
+
+
+def _python_with(code_dir: Path) -> list[str]:
+    """A Python command line that imports ``hypernas`` from ``code_dir`` first, then runs its CLI."""
+    boot = (
+        f"import sys; sys.path.insert(0, {str(code_dir)!r}); from hypernas.cli import main; sys.exit(main())"
+    )
+    return [sys.executable, "-c", boot]
+
+
+def _cli_args(cc: CampaignConfig) -> list[str]:
+    args = [
+        "--profile",
+        cc.profile,
+        "--runs-dir",
+        cc.runs_dir,
+        "--results-dir",
+        str(cc.results_dir),
+        "--workers",
+        str(cc.workers),
+        "--threads",
+        str(cc.threads),
+        "--checkpoint-every",
+        str(cc.checkpoint_every_s),
+    ]
+    for experiment, setting in cc.queue:
+        args += ["--item", f"{experiment}:{setting}"]
+    return args
+
+
+def start(cc: CampaignConfig, repo: Path | None = None) -> dict:
+    """Start the supervisor in the background (or report the one already running)."""
+    state = read_state(cc)
+    if supervisor_alive(state):
+        return {**state, "already_running": True}
+    cc.home.mkdir(parents=True, exist_ok=True)
+    try:
+        top = Path(_git(Path(repo or "."), "rev-parse", "--show-toplevel"))
+        commit, code_dir = export_snapshot(top, (cc.home / "code").resolve())
+    except ConfigError as exc:  # no usable git checkout: run the package as it is, and say so
+        log.warning("%s; running the package as it is instead", exc)
+        commit, code_dir = copy_package((cc.home / "code").resolve())
+    (cc.home / "logs").mkdir(exist_ok=True)
+    env = {**os.environ, "HYPERNAS_COMMIT": commit, "OMP_NUM_THREADS": str(cc.threads)}
+    with open(cc.home / "logs" / "supervisor.log", "ab") as logf:
+        proc = subprocess.Popen(
+            [*_python_with(code_dir), "campaign", "run", *_cli_args(cc)],
+            cwd=Path.cwd(),
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    for _ in range(100):  # the supervisor writes its state file first thing
+        state = read_state(cc)
+        if state and state.get("pid") == proc.pid:
+            break
+        if proc.poll() is not None:
+            raise HyperNASError(
+                f"the campaign supervisor exited at once (status {proc.returncode}); "
+                f"see {cc.home / 'logs' / 'supervisor.log'}"
+            )
+        time.sleep(0.1)
+    return {**(read_state(cc) or {}), "already_running": False}
+
+
+def stop(cc: CampaignConfig, wait_s: float = 900.0) -> bool:
+    """SIGTERM to the supervisor; wait until every worker has checkpointed and exited. False if none ran."""
+    state = read_state(cc)
+    if not supervisor_alive(state):
+        return False
+    os.kill(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while supervisor_alive(read_state(cc)) and time.monotonic() < deadline:
+        time.sleep(1.0)
+    if supervisor_alive(read_state(cc)):
+        raise HyperNASError(
+            f"the campaign (pid {state['pid']}) is still stopping after {wait_s:.0f} s; "
+            "run `hypernas campaign status` to see where its workers are"
+        )
+    return True
+
+
+# ----------------------------------------------------------------------------- supervisor and worker
+def supervise(cc: CampaignConfig) -> int:
+    """The supervisor's loop: keep ``workers`` queue items running until the queue is done or stopped."""
+    from hypernas import data as data_mod
+
+    state = {
+        "pid": os.getpid(),
+        "commit": os.environ.get("HYPERNAS_COMMIT", "unknown"),
+        "config": asdict(cc),
+        "started": utc_now(),
+        "state": "running",
+        "items": {},
+    }
+    home = cc.home
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    write_json(home / STATE_FILE, state)
+    items = state["items"]
+    with stop_on_sigterm((signal.SIGTERM, signal.SIGINT)) as stop_event:
+        for name in sorted(
+            {PRESETS[e]["dataset"] for e, _ in cc.queue}
+        ):  # unpack once, before workers race for it
+            data_mod.load(name)
+        pending = [(e, s) for e, s in cc.queue if not is_done(cc, e, s)]
+        for e, s in cc.queue:
+            items[result_name(e, s)] = {"state": "done" if (e, s) not in pending else "waiting"}
+        running: dict[str, subprocess.Popen] = {}
+        forwarded = False
+        while pending or running:
+            while pending and len(running) < cc.workers and not stop_event.is_set():
+                experiment, setting = pending.pop(0)
+                name = result_name(experiment, setting)
+                cmd = [
+                    *_python_with(_PACKAGE_DIR.parent),
+                    "campaign",
+                    "work",
+                    experiment,
+                    setting,
+                    *_cli_args(cc),
+                ]
+                with open(home / "logs" / f"{name}.log", "ab") as logf:
+                    running[name] = subprocess.Popen(
+                        cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT
+                    )
+                items[name] = {"state": "running", "pid": running[name].pid, "started": utc_now()}
+                write_json(home / STATE_FILE, state)
+            if stop_event.is_set() and not forwarded:
+                for proc in running.values():
+                    proc.send_signal(signal.SIGTERM)
+                forwarded = True
+                state["state"] = "stopping"
+                write_json(home / STATE_FILE, state)
+            for name, proc in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                del running[name]
+                code = proc.returncode
+                outcome = {0: "done", EXIT_STOPPED: "stopped"}.get(code, "failed")
+                items[name] = {**items[name], "state": outcome, "exit_code": code, "ended": utc_now()}
+                write_json(home / STATE_FILE, state)
+            if stop_event.is_set() and not running:
+                break
+            stop_event.wait(2.0)
+    state["state"] = "stopped" if stop_event.is_set() else "finished"
+    state["ended"] = utc_now()
+    write_json(home / STATE_FILE, state)
+    return 0
+
+
+def work(cc: CampaignConfig, experiment: str, setting: str) -> int:
+    """One queue item to its result: search (resumed where it stands), evaluation, result JSON."""
+    import torch
+
+    from hypernas.book.experiment import run_experiment
+    from hypernas.train.checkpoint import CHECKPOINT, read_checkpoint
+    from hypernas.train.stopping import Interrupted
+
+    threads = cc.threads
+    ckpt_dir = run_dir(cc, experiment, setting)
+    if (ckpt_dir / CHECKPOINT).is_file():
+        segments = read_checkpoint(ckpt_dir).get("segments") or [{}]
+        threads = segments[0].get("threads", threads)
+        if threads != cc.threads:
+            log.warning(
+                "%s started with %d threads; it continues with %d so that its numbers do not change",
+                ckpt_dir.name,
+                threads,
+                threads,
+            )
+    torch.set_num_threads(threads)
+    name = result_name(experiment, setting)
+    log.info(
+        "%s: %s, setting %s, %d thread(s), commit %s",
+        name,
+        experiment,
+        setting,
+        threads,
+        os.environ.get("HYPERNAS_COMMIT", "unknown"),
+    )
+    with stop_on_sigterm() as stop_event:
+        try:
+            result = run_experiment(
+                experiment,
+                cc.profile,
+                results_dir=cc.results_dir,
+                runs_dir=cc.runs_dir,
+                overrides=SETTINGS[setting],
+                name=name,
+                progress=False,
+                stop=stop_event,
+                checkpoint_every_s=cc.checkpoint_every_s,
+            )
+        except Interrupted as exc:
+            log.info("%s: %s", name, exc)
+            return EXIT_STOPPED
+    log.info("%s: finished, %s", name, result["provenance"]["wall_time_s"])
+    return 0
+
+
+# ----------------------------------------------------------------------------- status
+def status(cc: CampaignConfig) -> dict:
+    """Where the campaign stands: supervisor, and per queue item its state, position, speed and ETA."""
+    state = read_state(cc) or {}
+    alive = supervisor_alive(state)
+    rows = []
+    for experiment, setting in cc.queue:
+        name = result_name(experiment, setting)
+        row = {"name": name, "experiment": experiment, "setting": setting}
+        item = state.get("items", {}).get(name, {})
+        rd = run_dir(cc, experiment, setting)
+        progress = _read_json_or_none(rd / "progress.json")
+        if is_done(cc, experiment, setting):
+            res = read_json(Path(cc.results_dir) / f"{name}.json")
+            row.update(state="done", wall_time_s=res["provenance"].get("wall_time_s"))
+        elif progress is None:
+            row.update(state=item.get("state", "waiting") if alive else "not started")
+        else:
+            worker_alive = alive and item.get("state") == "running"
+            row.update(
+                {
+                    k: progress.get(k)
+                    for k in (
+                        "epoch",
+                        "epochs",
+                        "step",
+                        "steps_per_epoch",
+                        "images_per_s",
+                        "eta_s",
+                        "updated",
+                        "measurement",
+                        "measured",
+                    )
+                }
+            )
+            phase = progress.get("state", "?")
+            row["state"] = (
+                phase if worker_alive else {"searching": "paused", "evaluating": "paused"}.get(phase, phase)
+            )
+            if item.get("state") == "failed":
+                row.update(state="failed", exit_code=item.get("exit_code"))
+        rows.append(row)
+    return {
+        "supervisor": {
+            "alive": alive,
+            "pid": state.get("pid"),
+            "commit": state.get("commit"),
+            "started": state.get("started"),
+            "state": state.get("state", "never started"),
+        },
+        "runs": rows,
+    }
+
+
+def format_status(st: dict) -> str:
+    sup = st["supervisor"]
+    head = (
+        f"campaign: {'running' if sup['alive'] else 'not running'} (pid {sup['pid']}, commit {sup['commit']}, "
+        f"started {sup['started']}, last state {sup['state']})"
+        if sup["pid"]
+        else "campaign: never started"
+    )
+    lines = [head, f"{'run':22}{'state':12}{'epoch':>9}{'step':>11}{'images/s':>10}{'ETA':>9}  note"]
+    for r in st["runs"]:
+        epoch = f"{r['epoch']}/{r['epochs']}" if r.get("epochs") else ""
+        step = f"{r['step']}/{r['steps_per_epoch']}" if r.get("steps_per_epoch") else ""
+        ips = f"{r['images_per_s']:.1f}" if r.get("images_per_s") else ""
+        eta = _hms(r["eta_s"]) if r.get("eta_s") and r["state"] == "searching" else ""
+        note = ""
+        if r["state"] == "done" and r.get("wall_time_s"):
+            note = f"result written ({_hms(r['wall_time_s'])} of compute)"
+        elif r.get("measurement"):
+            note = f"measurement {r['measured']}: {r['measurement']}"
+        elif r["state"] == "failed":
+            note = f"worker exited with status {r.get('exit_code')}; see the run's log"
+        lines.append(f"{r['name']:22}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
+    return "\n".join(lines)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _read_json_or_none(path: Path) -> dict | None:
+    try:
+        return read_json(path) if path.is_file() else None
+    except ValueError:
+        return None

@@ -1,0 +1,248 @@
+"""The paper's claims checked against our results: verdicts and the sentences that state them."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hypernas.book.paper import PAPER_TABLES
+from hypernas.book.runs import best_accuracy
+
+
+# ----------------------------------------------------------------------------- claims
+def counts_text(counts: dict[str, int]) -> str:
+    """Op-family counts as ``pool/conv/identity``."""
+    return f"{counts['pool']}/{counts['conv']}/{counts['identity']}"
+
+
+def penalty_effects(result: dict) -> dict[str, bool]:
+    """Whether B, C, D hold fewer convolutions, poolings, identities respectively than A."""
+    return counts_effects({n: a["family_counts"] for n, a in result["architectures"].items()})
+
+
+def counts_effects(fam: dict[str, dict[str, int]]) -> dict[str, bool]:
+    """:func:`penalty_effects` from the family counts of A-D (``{"A": {"pool": .., ...}, ...}``)."""
+    return {
+        "B: fewer conv than A": fam["B"]["conv"] < fam["A"]["conv"],
+        "C: fewer pool than A": fam["C"]["pool"] < fam["A"]["pool"],
+        "D: fewer identity than A": fam["D"]["identity"] < fam["A"]["identity"],
+    }
+
+
+def epochs_holding_all_effects(result: dict) -> list[int]:
+    """The epochs after which the family read off the hypernetwork held all three penalty effects."""
+    return [c["epoch"] for c in result["curves"] if all(counts_effects(c["family_counts"]).values())]
+
+
+def penalty_effects_text(result: dict) -> str:
+    """The three penalty effects of ``result`` in one sentence, with the counts they compare."""
+    fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
+    held = counts_effects(fam).values()
+    parts = [
+        f"{name} holds fewer {label} than A: {_yes_no(ok)} ({fam[name][f]} vs {fam['A'][f]})"
+        for (name, f, label), ok in zip(
+            (("B", "conv", "convolutions"), ("C", "pool", "poolings"), ("D", "identity", "identities")), held
+        )
+    ]
+    return "Penalty effects in this run: " + "; ".join(parts) + "."
+
+
+def collapses_onto_identity(result: dict, at_least: int = 20, before_at_most: int = 5) -> bool:
+    """Architecture A ends on at least ``at_least`` identity edges after holding at most
+    ``before_at_most`` one epoch earlier (the last-epoch collapse onto skip connections)."""
+    curves = result["curves"]
+    if len(curves) < 2:
+        return False
+    last, before = (c["family_counts"]["A"]["identity"] for c in (curves[-1], curves[-2]))
+    return last >= at_least and before <= before_at_most
+
+
+def holds_all_effects(result: dict) -> bool:
+    """All three penalty effects of :func:`penalty_effects` hold at the end of the search."""
+    return all(penalty_effects(result).values())
+
+
+def uses_every_family(result: dict, arch: str = "A") -> bool:
+    """Architecture ``arch`` gives at least one edge to every operation family."""
+    return min(result["architectures"][arch]["family_counts"].values()) > 0
+
+
+def penalised_counts(result: dict) -> tuple[int, int, int]:
+    """How many edges B, C, D give to the operation family each penalises: (conv, pool, identity)."""
+    fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
+    return fam["B"]["conv"], fam["C"]["pool"], fam["D"]["identity"]
+
+
+def penalised_counts_text(result: dict) -> str:
+    """:func:`penalised_counts` as ``conv/pool/identity``."""
+    return "/".join(map(str, penalised_counts(result)))
+
+
+def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.DataFrame:
+    """The paper's claims, each judged from our numbers (see PAPER.md, "Claims to reproduce")."""
+    rows = []
+
+    def fam(r, name):
+        return r["architectures"][name]["family_counts"]
+
+    def acc(r, name, protocol="inherited"):
+        return r["architectures"][name]["test_accuracy"][protocol]
+
+    def params(r, name):
+        return r["architectures"][name]["cell_params"]
+
+    exps = [e for e in ("exp1", "exp2", "exp3") if e in results]
+
+    # 1. uniform uses all ops; raised penalty removes (almost) all of that op
+    details, ok_all, ok_some = [], True, False
+    for e in exps:
+        r = results[e]
+        uses_all = uses_every_family(r)
+        removed = dict(zip("BCD", penalised_counts(r)))
+        good = uses_all and all(v <= 2 for v in removed.values())
+        ok_all &= good
+        ok_some |= good or any(v <= 2 for v in removed.values())
+        details.append(
+            f"{e}: A uses all = {_yes_no(uses_all)}; conv at B = {removed['B']}, pool at C = {removed['C']}, identity at D = {removed['D']}"
+        )
+    rows.append(
+        (
+            "1. Uniform s uses every op; raising one op's penalty removes (almost) all of it",
+            _verdict(ok_all, ok_some),
+            "; ".join(details),
+        )
+    )
+
+    # 2. conv penalty -> fewest params and lowest accuracy; pool penalty -> most conv, params, best accuracy
+    details, oks = [], []
+    for e in exps:
+        r = results[e]
+        names = list(r["architectures"])
+        p = {n: params(r, n) for n in names}
+        a = {n: acc(r, n) for n in names}
+        conv = {n: fam(r, n)["conv"] for n in names}
+        checks = [
+            min(p, key=p.get) == "B",
+            min(a, key=a.get) == "B",
+            max(conv, key=conv.get) == "C",
+            max(p, key=p.get) == "C",
+            max(a, key=a.get) == "C",
+            fam(r, "D")["identity"] <= 2,
+        ]
+        oks.append(checks)
+        details.append(
+            f"{e}: fewest params B {_yes_no(checks[0])}, lowest acc B {_yes_no(checks[1])}, most conv C "
+            f"{_yes_no(checks[2])}, most params C {_yes_no(checks[3])}, best acc C {_yes_no(checks[4])}, "
+            f"identity gone at D {_yes_no(checks[5])}"
+        )
+    flat = [c for cs in oks for c in cs]
+    rows.append(
+        (
+            "2. Conv penalty: fewest params, lowest accuracy; pool penalty: most conv, params, best accuracy; identity penalty removes identity",
+            _verdict(all(flat), sum(flat) >= len(flat) / 2),
+            "; ".join(details),
+        )
+    )
+
+    # 3. front of about 5k to 150k parameters
+    details, spans = [], []
+    for e in exps:
+        r = results[e]
+        ps = [g["cell_params"] for g in r["family_grid"]]
+        spans.append((min(ps), max(ps)))
+        details.append(
+            f"{e}: family spans {min(ps):,} to {max(ps):,} cell parameters over {r['n_unique_genotypes']} genotypes"
+        )
+    wide = all(hi / max(lo, 1) >= 10 for lo, hi in spans)
+    rows.append(
+        (
+            "3. Moving s moves along an accuracy/complexity front (about 5k to 150k parameters)",
+            _verdict(wide, any(hi > lo for lo, hi in spans)),
+            "; ".join(details),
+        )
+    )
+
+    claim4 = "4. Mapping ops to measured device latency picks an architecture for a budget without retraining"
+    if latency:
+        met = [b["within_budget"] for b in latency["budgets"]]
+        good = latency["spearman"] >= 0.9 and latency["median_ape"] <= 0.15 and all(met)
+        detail = (
+            f"latency chapter: Spearman {latency['spearman']:.3f}, median abs. error {100 * latency['median_ape']:.1f} % over "
+            f"{latency['n_genotypes']} genotypes; budgets "
+            + ", ".join(
+                f"{b['budget_ms']:.2f} ms -> measured {b['measured_ms']:.2f} ms" for b in latency["budgets"]
+            )
+            + " (the paper itself does not run this experiment)"
+        )
+        rows.append((claim4, _verdict(good, any(met)), detail))
+    else:
+        rows.append(
+            (claim4, "not tested here", "the paper does not run this experiment; see the latency chapter")
+        )
+
+    # 5. one run per experiment (true by construction: A-D and the grid are read off one search), and
+    # the trends of claims 1-2 hold in every experiment
+    effects = {e: sum(penalty_effects(results[e]).values()) for e in exps}
+    held = {e: sum(cs) for e, cs in zip(exps, oks)}
+    details = [f"{e}: penalty effects {effects[e]} of 3, claim-2 checks {held[e]} of 6" for e in exps]
+    rows.append(
+        (
+            "5. All architectures of an experiment come from one training run; trends hold on both datasets and op sets",
+            _verdict(
+                bool(exps) and all(effects[e] == 3 and held[e] == 6 for e in exps),
+                any(effects[e] >= 2 for e in exps),
+            ),
+            "each experiment's A-D and family grid are read off one search run (see provenance); "
+            + "; ".join(details),
+        )
+    )
+    return pd.DataFrame(rows, columns=["claim", "verdict", "our numbers"])
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _verdict(all_ok: bool, some_ok: bool) -> str:
+    return "reproduced" if all_ok else ("partly" if some_ok else "not reproduced")
+
+
+def headline(scales: dict[str, dict[str, dict]]) -> str:
+    """A few plain sentences (Markdown list): per scale, what holds of the paper's main claims.
+
+    ``scales`` maps a label (e.g. "paper scale, setting (a)") to its results by experiment; a scale
+    without results is named as not finished.
+    """
+    lines = []
+    for label, results in scales.items():
+        if not results:
+            lines.append(f"* **{label}**: no run has finished yet, so nothing is claimed at this scale.")
+            continue
+        exps = list(results)
+        left = "; ".join(f"{e} {'/'.join(map(str, penalised_counts(r)))}" for e, r in results.items())
+        uses_all = [e for e, r in results.items() if uses_every_family(r)]
+        best = {e: best_accuracy(r, "inherited")[0] for e, r in results.items()}
+        smallest = {
+            e: min(r["architectures"], key=lambda n: r["architectures"][n]["cell_params"])
+            for e, r in results.items()
+        }
+        spans = [
+            (min(g["cell_params"] for g in r["family_grid"]), max(g["cell_params"] for g in r["family_grid"]))
+            for r in results.values()
+        ]
+        lines.append(
+            f"* **{label}** ({', '.join(exps)}): a raised penalty leaves {left} edges of the penalised operation "
+            f"at B (conv) / C (pool) / D (identity) (paper: "
+            + "; ".join(
+                f"{e} {PAPER_TABLES[e]['B']['conv']}/{PAPER_TABLES[e]['C']['pool']}/{PAPER_TABLES[e]['D']['identity']}"
+                for e in exps
+            )
+            + ") "
+            f"(so the penalties act{' in every experiment' if all(max(penalised_counts(r)) <= 2 for r in results.values()) else ' only in part'}); "
+            f"uniform s (A) uses all three families in {len(uses_all)} of {len(exps)} experiments; "
+            f"the most accurate of A-D with inherited weights is C, as in the paper, in "
+            f"{sum(b == 'C' for b in best.values())} of {len(exps)} and the smallest is B in "
+            f"{sum(v == 'B' for v in smallest.values())} of {len(exps)}; the families span "
+            + ", ".join(f"{lo:,}-{hi:,}" for lo, hi in spans)
+            + " cell parameters."
+        )
+    return "\n".join(lines)

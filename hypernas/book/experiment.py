@@ -1,0 +1,250 @@
+"""Experiment pipeline with a results cache: search -> architectures A-D -> family -> JSON.
+
+``run_experiment("exp1", "quick")`` returns the result dict of ``results/quick/exp1.json`` when its
+``config_hash`` matches the resolved config, and recomputes it otherwise (or with ``force=True``).
+The search itself is cached too: its run directory ``runs/<profile>/<experiment>-<hash>`` is
+reused when finished and resumed when interrupted. Checkpoints stay out of git; results are
+small JSON files with provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from hypernas.errors import ConfigError
+from hypernas.io import read_json, write_json
+from hypernas.method import simplex
+from hypernas.provenance import provenance
+from hypernas.space.genotype import derive
+from hypernas.space.network import describe
+from hypernas.train import evaluate as ev
+from hypernas.train.build import load_splits
+from hypernas.train.checkpoint import CHECKPOINT, PROGRESS, SUMMARY
+from hypernas.train.config import SearchConfig, paper_s, resolve
+from hypernas.train.eval_cache import EvaluationCache
+from hypernas.train.run import Run, load_run
+from hypernas.train.search import search
+from hypernas.train.stopping import Interrupted
+
+log = logging.getLogger(__name__)
+
+GRID_DIVISIONS = {3: 20, 5: 6}  # 231 and 210 points on the simplex
+
+
+def run_dir_for(cfg: SearchConfig, runs_dir: str | Path, name: str | None = None) -> Path:
+    return Path(runs_dir) / cfg.profile / f"{name or cfg.experiment}-{cfg.hash()}"
+
+
+def ensure_search(
+    cfg: SearchConfig,
+    runs_dir: str | Path = "runs",
+    data_root=None,
+    progress: bool = True,
+    name: str | None = None,
+    splits=None,
+    stop: threading.Event | None = None,
+    checkpoint_every_s: float = 600.0,
+) -> tuple[Run, dict]:
+    """The finished search of ``cfg``: reused, resumed, or run from scratch (see :func:`search` for ``stop``)."""
+    run_dir = run_dir_for(cfg, runs_dir, name)
+    if (run_dir / SUMMARY).is_file():
+        log.info("reusing the finished search in %s", run_dir)
+        summary = read_json(run_dir / SUMMARY)
+    else:
+        resume = (run_dir / CHECKPOINT).is_file()
+        summary = search(
+            cfg,
+            run_dir,
+            data_root,
+            resume=resume,
+            progress=progress,
+            splits=splits,
+            stop=stop,
+            checkpoint_every_s=checkpoint_every_s,
+        )
+    return load_run(run_dir), summary
+
+
+def family_grid(run: Run, divisions: int | None = None) -> list[dict]:
+    """Genotype statistics at every point of a lattice on the simplex (no data needed)."""
+    k = len(run.config.ops)
+    pts = simplex.lattice(k, divisions or GRID_DIVISIONS.get(k, 4))
+    rows, cache = [], {}
+    for s in pts.tolist():
+        g = derive(run.hypernet, s, run.config.ops)
+        key = g.key()
+        if key not in cache:
+            cache[key] = describe(g, run.space, s)
+        d = cache[key]
+        rows.append(
+            {
+                "s": [round(v, 6) for v in s],
+                "genotype": key,
+                "op_counts": d["op_counts"],
+                "family_counts": d["family_counts"],
+                "cell_params": d["cell_params"],
+                "total_params": d["total_params"],
+            }
+        )
+    return rows
+
+
+def _spread(items: list, n: int) -> list:
+    """Up to n items evenly spaced through the (sorted) list."""
+    if len(items) <= n:
+        return items
+    idx = torch.linspace(0, len(items) - 1, n).round().long().unique().tolist()
+    return [items[i] for i in idx]
+
+
+def run_experiment(
+    experiment: str,
+    profile: str = "quick",
+    seed: int = 0,
+    data_root=None,
+    results_dir: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    overrides: dict | None = None,
+    force: bool = False,
+    progress: bool = True,
+    family_eval_max: int | None = None,
+    name: str | None = None,
+    stop: threading.Event | None = None,
+    checkpoint_every_s: float = 600.0,
+) -> dict:
+    """Search + evaluation of ``experiment`` under ``profile``, cached by config hash.
+
+    ``name`` (default: the experiment) names the result file and run directory, for variants such as
+    ``exp1-sampled`` with ``overrides={"path_sampling": "one"}``. When ``stop`` is set, the search
+    stops after a checkpoint and the evaluation after its current measurement (each measurement is
+    kept in the run's ``evaluations.json``), raising :class:`~hypernas.train.stopping.Interrupted`.
+    """
+    overrides = dict(overrides or {})
+    if "seed" in overrides and int(overrides.pop("seed")) != seed:
+        raise ConfigError("give the seed once: as run_experiment(seed=...), not also in overrides")
+    cfg = resolve(experiment, profile, {**overrides, "seed": seed})
+    results_dir = Path(results_dir or Path("results") / profile)
+    name = name or experiment
+    out = results_dir / f"{name}.json"
+    if out.is_file() and not force:
+        cached = read_json(out)
+        if cached.get("config_hash") == cfg.hash():
+            log.info("reusing %s (config hash %s)", out, cfg.hash())
+            return cached
+    tic = time.perf_counter()
+    splits = load_splits(cfg, data_root)
+    run, summary = ensure_search(
+        cfg,
+        runs_dir,
+        data_root,
+        progress,
+        name=name,
+        splits=splits,
+        stop=stop,
+        checkpoint_every_s=checkpoint_every_s,
+    )
+    search_time = summary["wall_time_s"]
+
+    t_eval = time.perf_counter()
+    run_dir = run_dir_for(cfg, runs_dir, name)
+    cache = EvaluationCache(run_dir, fresh=force)
+    n_measured = 0
+
+    def measure(g, s, protocol: str) -> float:
+        nonlocal n_measured
+        if stop is not None and stop.is_set():
+            raise Interrupted(f"stopped during the evaluation, after {n_measured} measurements (all kept)")
+        key = cache.key(protocol, g.key(), s, cfg.retrain_epochs)
+        n_measured += 1
+        write_json(
+            run_dir / PROGRESS,
+            {
+                "state": "evaluating",
+                "measurement": key,
+                "cached": key in cache.entries,
+                "measured": n_measured,
+                "pid": os.getpid(),
+            },
+        )
+        partial = (
+            run_dir / "retrain" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+            if protocol == "retrain"
+            else None
+        )
+        return cache.accuracy(
+            key,
+            lambda: ev.evaluate(
+                run,
+                g,
+                s,
+                protocol,
+                splits,
+                progress=progress,
+                stop=stop,
+                checkpoint=partial,
+                checkpoint_every_s=checkpoint_every_s,
+            ),
+        )
+
+    archs = {}
+    for arch, s in tqdm(
+        list(paper_s(len(cfg.ops)).items()), desc=f"{experiment}: architectures A-D", disable=not progress
+    ):
+        g = derive(run.hypernet, s, cfg.ops)
+        rec = describe(g, run.space, s)
+        rec["test_accuracy"] = {protocol: measure(g, s, protocol) for protocol in ev.PROTOCOLS}
+        archs[arch] = rec
+
+    grid = family_grid(run)
+    unique = {}
+    for row in grid:
+        unique.setdefault(row["genotype"], row)
+    n_eval = family_eval_max if family_eval_max is not None else (6 if profile == "smoke" else 24)
+    chosen = _spread(sorted(unique.values(), key=lambda r: (r["cell_params"], r["genotype"])), n_eval)
+    family = []
+    for row in tqdm(chosen, desc=f"{experiment}: family accuracy", disable=not progress):
+        g = derive(run.hypernet, row["s"], cfg.ops)
+        family.append({**row, "test_accuracy_inherited": measure(g, row["s"], "inherited")})
+    eval_time = time.perf_counter() - t_eval
+    eval_compute_time = cache.seconds_used()
+
+    result = {
+        "experiment": experiment,
+        "name": name,
+        "profile": profile,
+        "config_hash": cfg.hash(),
+        "config": cfg.to_dict(),
+        "provenance": {
+            **provenance(next(run.supernet.parameters()).device),
+            "data_source": splits.source,
+            # an evaluation resumed from its cache took longer than this call: count each measurement once
+            "wall_time_s": round(search_time + max(eval_time, eval_compute_time), 1),
+            "search_time_s": round(search_time, 1),
+            "evaluation_time_s": round(eval_time, 1),
+            "evaluation_compute_time_s": eval_compute_time,
+            "pipeline_time_s": round(time.perf_counter() - tic, 1),
+            "search_segments": summary["provenance"].get("segments", []),
+            "train_images": len(splits.train_y),
+            "test_images": len(splits.test_y),
+        },
+        "architectures": archs,
+        "family_grid": grid,
+        "n_unique_genotypes": len(unique),
+        "family_eval": family,
+        "curves": run.history,
+    }
+    write_json(out, result)
+    return result
+
+
+def sweep_results(results_dir: str | Path, experiment: str) -> list[dict]:
+    """The cached variants ``<experiment>-kappa*.json`` of ``scripts/kappa_sweep.py`` in ``results_dir``."""
+    return [read_json(f) for f in sorted(Path(results_dir).glob(f"{experiment}-kappa*.json"))]

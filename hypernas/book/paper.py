@@ -1,0 +1,45 @@
+"""The paper's own numbers (Tables 1-3) and the names the book gives its architectures A-D."""
+
+from __future__ import annotations
+
+# The paper's Tables 1-3 (PAPER.md): test accuracy %, "parameters" (cell-op convention), op counts.
+PAPER_TABLES: dict[str, dict[str, dict]] = {
+    "exp1": {
+        "A": dict(acc=82.5, params=38_304, pool=12, conv=6, identity=10),
+        "B": dict(acc=79.2, params=5_120, pool=17, conv=0, identity=11),
+        "C": dict(acc=85.0, params=143_488, pool=0, conv=13, identity=15),
+        "D": dict(acc=81.4, params=12_320, pool=18, conv=9, identity=1),
+    },
+    "exp2": {
+        "A": dict(acc=85.62, params=93_888, pool=16, conv=8, identity=4),
+        "B": dict(acc=82.37, params=25_280, pool=22, conv=1, identity=5),
+        "C": dict(acc=85.63, params=137_632, pool=4, conv=13, identity=11),
+        "D": dict(acc=85.60, params=72_928, pool=22, conv=6, identity=0),
+    },
+    "exp3": {
+        "A": dict(acc=71.02, params=113_984, pool=4, conv=18, identity=6),
+        "B": dict(acc=52.37, params=10_240, pool=12, conv=0, identity=16),
+        "C": dict(acc=73.77, params=159_456, pool=0, conv=9, identity=19),
+        "D": dict(acc=68.43, params=8_800, pool=17, conv=11, identity=0),
+    },
+}
+
+
+ARCH_NAMES = {"A": "A uniform", "B": "B conv pen.", "C": "C pool pen.", "D": "D ident. pen."}
+
+
+FAMILIES = ("pool", "conv", "identity")
+
+
+def pool_counts(arch: dict) -> dict[str, int]:
+    """Counts of each pooling op separately (exp2 lists both pools)."""
+    return {op: n for op, n in arch["op_counts"].items() if "pool" in op}
+
+
+CELL_PARAMS_ROW = "parameters, cell ops (paper's count)"
+
+
+SETTING_TITLES = {
+    "printed": "Setting (a), the paper as printed: kappa = 50, hypernetwork learning rate 1e-3",
+    "rebalanced": "Setting (b), rebalanced: kappa = 0.3, hypernetwork learning rate 0.01",
+}

@@ -1,0 +1,107 @@
+"""Sentences and figures about how a result was made: its run, times, segments and the paper-scale result files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypernas.io import read_json
+from hypernas.train.config import SETTINGS, SearchConfig, resolve, result_name
+
+
+def full_config(config: dict) -> dict:
+    """A stored config with every key: those missing from older results get the values they were made with."""
+    return SearchConfig.from_dict(config).to_dict()
+
+
+_HYPERNET_KEYS = ("ref_layout", "learnable_refs", "sigma", "rbf_sign")
+
+
+def same_hypernet(config: dict, other: dict) -> bool:
+    """True when two runs used the same hypernetwork (reference-point layout, learnability, sigma, sign)."""
+    a, b = full_config(config), full_config(other)
+    return all(a[k] == b[k] for k in _HYPERNET_KEYS)
+
+
+def hypernet_text(config: dict) -> str:
+    """The hypernetwork of a run in words (reference-point layout, learnable or not, sign of the RBF)."""
+    cfg = SearchConfig.from_dict(config)
+    layout = (
+        "one set of 5 reference points per intermediate node, drawn from N(0, I)"
+        if cfg.ref_layout == "random_per_node"
+        else "one lattice of reference points on the simplex shared by all edges"
+    )
+    sign = "-" if cfg.rbf_sign < 0 else "+"
+    return (
+        f"{layout}, {'learnable' if cfg.learnable_refs else 'fixed'}, sigma = {cfg.sigma:g}, "
+        f"sign {sign} (w_r ~ exp({sign}||s - s_ref,r||^2 / sigma^2))"
+    )
+
+
+def run_description(result: dict) -> str:
+    """One paragraph (Markdown) naming the run: profile, hash, data, epochs, kappa, relaxation, temperature."""
+    cfg, prov = result["config"], result["provenance"]
+    ops_text = ", ".join(f"`{o}`" for o in cfg["ops"])
+    return (
+        f"**Run.** profile `{result['profile']}`, config hash `{result['config_hash']}`, seed {cfg['seed']}; "
+        f"data: {prov['data_source']}, {prov['train_images']:,} training images, {prov['test_images']:,} test images; "
+        f"{cfg['epochs']} epochs at batch {cfg['batch_size']}, kappa = {cfg['kappa']:g}, Cost relaxation "
+        f"`{cfg['cost_relaxation']}`, temperature {cfg['t_start']:g} to {cfg['t_end']:g}; retraining "
+        f"{cfg['retrain_epochs']} epochs. Operations, in the order of s: {ops_text}. Hypernetwork: "
+        f"{hypernet_text(cfg)}."
+    )
+
+
+def evaluation_seconds(result: dict) -> float:
+    """Evaluation time of a result: the wall time of its last evaluation pass, or, when that pass
+    reused accuracies measured earlier (the evaluation cache), the summed time of every measurement."""
+    prov = result["provenance"]
+    return max(prov["evaluation_time_s"], prov.get("evaluation_compute_time_s", 0.0))
+
+
+def run_times(result: dict) -> str:
+    """Search and evaluation times, hardware and commit of a result (varies from machine to machine)."""
+    prov = result["provenance"]
+    resumed = evaluation_seconds(result) > prov["evaluation_time_s"] + 1
+    return (
+        f"Search time {prov['search_time_s']:.0f} s, evaluation time {evaluation_seconds(result):.0f} s"
+        + (
+            f" (summed over the measurements, some made before a resume; the last pass took "
+            f"{prov['evaluation_time_s']:.0f} s)"
+            if resumed
+            else ""
+        )
+        + f" on {prov['hardware']} (commit `{prov['commit']}`)."
+        + (" " + segments_text(result)).rstrip()
+    )
+
+
+def best_accuracy(result: dict, protocol: str = "inherited") -> tuple[str, float]:
+    accs = {n: a["test_accuracy"][protocol] for n, a in result["architectures"].items()}
+    best = max(accs, key=accs.get)
+    return best, accs[best]
+
+
+def paper_result(results_dir: str | Path, experiment: str, setting: str) -> dict | None:
+    """The finished paper-scale result of ``experiment`` under ``setting``, or None.
+
+    A file made with another config than today's paper profile (an earlier run) is not returned.
+    """
+    path = Path(results_dir) / f"{result_name(experiment, setting)}.json"
+    if not path.is_file():
+        return None
+    result = read_json(path)
+    wanted = resolve(experiment, "paper", SETTINGS[setting]).hash()
+    return result if result.get("config_hash") == wanted else None
+
+
+def segments_text(result: dict) -> str:
+    """Which commits ran which part of a resumed search ('' for a search run in one go)."""
+    segments = result["provenance"].get("search_segments", [])
+    if len(segments) < 2:
+        return ""
+    parts = [
+        f"`{s['commit']}` from epoch {s['from'][0]} step {s['from'][1]} to epoch {s['to'][0]} step {s['to'][1]}"
+        f" ({s['threads']} thread{'s' if s['threads'] > 1 else ''})"
+        for s in segments
+    ]
+    return f"The search ran in {len(segments)} segments: " + "; ".join(parts) + "."

@@ -1,0 +1,66 @@
+"""What a search config builds: its data splits, the supernet and hypernetwork, and their optimisers."""
+
+from __future__ import annotations
+
+import torch
+
+from hypernas import data as data_mod
+from hypernas.method.hypernet import RBFHypernet, random_node_references
+from hypernas.space.cells import SearchSpace
+from hypernas.space.supernet import Network, build_supernet
+from hypernas.train.config import SearchConfig
+
+
+def load_splits(cfg: SearchConfig, data_root=None) -> data_mod.Splits:
+    """The dataset of ``cfg``, split into train / validation / test subsets of the profile."""
+    raw = data_mod.load(cfg.dataset, data_root)
+    return data_mod.make_splits(raw, cfg.val_fraction, cfg.train_subset, cfg.val_subset, cfg.test_subset)
+
+
+def memory_format(cfg: SearchConfig) -> torch.memory_format:
+    return torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+
+def build_hypernet(cfg: SearchConfig, space: SearchSpace) -> RBFHypernet:
+    """The hypernetwork of ``cfg``: the shared lattice, or the authors' random references per intermediate node."""
+    if cfg.ref_layout == "lattice":
+        return RBFHypernet(
+            space.k, space.n_arch_edges, learnable_refs=cfg.learnable_refs, sigma=cfg.sigma, sign=cfg.rbf_sign
+        )
+    # edge e of cell type c (0 normal, 1 reduction) belongs to node c * nodes + e.dst
+    groups = torch.tensor([c * space.nodes + e.dst for c in (0, 1) for e in space.edges])
+    refs = random_node_references(space.k, 2 * space.nodes)
+    return RBFHypernet(
+        space.k,
+        space.n_arch_edges,
+        ref_points=refs,
+        learnable_refs=cfg.learnable_refs,
+        sigma=cfg.sigma,
+        edge_groups=groups,
+        sign=cfg.rbf_sign,
+    )
+
+
+def build_models(cfg: SearchConfig, device: torch.device | str = "cpu") -> tuple[Network, RBFHypernet]:
+    """Supernet and hypernetwork, initialised from ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
+    space = cfg.space()
+    supernet = build_supernet(space).to(device, memory_format=memory_format(cfg))
+    hypernet = build_hypernet(cfg, space).to(device)
+    return supernet, hypernet
+
+
+def make_optimizers(cfg: SearchConfig, supernet: Network, hypernet: RBFHypernet, steps_per_epoch: int):
+    """``(opt_w, opt_a, scheduler_w or None)`` for the chosen optimiser option."""
+    if cfg.optimizer == "adam":
+        opt_w = torch.optim.Adam(supernet.parameters(), lr=cfg.lr_weights, weight_decay=cfg.weight_decay)
+        sched = None
+    else:  # sgd_cosine, the authors' code (they used lr_weights=0.025, weight_decay=3e-4)
+        opt_w = torch.optim.SGD(
+            supernet.parameters(), lr=cfg.lr_weights, momentum=0.9, weight_decay=cfg.weight_decay or 3e-4
+        )
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+            opt_w, T_max=cfg.epochs, eta_min=min(1e-3, cfg.lr_weights)
+        )
+    opt_a = torch.optim.Adam(hypernet.parameters(), lr=cfg.lr_hypernet)
+    return opt_w, opt_a, sched

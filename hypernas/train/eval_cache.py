@@ -1,0 +1,65 @@
+"""Accuracies already measured for one finished search, kept on disk so evaluation resumes.
+
+The evaluation of a ``paper``-profile run (10-epoch retraining of four architectures on the full
+training set) takes hours on a CPU. Each measured accuracy is written to
+``<run_dir>/evaluations.json`` as soon as it exists (atomically), keyed by what determines it:
+
+* ``inherited`` and ``retrain``: the genotype (and the number of retraining epochs), so
+  architectures A-D that share a genotype are measured once;
+* ``relaxed``: the complexity vector s, since the supernet is sampled at alpha(s).
+
+Every protocol is seeded from the run's config, so a cached value equals a recomputed one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hypernas.io import read_json, write_json
+from hypernas.provenance import git_commit
+
+log = logging.getLogger(__name__)
+
+FILENAME = "evaluations.json"
+
+
+class EvaluationCache:
+    """Maps an evaluation key to ``{"accuracy": %, "seconds": compute time}``."""
+
+    def __init__(self, run_dir: str | Path, fresh: bool = False) -> None:
+        self.path = Path(run_dir) / FILENAME
+        self.entries: dict[str, dict] = {}
+        if self.path.is_file() and not fresh:
+            self.entries = read_json(self.path)
+        self.used: set[str] = set()
+
+    @staticmethod
+    def key(protocol: str, genotype_key: str, s, retrain_epochs: int) -> str:
+        if protocol == "relaxed":
+            return "relaxed|s=" + ",".join(f"{v:.6f}" for v in s)
+        if protocol == "retrain":
+            return f"retrain|epochs={retrain_epochs}|{genotype_key}"
+        return f"{protocol}|{genotype_key}"
+
+    def accuracy(self, key: str, compute: Callable[[], float]) -> float:
+        """The cached accuracy for ``key``, or ``compute()`` timed and saved at once."""
+        self.used.add(key)
+        if key in self.entries:
+            log.info("reusing %s from %s", key, self.path)
+            return self.entries[key]["accuracy"]
+        tic = time.perf_counter()
+        acc = compute()
+        self.entries[key] = {
+            "accuracy": acc,
+            "seconds": round(time.perf_counter() - tic, 1),
+            "commit": git_commit(),
+        }
+        write_json(self.path, self.entries)
+        return acc
+
+    def seconds_used(self) -> float:
+        """Compute time of every distinct evaluation used so far (each counted once)."""
+        return round(sum(self.entries[k]["seconds"] for k in self.used), 1)

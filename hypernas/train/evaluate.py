@@ -1,0 +1,213 @@
+"""Test accuracy of an architecture of the family under named protocols.
+
+* ``inherited``: the discrete argmax network at s with the supernet's weights (BatchNorm
+  statistics re-estimated on a few training batches, since the supernet's were gathered on
+  mixtures of ops);
+* ``retrain``: the discrete network trained from scratch for N epochs on the search's train split;
+* ``relaxed``: the authors' protocol: the supernet itself at s, with a relaxed Gumbel-Softmax
+  sample at t = 1 for every test example (random, so it is seeded).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from hypernas import data as data_mod
+from hypernas.errors import ConfigError
+from hypernas.io import save_torch
+from hypernas.method.gumbel import gumbel_softmax
+from hypernas.space.genotype import Genotype
+from hypernas.space.network import build_discrete, discrete_from_supernet, recalibrate_bn
+from hypernas.train.build import memory_format
+from hypernas.train.config import SearchConfig
+from hypernas.train.run import Run
+from hypernas.train.stopping import Interrupted
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("inherited", "retrain", "relaxed")
+
+
+def _batches(
+    x, y, splits: data_mod.Splits, batch_size: int, device, channels_last: bool = False, **kw
+) -> data_mod.Batches:
+    return data_mod.Batches(
+        x, y, batch_size, splits.mean, splits.std, device=device, channels_last=channels_last, **kw
+    )
+
+
+@torch.no_grad()
+def accuracy(net: torch.nn.Module, batches, gamma_fn=None) -> float:
+    """Top-1 accuracy in percent; ``gamma_fn(batch_size)`` supplies gamma for a supernet."""
+    net.eval()
+    correct = n = 0
+    for x, y in batches:
+        logits = net(x) if gamma_fn is None else net(x, gamma_fn(x.shape[0]))
+        correct += int((logits.argmax(1) == y).sum())
+        n += int(y.numel())
+    return 100.0 * correct / max(n, 1)
+
+
+def inherited(run: Run, genotype: Genotype, splits: data_mod.Splits, split: str = "test") -> float:
+    """Accuracy of the argmax network with inherited weights on ``split`` ('test' or 'val')."""
+    cfg = run.config
+    device = next(run.supernet.parameters()).device
+    net = discrete_from_supernet(genotype, run.supernet).to(memory_format=memory_format(cfg))
+    cl = cfg.channels_last
+    calib = _batches(
+        splits.train_x,
+        splits.train_y,
+        splits,
+        cfg.batch_size,
+        device,
+        cl,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    recalibrate_bn(net, calib, cfg.bn_recalibration_batches)
+    x, y = (splits.test_x, splits.test_y) if split == "test" else (splits.val_x, splits.val_y)
+    return accuracy(net, _batches(x, y, splits, cfg.eval_batch_size, device, cl))
+
+
+def relaxed(run: Run, s, splits: data_mod.Splits, t: float = 1.0, seed: int = 0) -> float:
+    """The supernet at s with per-example relaxed gamma ~ GS(alpha(s), t) (the authors' protocol)."""
+    device = next(run.supernet.parameters()).device
+    alpha = run.hypernet(torch.as_tensor(s, dtype=torch.float32, device=device)).detach()
+    gen = torch.Generator().manual_seed(seed)
+    batches = _batches(
+        splits.test_x, splits.test_y, splits, run.config.eval_batch_size, device, run.config.channels_last
+    )
+    return accuracy(run.supernet, batches, lambda b: gumbel_softmax(alpha, t, batch=b, generator=gen))
+
+
+def retrain(
+    genotype: Genotype,
+    cfg: SearchConfig,
+    splits: data_mod.Splits,
+    epochs: int,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    stop: threading.Event | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every_s: float = 600.0,
+) -> tuple[float, torch.nn.Module]:
+    """Train the discrete network from scratch (Adam, lr_weights, cosine) and return (test accuracy, net).
+
+    With ``checkpoint`` (a file path) the training state is saved there every ``checkpoint_every_s``
+    seconds and resumed from it, with the same result as an uninterrupted training; the file is
+    removed at the end. When ``stop`` is set the training saves its state (if it has a checkpoint
+    file) and ends with :class:`~hypernas.train.stopping.Interrupted`.
+    """
+    torch.manual_seed(cfg.seed)
+    net = build_discrete(genotype, cfg.space()).to(device, memory_format=memory_format(cfg))
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    pad = data_mod.spec(cfg.dataset).crop_padding
+    cl = cfg.channels_last
+    train = _batches(
+        splits.train_x,
+        splits.train_y,
+        splits,
+        cfg.batch_size,
+        device,
+        cl,
+        shuffle=True,
+        augment=cfg.augment,
+        pad=pad,
+        generator=gen,
+        drop_last=True,
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_weights)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * len(train), 1))
+    start_epoch, start_step, order = 0, 0, None
+    if checkpoint is not None and Path(checkpoint).is_file():
+        ck = torch.load(checkpoint, map_location=device, weights_only=False)
+        net.load_state_dict(ck["net"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        gen.set_state(ck["data_rng"])
+        start_epoch, start_step, order = ck["epoch"], ck["step"], ck["order"]
+        log.info("resuming the retraining in %s at epoch %d, step %d", checkpoint, start_epoch, start_step)
+
+    def save(epoch: int, step: int, epoch_order: torch.Tensor) -> None:
+        if checkpoint is not None:
+            save_torch(
+                checkpoint,
+                {
+                    "net": net.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "data_rng": gen.get_state(),
+                    "epoch": epoch,
+                    "step": step,
+                    "order": epoch_order,
+                },
+            )
+
+    last = time.perf_counter()
+    for epoch in range(start_epoch, epochs):
+        net.train()
+        epoch_order = order if order is not None else train.draw_order()
+        first, order = (start_step if epoch == start_epoch else 0), None
+        batches = train.iterate(epoch_order, first)
+        for step, (x, y) in enumerate(
+            tqdm(
+                batches,
+                desc=f"retrain {epoch + 1}/{epochs}",
+                total=len(train) - first,
+                disable=not progress,
+                leave=False,
+            ),
+            first + 1,
+        ):
+            loss = F.cross_entropy(net(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            stopping = stop is not None and stop.is_set()
+            if stopping or time.perf_counter() - last >= checkpoint_every_s:
+                save(epoch, step, epoch_order)
+                last = time.perf_counter()
+            if stopping:
+                kept = "its state is kept" if checkpoint is not None else "it restarts from scratch"
+                raise Interrupted(f"retraining stopped in epoch {epoch + 1}/{epochs}; {kept}")
+    test = _batches(splits.test_x, splits.test_y, splits, cfg.eval_batch_size, device, cl)
+    acc = accuracy(net, test)
+    if checkpoint is not None and Path(checkpoint).is_file():
+        Path(checkpoint).unlink()
+    return acc, net
+
+
+def evaluate(
+    run: Run,
+    genotype: Genotype,
+    s,
+    protocol: str,
+    splits: data_mod.Splits,
+    epochs: int | None = None,
+    progress: bool = False,
+    stop: threading.Event | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every_s: float = 600.0,
+) -> float:
+    """Test accuracy (%) of the architecture at s under ``protocol``."""
+    if protocol == "inherited":
+        return inherited(run, genotype, splits)
+    if protocol == "relaxed":
+        return relaxed(run, s, splits, seed=run.config.seed)
+    if protocol == "retrain":
+        device = next(run.supernet.parameters()).device
+        n = run.config.retrain_epochs if epochs is None else epochs
+        return retrain(
+            genotype, run.config, splits, n, device, progress, stop, checkpoint, checkpoint_every_s
+        )[0]
+    raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")

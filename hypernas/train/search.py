@@ -1,0 +1,293 @@
+"""The single-level search: one loop trains the supernet weights w and the hypernetwork a.
+
+For each mini-batch: draw s ~ U(simplex); alpha = u_a(s) for all 28 edges; draw per-example,
+per-edge gamma ~ GS(alpha, t); minimise
+
+    L = CE(supernet(x; gamma), y) + kappa * Cost(gamma_tilde; s)
+
+with one backward pass and two optimisers (Adam for both, as in the paper; the authors' SGD +
+cosine schedule for w is an option). The temperature t falls linearly from t_start to t_end
+over the epochs. The run directory receives, atomically:
+
+* ``checkpoint.pt`` after every epoch and every ``checkpoint_every_s`` seconds of compute within
+  one: weights, hypernetwork, optimisers, scheduler, every RNG state, the position (epoch, step),
+  the interrupted epoch's batch order and running sums, and the list of segments (commit,
+  hardware, threads, positions covered) that produced it; ``resume=True`` continues exactly;
+* ``metrics.jsonl``: one line of metrics per finished epoch;
+* ``progress.json``: where the search stands (epoch, step, images/s, ETA), every few seconds;
+* ``search.json`` (at the end): config, hash, provenance and the final metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from hypernas import data as data_mod
+from hypernas.errors import ConfigError
+from hypernas.io import save_torch, write_json, write_text
+from hypernas.method.gumbel import linear_temperature
+from hypernas.provenance import provenance
+from hypernas.space import genotype as genotype_mod
+from hypernas.train import distributed as dist_mod
+from hypernas.train.build import build_models, load_splits, make_optimizers
+from hypernas.train.checkpoint import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    PROGRESS,
+    SUMMARY,
+    Position,
+    ProgressFile,
+    check_run_dir,
+    new_segment,
+    public_segment,
+    read_checkpoint,
+    rng_state,
+    set_rng_state,
+)
+from hypernas.train.config import SearchConfig, paper_s
+from hypernas.train.step import supernet_accuracy, train_step
+from hypernas.train.stopping import Interrupted
+
+log = logging.getLogger(__name__)
+
+
+def search(
+    cfg: SearchConfig,
+    run_dir: str | Path,
+    data_root=None,
+    resume: bool = False,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    max_epochs: int | None = None,
+    splits: data_mod.Splits | None = None,
+    checkpoint_every_s: float = 600.0,
+    stop: threading.Event | None = None,
+) -> dict:
+    """Run (or resume) the search of ``cfg`` in ``run_dir`` and return the summary dict.
+
+    A checkpoint is written after every epoch and, within an epoch, after the first step that ends
+    ``checkpoint_every_s`` seconds of compute after the last one (0: after every step). Resuming from
+    a checkpoint written mid-epoch gives the same numbers as an uninterrupted run: it restores the
+    epoch's batch order, every generator's state and the epoch's running sums. When ``stop`` is set
+    the search writes a checkpoint after the current step and raises :class:`Interrupted`.
+    ``max_epochs`` stops after that many (whole) epochs in this call (the run stays resumable).
+    ``progress.json`` in the run directory tells where the search stands (epoch, step, images/s, ETA).
+    """
+    run_dir = Path(run_dir)
+    cfg = check_run_dir(run_dir, cfg, resume)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    ctx, device = dist_mod.init_from_env(device)
+    progress = progress and ctx.is_main
+    splits = splits or load_splits(cfg, data_root)
+    supernet, hypernet = build_models(cfg, device)
+    data_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    noise_gen = torch.Generator().manual_seed(cfg.seed + 2)
+    pad = data_mod.spec(cfg.dataset).crop_padding
+    train_batches = data_mod.Batches(
+        splits.train_x,
+        splits.train_y,
+        cfg.batch_size,
+        splits.mean,
+        splits.std,
+        shuffle=True,
+        augment=cfg.augment,
+        pad=pad,
+        generator=data_gen,
+        device=device,
+        drop_last=True,
+        channels_last=cfg.channels_last,
+    )
+    if len(train_batches) == 0:
+        raise ConfigError(f"train_subset={len(splits.train_y)} is smaller than one batch of {cfg.batch_size}")
+    val_batches = data_mod.Batches(
+        splits.val_x,
+        splits.val_y,
+        cfg.eval_batch_size,
+        splits.mean,
+        splits.std,
+        device=device,
+        channels_last=cfg.channels_last,
+    )
+    opt_w, opt_a, sched = make_optimizers(cfg, supernet, hypernet, len(train_batches))
+
+    history: list[dict] = []
+    segments: list[dict] = []
+    pos, wall = Position(), 0.0
+    partial = None  # the interrupted epoch's order, running sums and elapsed time
+    if resume:
+        ck = read_checkpoint(run_dir, device)
+        supernet.load_state_dict(ck["supernet"])
+        hypernet.load_state_dict(ck["hypernet"])
+        opt_w.load_state_dict(ck["opt_w"])
+        opt_a.load_state_dict(ck["opt_a"])
+        if sched is not None:
+            sched.load_state_dict(ck["sched_w"])
+        set_rng_state(ck["rng"], data_gen, noise_gen)
+        history, wall = ck["history"], ck["wall_time_s"]
+        segments = ck.get("segments", [])
+        pos = Position(ck["epoch"], ck.get("step", 0))
+        partial = ck.get("partial_epoch") if pos.step else None
+        log.info("resuming %s at epoch %d/%d, step %d", run_dir, pos.epoch, cfg.epochs, pos.step)
+    elif ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / CONFIG, {**cfg.to_dict(), "config_hash": cfg.hash()})
+    segment = new_segment(pos, device)
+    segments.append(segment)
+
+    def save_checkpoint(epoch_state: dict | None) -> None:
+        # CPU time of this process (all threads): unlike the wall-clock seconds, it excludes pauses
+        segment["cpu_seconds"] = round(time.process_time() - segment["_cpu_start"], 1)
+        save_torch(
+            run_dir / CHECKPOINT,
+            {
+                "epoch": pos.epoch,
+                "step": pos.step,
+                "config": cfg.to_dict(),
+                "supernet": supernet.state_dict(),
+                "hypernet": hypernet.state_dict(),
+                "opt_w": opt_w.state_dict(),
+                "opt_a": opt_a.state_dict(),
+                "sched_w": sched.state_dict() if sched is not None else None,
+                "rng": rng_state(data_gen, noise_gen),
+                "partial_epoch": epoch_state,
+                "history": history,
+                "segments": [public_segment(seg) for seg in segments],
+                "wall_time_s": wall,
+                "data_source": splits.source,
+            },
+        )
+
+    steps_per_epoch = len(train_batches)
+    total_steps = cfg.epochs * steps_per_epoch
+    status = ProgressFile(run_dir / PROGRESS, cfg, steps_per_epoch, enabled=ctx.is_main)
+    arch_s = paper_s(len(cfg.ops)) if len(cfg.ops) in (3, 5) else {}
+    centre = [1.0 / len(cfg.ops)] * len(cfg.ops)
+    end_epoch = cfg.epochs if max_epochs is None else min(cfg.epochs, pos.epoch + max_epochs)
+    last_checkpoint = time.perf_counter()
+    while pos.epoch < end_epoch:
+        epoch = pos.epoch
+        t = linear_temperature(epoch, cfg.epochs, cfg.t_start, cfg.t_end)
+        supernet.train()
+        if partial is not None:
+            order, sums, elapsed = partial["order"], dict(partial["sums"]), partial["elapsed_s"]
+            partial = None
+        else:
+            order = train_batches.draw_order()
+            sums, elapsed = dict(loss=0.0, ce=0.0, cost=0.0, correct=0, n=0, steps=0), 0.0
+        tic = time.perf_counter()
+        bar = tqdm(
+            train_batches.iterate(order, pos.step),
+            total=steps_per_epoch,
+            initial=pos.step,
+            desc=f"{cfg.experiment} epoch {epoch + 1}/{cfg.epochs} t={t:.2f}",
+            disable=not progress,
+            leave=False,
+        )
+        for x, y in bar:
+            r = train_step(supernet, hypernet, x, y, t, cfg, opt_w, opt_a, noise_gen, ctx)
+            for key, value in (
+                ("loss", r.loss),
+                ("ce", r.ce),
+                ("cost", r.cost),
+                ("correct", r.correct),
+                ("n", r.n),
+            ):
+                sums[key] += value
+            sums["steps"] += 1
+            pos.step += 1
+            segment["images"] += r.n
+            bar.set_postfix(ce=f"{r.ce:.3f}", cost=f"{r.cost:.2f}")
+            now = time.perf_counter()
+            status.update(pos, total_steps, now)
+            stopping = stop is not None and stop.is_set()
+            if pos.step < steps_per_epoch and (stopping or now - last_checkpoint >= checkpoint_every_s):
+                segment["to"], segment["seconds"] = pos.as_list(), segment["seconds"] + now - tic
+                wall += now - tic
+                elapsed += now - tic
+                tic = now
+                if ctx.is_main:
+                    save_checkpoint({"order": order, "sums": sums, "elapsed_s": elapsed})
+                last_checkpoint = time.perf_counter()
+                if stopping:
+                    status.write(pos, total_steps, "stopped")
+                    raise Interrupted(f"stopped at epoch {epoch + 1}, step {pos.step}/{steps_per_epoch}")
+        if sched is not None:
+            sched.step()
+        dist_mod.broadcast_buffers(supernet, ctx)
+        now = time.perf_counter()
+        elapsed += now - tic
+        wall += now - tic
+        segment["seconds"] += now - tic
+        metrics = {
+            "epoch": epoch + 1,
+            "t": t,
+            "loss": sums["loss"] / sums["steps"],
+            "ce": sums["ce"] / sums["steps"],
+            "cost": sums["cost"] / sums["steps"],
+            "train_acc": 100.0 * sums["correct"] / sums["n"],
+            "val_acc_centre": supernet_accuracy(supernet, hypernet, centre, val_batches),
+            "family_counts": {
+                name: genotype_mod.derive(hypernet, s, cfg.ops).family_counts() for name, s in arch_s.items()
+            },
+            "epoch_time_s": elapsed,
+            "images_per_s": sums["n"] / elapsed,
+        }
+        history.append(metrics)
+        pos = Position(epoch + 1, 0)
+        segment["to"] = pos.as_list()
+        if ctx.is_main:
+            log.info(
+                "epoch %d/%d t=%.3f loss=%.4f ce=%.4f cost=%.3f val_acc(centre)=%.2f (%.1fs)",
+                epoch + 1,
+                cfg.epochs,
+                t,
+                metrics["loss"],
+                metrics["ce"],
+                metrics["cost"],
+                metrics["val_acc_centre"],
+                elapsed,
+            )
+            save_checkpoint(None)
+            write_text(run_dir / METRICS, "".join(json.dumps(m) + "\n" for m in history))
+        last_checkpoint = time.perf_counter()
+        if stop is not None and stop.is_set() and pos.epoch < end_epoch:
+            status.write(pos, total_steps, "stopped")
+            raise Interrupted(f"stopped after epoch {pos.epoch}")
+
+    finished = len(history) >= cfg.epochs
+    status.write(pos, total_steps, "searched" if finished else "paused")
+    summary = {
+        "experiment": cfg.experiment,
+        "profile": cfg.profile,
+        "config_hash": cfg.hash(),
+        "config": cfg.to_dict(),
+        "epochs_done": len(history),
+        "finished": finished,
+        "final": history[-1] if history else None,
+        "wall_time_s": wall,
+        "provenance": {
+            **provenance(device),
+            "data_source": splits.source,
+            "wall_time_s": wall,
+            "segments": [public_segment(seg) for seg in segments],
+        },
+    }
+    if ctx.enabled:
+        d = dist_mod.digest(supernet, hypernet)
+        summary["distributed"] = {
+            "world_size": ctx.world,
+            "ranks_agree": dist_mod.ranks_agree(d, ctx),
+            "digest": d,
+        }
+    if summary["finished"] and ctx.is_main:
+        write_json(run_dir / SUMMARY, summary)
+    dist_mod.barrier(ctx)
+    return summary
