@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 export HYPERNAS_DATA ?= $(CURDIR)/data
 
-.PHONY: setup test book run clean bench
+.PHONY: setup lint test book run clean bench
 
 setup: $(VENV)/.installed
 
@@ -16,7 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: setup lint
 	$(PY) -m pytest -q tests
 	$(PY) scripts/run_chapters.py --profile smoke --out build/smoke --results build/smoke/results
 	$(PY) -m pytest -q --nbval build/smoke/ipynb --nbval-current-env -p no:cacheprovider \
@@ -35,7 +39,7 @@ clean:
 bench: setup
 	$(PY) -m benchmarks.search_step
 
-# The paper-scale campaign (issue 12): a background queue of searches and evaluations, resumable.
+# The paper-scale campaign: a background queue of searches and evaluations, resumable.
 .PHONY: paper paper-status paper-stop
 paper: setup
 	$(VENV)/bin/hypernas campaign start

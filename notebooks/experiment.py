@@ -37,8 +37,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from hypernas import book
-from hypernas.book.experiment import run_experiment, sweep_results
-from hypernas.io import read_json
+from hypernas.book.experiment import run_experiment
 from hypernas.train.config import SETTINGS
 
 warnings.filterwarnings("ignore")
@@ -174,15 +173,8 @@ plt.close(fig)
 # ```
 
 # %% tags=["remove-input"]
-if book.collapses_onto_identity(result):
-    before, last = (c["family_counts"]["A"]["identity"] for c in result["curves"][-2:])
-    display(
-        Markdown(
-            f"In this run architecture A goes from {before} to {last} identity edges in the last epoch "
-            f"(t = {result['curves'][-1]['t']:.2f}): the family collapses onto skip connections when the temperature is "
-            "lowest. The section on kappa, the Cost relaxation and the seed below, and the summary chapter, follow this up."
-        )
-    )
+if book.collapse_text(result):
+    display(Markdown(book.collapse_text(result)))
 
 # %% [markdown]
 # ### The four architectures beside the paper
@@ -300,8 +292,7 @@ plt.close(fig)
 # here as a record, not as the paper-scale result above.
 
 # %% tags=["remove-input"]
-earlier_file = Path(paper_results_dir) / f"{experiment}-lattice.json"
-earlier = read_json(earlier_file) if earlier_file.is_file() else None
+earlier = book.read_if_present(Path(paper_results_dir) / f"{experiment}-lattice.json")
 if earlier is None:
     display(Markdown(f"No earlier paper-scale run of {experiment}."))
 else:
@@ -313,20 +304,18 @@ else:
 # ## How much kappa, the Cost relaxation and the seed matter
 #
 # kappa scales the Cost term against the cross-entropy. Where the results folder holds the same
-# experiment searched with other values of kappa, another Cost relaxation or another seed (files
-# `<experiment>-kappa<value>[-<relaxation>][-<key><value>][-seed<n>].json`, produced by
-# `scripts/kappa_sweep.py`), they are listed here next to this chapter's run, with all else equal;
+# experiment searched with other values of kappa, another Cost relaxation or another seed (the
+# records of `sweeps/<experiment>.jsonl`, one per run of `scripts/kappa_sweep.py`, each with its
+# full config), they are listed here next to this chapter's run, with all else equal;
 # any other setting a run changes (e.g. `epochs=10`, `sigma=0.3`, `ref_layout=lattice` for this
 # project's first hypernetwork, one fixed lattice of reference points shared by all edges) follows
-# its relaxation. Each cell gives the pool /
-# conv / identity counts of the 28 edges at the end of the search; "penalty effects held" counts
-# how many of B, C, D hold fewer of their penalised operation than A does; the next column gives
-# A's counts one epoch before the end. "epochs holding all three" lists the epochs after which all three held
-# (the family read off the hypernetwork at that point of the search). The second table groups the runs by setting over seeds; its last column gives, per seed, how many
-# edges B, C and D still give to the operation each one penalises (0: the penalty removed it, whatever A holds).
+# its relaxation.
+#
+# ```{include} sweep_tables.md
+# ```
 
 # %% tags=["remove-input"]
-sweep = [result] + sweep_results(results_dir or f"results/{profile}", experiment)
+sweep = [result] + book.sweep_results(results_dir or f"results/{profile}", experiment)
 if len(sweep) > 1:
     display(book.kappa_sweep_frame(sweep, main=result))
     display(book.sweep_by_setting(sweep))

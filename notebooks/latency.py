@@ -30,35 +30,21 @@ reps = 30
 force = False
 
 # %% tags=["remove-cell"]
-import math
 import os
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from hypernas.book.experiment import ensure_search
-from hypernas.device import latency
-from hypernas.device.select import select_for_budget, validate_predictions
-from hypernas.io import read_json, write_json
-from hypernas.provenance import provenance
-from hypernas.train.build import load_splits
-from hypernas.train.config import resolve
+from hypernas import book
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TQDM_DISABLE", "1")
 plt.rcParams["figure.dpi"] = 110
 sns.set_theme(style="whitegrid", context="notebook")
-results_dir = Path(results_dir or f"results/{profile}")
-torch.set_num_threads(threads)
-cfg = resolve("exp1", profile, {"seed": str(seed)})
-space = cfg.space()
-n_min = {"smoke": 8}.get(profile, 30)
 
 # %% [markdown]
 # ## The lookup table of this machine
@@ -74,24 +60,20 @@ n_min = {"smoke": 8}.get(profile, 30)
 # genotypes (plus the k single-operation networks) measured when the table is made.
 
 # %% tags=["remove-output"]
-# Measurements are reused only on the same machine, threads, torch and trained family (force=True re-measures).
-cache_file = results_dir / "latency.json"
-cache_key = {
-    "hardware": provenance("cpu")["hardware"],
-    "torch": torch.__version__,
-    "threads": threads,
-    "reps": reps,
-    "family_config_hash": cfg.hash(),
-}
-cached = read_json(cache_file) if cache_file.is_file() and not force else None
-if cached is not None and cached.get("cache_key") != cache_key:
-    cached = None
-lut = (
-    cached["lut"]
-    if cached
-    else latency.profile(space, cfg.dataset, "cpu", threads=threads, batch=1, reps=reps)
+# The table, the check of its predictions and the three budgets below, measured once and kept in
+# results/<profile>/latency.json; reused only on the same machine, threads, torch and trained family
+# (force=True re-measures).
+result = book.run_latency_study(
+    profile,
+    seed=seed,
+    data_root=data_root,
+    results_dir=results_dir,
+    runs_dir=runs_dir,
+    threads=threads,
+    reps=reps,
+    force=force,
 )
-s_dev = latency.s_device(lut, space, cfg.dataset)
+lut = result["lut"]
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 rows = []
@@ -133,7 +115,7 @@ display(
         + ", ".join(f"`{o}` {v:.2f}" for o, v in lut["scale"].items())
         + f" (median error of the fit {100 * lut['calibration']['median_ape']:.1f} %). "
         f"The device's complexity vector (each op's share of the latency summed over all positions) is "
-        + ", ".join(f"`{o}` {v:.3f}" for o, v in zip(space.ops, s_dev))
+        + ", ".join(f"`{o}` {v:.3f}" for o, v in zip(lut["scale"], result["s_device"]))
         + "."
     )
 )
@@ -151,30 +133,8 @@ display(
 # experiment-1 family (a lattice on the simplex, refined until it gives enough distinct genotypes;
 # random genotypes make up the number if the family is smaller).
 
-# %% tags=["remove-output"]
-run = None if cached else ensure_search(cfg, runs_dir, data_root, progress=False)[0]  # the trained family
-if cached:
-    val = {k: cached[k] for k in ("n_genotypes", "n_from_family", "spearman", "median_ape", "points", "grid")}
-else:
-    val = validate_predictions(run, lut, min_genotypes=n_min, reps=reps, seed=seed)
-result = {
-    "profile": profile,
-    "cache_key": cache_key,
-    "n_genotypes": val["n_genotypes"],
-    "n_from_family": val["n_from_family"],
-    "spearman": val["spearman"],
-    "median_ape": val["median_ape"],
-    "grid": val["grid"],
-    "points": val["points"],
-    "s_device": s_dev,
-    "lut": lut,
-    "provenance": cached["provenance"]
-    if cached
-    else {**provenance("cpu"), **lut["provenance"], "data_source": run.data_source},
-}
-
 # %% tags=["remove-input", "nbval-ignore-output"]
-pts = pd.DataFrame(val["points"])
+pts = pd.DataFrame(result["points"])
 fig, ax = plt.subplots(figsize=(5.5, 4.5))
 sns.scatterplot(data=pts, x="predicted_ms", y="measured_ms", hue="source", ax=ax, s=30)
 lim = [
@@ -186,9 +146,9 @@ ax.set(xlim=lim, ylim=lim, xlabel="predicted latency (ms)", ylabel="measured lat
 fig.tight_layout()
 glue("latency_pred", fig, display=False)
 plt.close(fig)
-glue("latency_n", val["n_genotypes"], display=False)
-glue("latency_spearman", float(val["spearman"]), display=False)
-glue("latency_mape", float(100 * val["median_ape"]), display=False)
+glue("latency_n", result["n_genotypes"], display=False)
+glue("latency_spearman", float(result["spearman"]), display=False)
+glue("latency_mape", float(100 * result["median_ape"]), display=False)
 
 # %% [markdown]
 # ```{glue:figure} latency_pred
@@ -209,48 +169,6 @@ glue("latency_mape", float(100 * val["median_ape"]), display=False)
 # measures it. The budgets are a quarter, half and three quarters of the way between the fastest and
 # the slowest genotype of the family, widened by the 5 % safety margin so that each one admits at
 # least the fastest genotype even when the family's latencies lie close together.
-
-# %% tags=["remove-output"]
-fam = pts[pts.source == "family"]
-lo, hi = fam.predicted_ms.min(), fam.predicted_ms.max()
-margin = 0.05
-budgets = [math.ceil(1000 * (lo + f * (hi - lo)) / (1 - margin)) / 1000 for f in (0.25, 0.5, 0.75)]
-if cached and [w["budget_ms"] for w in cached["budgets"]] == budgets:
-    walk = cached["budgets"]
-else:
-    run = run or ensure_search(cfg, runs_dir, data_root, progress=False)[0]
-    splits = load_splits(cfg, data_root)
-    walk = [
-        select_for_budget(
-            run,
-            lut,
-            b,
-            splits,
-            grid=val["grid"],
-            max_eval={"smoke": 2}.get(profile, 8),
-            reps=reps,
-            margin=margin,
-        )
-        for b in budgets
-    ]
-result["budgets"] = [
-    {
-        k: w[k]
-        for k in (
-            "budget_ms",
-            "s",
-            "family_counts",
-            "cell_params",
-            "predicted_ms",
-            "measured_ms",
-            "measured_iqr_ms",
-            "within_budget",
-            "val_accuracy",
-        )
-    }
-    for w in walk
-]
-write_json(cache_file, result)
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 display(
@@ -275,9 +193,10 @@ display(
 display(Markdown("Measured latency: median of repeated runs at batch 1, ± half the interquartile range."))
 
 # %% tags=["remove-input", "nbval-ignore-output"]
+fam = pts[pts.source == "family"]
 fig, ax = plt.subplots(figsize=(6.5, 4))
 ax.scatter(fam.measured_ms, fam.cell_params, color="0.6", s=20, label="family genotypes")
-for w in walk:
+for w in result["budgets"]:
     ax.axvline(w["budget_ms"], color="C3", lw=0.8, ls=":")
     ax.scatter(
         w["measured_ms"],

@@ -29,7 +29,6 @@ force = False
 # %% tags=["remove-cell"]
 import os
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -38,19 +37,12 @@ import seaborn as sns
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from hypernas.book import theory
-from hypernas.book.experiment import ensure_search, family_grid
-from hypernas.io import read_json, write_json
-from hypernas.space.genotype import derive
-from hypernas.train.build import load_splits
-from hypernas.train.config import paper_s, resolve
+from hypernas import book
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TQDM_DISABLE", "1")
 plt.rcParams["figure.dpi"] = 110
 sns.set_theme(style="whitegrid", context="notebook")
-results_dir = Path(results_dir or f"results/{profile}")
-N_SAMPLES = {"smoke": 20_000, "quick": 200_000, "paper": 400_000}.get(profile, 100_000)
 
 # %% [markdown]
 # ## The statement
@@ -86,16 +78,13 @@ N_SAMPLES = {"smoke": 20_000, "quick": 200_000, "paper": 400_000}.get(profile, 1
 # bounded task-like loss $f(\gamma) = -\log\langle\gamma, q\rangle$.
 
 # %% tags=["remove-output"]
-# A stored result made with the same samples, seed, temperatures and alphas is reused (force=True redraws).
-theorem_file = results_dir / "theorem.json"
-stored = read_json(theorem_file) if theorem_file.is_file() and not force else {}
-if theory.checks_match(stored, n_samples=N_SAMPLES, seed=seed):
-    checks = {k: stored[k] for k in ("t", "n_samples", "seed", "alphas")}
-else:
-    checks = theory.run_checks(n_samples=N_SAMPLES, seed=seed)
-    stored = {}
-theorem = {**checks, "profile": profile, "relaxation_comparison": stored.get("relaxation_comparison", {})}
-write_json(theorem_file, theorem)
+# The check and the two searches of the last section, kept in results/<profile>/theorem.json: a stored
+# check made with the same samples, seed, temperatures and alphas is reused, and so is a stored search
+# of the same config (force=True recomputes).
+checks = book.run_theorem_study(
+    profile, seed=seed, data_root=data_root, results_dir=results_dir, runs_dir=runs_dir, force=force
+)
+compare = checks["relaxation_comparison"]
 
 # %% tags=["remove-input"]
 display(Markdown(f"{checks['n_samples']:,} samples per (alpha, t); temperatures {checks['t']}."))
@@ -248,36 +237,6 @@ glue("theorem_fails", Markdown(f"{fails} of {total}"), display=False)
 # (the paper's text) and `softmax` (the authors' code and the corrected limit). With
 # Softmax(alpha/t) the gradient of the Cost is scaled by 1/t and concentrates on the arg-max
 # operation as t falls; with Softmax(alpha) it stays spread over all operations.
-
-# %% tags=["remove-output"]
-small = {
-    "smoke": {},
-    "quick": {"train_subset": "2000"},
-    "paper": {"train_subset": "20000", "epochs": "5"},
-}.get(profile, {})
-compare = {}
-for relaxation in ("softmax_t", "softmax"):
-    cfg = resolve("exp1", profile, {**small, "cost_relaxation": relaxation, "seed": str(seed)})
-    previous = theorem["relaxation_comparison"].get(relaxation, {})
-    if not force and previous.get("config_hash") == cfg.hash():  # the same search, already summarised
-        compare[relaxation] = previous
-        continue
-    splits = load_splits(cfg, data_root)
-    run, summary = ensure_search(
-        cfg, runs_dir, data_root, progress=False, name=f"theorem-exp1-{relaxation}", splits=splits
-    )
-    grid = family_grid(run, divisions=10)
-    archs = {name: derive(run.hypernet, s, cfg.ops).family_counts() for name, s in paper_s(3).items()}
-    compare[relaxation] = {
-        "config_hash": cfg.hash(),
-        "architectures": archs,
-        "unique_genotypes": len({r["genotype"] for r in grid}),
-        "cell_params_range": [min(r["cell_params"] for r in grid), max(r["cell_params"] for r in grid)],
-        "final": summary["final"],
-        "train_images": len(splits.train_y),
-    }
-theorem["relaxation_comparison"] = compare
-write_json(theorem_file, theorem)
 
 # %% tags=["remove-input"]
 rows = []

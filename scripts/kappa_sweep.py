@@ -5,8 +5,10 @@
     python scripts/kappa_sweep.py exp1 --kappa 0.3 --seed 1 2
     python scripts/kappa_sweep.py exp1 --kappa 0.3 --set epochs=10
 
-Writes ``results/<profile>/<experiment>-kappa<value>[-<relaxation>][-<key><value>...][-seed<n>].json`` (cached by
-config hash like every result); the experiment chapter lists them beside its own run.
+Each run is a record of ``results/<profile>/sweeps/<experiment>.jsonl`` with its full config, found
+again by its config hash (a run already there is not repeated); it is named
+``<experiment>-kappa<value>[-<relaxation>][-<key><value>...][-seed<n>]``, as is its run directory
+``runs/<profile>/<name>-<hash>``. The experiment and summary chapters list the records beside their own run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import time
 
 from hypernas.book.claims import counts_text
-from hypernas.book.experiment import run_experiment
+from hypernas.book.experiment import run_sweep
 from hypernas.errors import HyperNASError
 
 
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="other config overrides, e.g. epochs=10 (added to the file name)",
+        help="other config overrides, e.g. epochs=10 (added to the run's name)",
     )
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--results", default=None, help="results folder (default results/<profile>)")
@@ -63,15 +65,15 @@ def main(argv=None) -> int:
         if seed is not None:
             name += f"-seed{seed}"
         try:
-            r = run_experiment(
+            r = run_sweep(
                 args.experiment,
+                name,
                 args.profile,
                 seed=seed or 0,
                 data_root=args.data_root,
                 results_dir=args.results or f"results/{args.profile}",
                 runs_dir=args.runs,
                 overrides=overrides,
-                name=name,
             )
         except HyperNASError as err:
             print(f"error: {err}", file=sys.stderr)

@@ -4,6 +4,9 @@
     python scripts/run_chapters.py --profile smoke --out build/smoke --results build/smoke/results
 
 Each chapter is written to OUT/<chapter>.ipynb (OUT/ipynb/<chapter>.ipynb when OUT is not `book`).
+An executed chapter keeps only what its sources, parameters and results determine: papermill's
+parameters, not its paths, times, durations or status, no execution timestamps, and cell ids numbered
+in order, so running a chapter again on the same results writes the same bytes.
 """
 
 from __future__ import annotations
@@ -37,6 +40,21 @@ CHAPTERS = {
     "speed": ("speed", {}),
     "summary": ("summary", {}),
 }
+
+
+def strip_volatile(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
+    """Drop what differs between two executions of the same chapter: papermill's input/output paths,
+    start/end times, durations, status and exception flags, its version and environment, the kernel's
+    execution timestamps; cell ids (random when the notebook is built) become ``<chapter>-<index>``."""
+    params = nb.metadata.get("papermill", {}).get("parameters")
+    nb.metadata.pop("papermill", None)
+    if params is not None:
+        nb.metadata["papermill"] = {"parameters": params}
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        cell["id"] = f"{chapter}-{i}"
+    return nb
 
 
 def main(argv=None) -> int:
@@ -97,10 +115,8 @@ def main(argv=None) -> int:
                 cwd=str(REPO),
                 progress_bar=False,
             )
+        executed = strip_volatile(nbformat.read(out_nb, as_version=4), chapter)
         # fold the cell papermill injects (the run's parameters) behind a toggle in the book
-        executed = nbformat.read(out_nb, as_version=4)
-        for key in ("input_path", "output_path"):  # temporary and machine paths
-            executed.metadata.get("papermill", {}).pop(key, None)
         for cell in executed.cells:
             tags = cell.metadata.setdefault("tags", [])
             if "injected-parameters" in tags and "hide-cell" not in tags:

@@ -163,12 +163,14 @@ def test_hypernet_layouts_from_config():
     h2 = build_hypernet(lattice, lattice.space())
     assert not h2.grouped and h2.m == 7 and h2.sign == 1.0 and "ref_points" not in dict(h2.named_parameters())
     # a config stored before ref_layout / rbf_sign existed was made with the lattice and the paper's sign:
-    # from_dict restores those values and hash() gives the key it was stored under
-    old = resolve("exp1", "smoke", {"ref_layout": "lattice", "learnable_refs": "false"}).to_dict()
+    # from_dict restores those values; hash() covers every key, those two included
+    made = resolve("exp1", "smoke", {"ref_layout": "lattice", "learnable_refs": "false"})
+    old = made.to_dict()
     del old["ref_layout"], old["rbf_sign"]
-    old_key = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:12]
     restored = SearchConfig.from_dict(old)
-    assert restored.ref_layout == "lattice" and restored.rbf_sign == -1.0 and restored.hash() == old_key
+    assert restored == made and restored.hash() == made.hash()
+    full = made.to_dict()
+    assert made.hash() == hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:12]
     assert len({default.hash(), lattice.hash(), restored.hash()}) == 3
 
 

@@ -12,6 +12,7 @@ from hypernas.errors import ConfigError
 from hypernas.space.genotype import Genotype
 from hypernas.train.build import load_splits
 from hypernas.train.config import resolve
+from hypernas.train.evaluate import inherited
 from hypernas.train.run import load_run
 
 SPACE = resolve("exp1", "smoke").space()
@@ -68,16 +69,16 @@ def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, c
     budget = hi * 1.2 if hi == lo else (lo + hi) / 2
     splits = load_splits(run.config, data_root)
     rec = select_for_budget(run, table, budget, splits, grid=6, max_eval=3, reps=15)
-    assert rec["predicted_ms"] <= budget * 0.95
-    # Wall-clock latency on a shared 2-core host drifts between the LUT and this measurement (a CI run on an
-    # idle machine once measured 19.0 ms for a 12.5 ms budget): noise only adds time, so take the lower of the
-    # recorded median and a second one, and allow 1.5x.
+    assert rec["predicted_ms"] <= budget * 0.95 and rec["measured_ms"] > 0
+    # the winner is the most accurate on the validation split of the 3 slowest genotypes predicted within
+    # the budget less its 5 % margin (how fast the measured network runs is `make bench`'s business)
+    fits = [r for r in fam if r["predicted_ms"] <= budget * 0.95]
+    candidates = fits[-3:]
+    val = {r["genotype"].key(): inherited(run, r["genotype"], splits, split="val") for r in candidates}
+    assert rec["n_fitting"] == len(fits) and rec["n_evaluated"] == len(candidates) == len(val)
     chosen = Genotype(tuple(rec["ops"]), tuple(rec["normal"]), tuple(rec["reduce"]))
-    measured = min(
-        rec["measured_ms"], latency.measure_genotype(chosen, run.space, "fashion_mnist", reps=30).median_ms
-    )
-    assert measured <= budget * 1.5, (measured, rec)
-    assert 0 <= rec["val_accuracy"] <= 100
+    assert chosen.key() in val and val[chosen.key()] == max(val.values()), (chosen.key(), val)
+    assert rec["val_accuracy"] == pytest.approx(max(val.values()), abs=1e-4)
     rc = main(
         ["select", str(smoke_run), "--lut", str(path), "--budget-ms", "0.0001", "--data-root", str(data_root)]
     )

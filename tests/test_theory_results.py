@@ -71,6 +71,25 @@ def test_result_fields_and_cache(tiny_result):
     assert r["name"] == "exp1"
 
 
+def test_sweep_runs_are_records_selected_by_config(tiny_result):
+    """A sweep run is one line of sweeps/<experiment>.jsonl (no family grid), found again by its config."""
+    from hypernas.book.experiment import SWEEP_KEYS, run_sweep, sweep_file, sweep_record, write_sweep
+
+    tmp, kw, r = tiny_result
+    results = tmp / "sweep-results"
+    write_sweep(sweep_file(results, "exp1"), [sweep_record({**r, "name": "exp1-small"})])
+    again = dict(kw, results_dir=results, runs_dir=tmp / "no-runs")
+    record = run_sweep("exp1", "exp1-small", **{k: v for k, v in again.items() if k != "family_eval_max"})
+    assert not (tmp / "no-runs").exists()  # found by its config hash: nothing ran
+    assert set(record) == set(SWEEP_KEYS) and record["config_hash"] == r["config_hash"]
+    assert record["architectures"] == r["architectures"] and record["curves"] == r["curves"]
+    assert book.sweep_results(results, "exp1") == [record]
+    assert book.sweep_results(results, "exp1", where={"kappa": r["config"]["kappa"], "seed": 0}) == [record]
+    assert book.sweep_results(results, "exp1", where={"seed": 1}) == [] == book.sweep_results(results, "exp2")
+    table = book.kappa_sweep_frame([r, record], main=r)
+    assert len(table) == 2 and table.iloc[0]["A"] == table.iloc[1]["A"]
+
+
 def test_evaluation_resumes_from_its_cache(tiny_result):
     """A recomputed result reuses every accuracy measured before (the cache stands in for an
     interrupted evaluation) and gives the same numbers; force=True measures afresh, same numbers."""

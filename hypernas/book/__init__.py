@@ -1,6 +1,9 @@
-"""What the book's chapters call: the experiment pipeline with its result cache (``experiment``),
-the paper-scale background campaign (``campaign``), tables, figures and claim verdicts
-(``tables``, ``figures``, ``cell_figure``, ``claims``, ``runs``, with the paper's own numbers in ``paper``) and the theorem's numerical check (``theory``)."""
+"""What the book's chapters call: the experiment pipeline with its result cache and the sweeps
+(``experiment``), the latency and theorem chapters' pipelines (``latency_study``, ``theorem_study``),
+the paper-scale background campaign (``campaign``), tables, figures, claim verdicts and the
+paragraphs written from results (``tables``, ``figures``, ``cell_figure``, ``claims``, ``findings``,
+``runs``, with the paper's own numbers in ``paper``), the theorem's numerical check (``theory``) and
+the upgrade of results written by earlier code (``upgrade``)."""
 
 from hypernas.book.claims import (
     claim_verdicts,
@@ -15,7 +18,7 @@ from hypernas.book.claims import (
     penalty_effects_text,
     uses_every_family,
 )
-from hypernas.book.experiment import ensure_search, family_grid, run_experiment, sweep_results
+from hypernas.book.experiment import ensure_search, family_grid, run_experiment, run_sweep, sweep_results
 from hypernas.book.figures import (
     plot_cells,
     plot_counts_over_epochs,
@@ -24,33 +27,43 @@ from hypernas.book.figures import (
     plot_front,
     plot_op_stats,
 )
+from hypernas.book.findings import collapse_text, final_family_text, sweep_findings, theorem_text
+from hypernas.book.latency_study import run_latency_study
 from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SETTING_TITLES
 from hypernas.book.runs import (
     best_accuracy,
     evaluation_seconds,
     hypernet_text,
     paper_result,
+    paper_results,
+    profile_results,
+    read_if_present,
     run_description,
     run_times,
     same_hypernet,
 )
 from hypernas.book.tables import (
+    accuracy_table,
     comparison_table,
     family_frame,
     kappa_sweep_frame,
     profile_table,
+    provenance_table,
     same_setting,
     setting_label,
     sweep_by_setting,
 )
+from hypernas.book.theorem_study import run_theorem_study
 
 __all__ = [
     "ARCH_NAMES",
     "CELL_PARAMS_ROW",
     "PAPER_TABLES",
     "SETTING_TITLES",
+    "accuracy_table",
     "best_accuracy",
     "claim_verdicts",
+    "collapse_text",
     "collapses_onto_identity",
     "comparison_table",
     "counts_text",
@@ -59,11 +72,13 @@ __all__ = [
     "evaluation_seconds",
     "family_frame",
     "family_grid",
+    "final_family_text",
     "headline",
     "holds_all_effects",
     "hypernet_text",
     "kappa_sweep_frame",
     "paper_result",
+    "paper_results",
     "penalised_counts",
     "penalised_counts_text",
     "penalty_effects",
@@ -74,14 +89,22 @@ __all__ = [
     "plot_family_map",
     "plot_front",
     "plot_op_stats",
+    "profile_results",
     "profile_table",
+    "provenance_table",
+    "read_if_present",
     "run_description",
     "run_experiment",
+    "run_latency_study",
+    "run_sweep",
+    "run_theorem_study",
     "run_times",
     "same_hypernet",
     "same_setting",
     "setting_label",
     "sweep_by_setting",
+    "sweep_findings",
     "sweep_results",
+    "theorem_text",
     "uses_every_family",
 ]

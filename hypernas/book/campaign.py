@@ -32,7 +32,8 @@ from pathlib import Path
 from hypernas.errors import ConfigError, HyperNASError
 from hypernas.io import read_json, write_json
 from hypernas.provenance import utc_now
-from hypernas.train.config import PRESETS, SETTINGS, resolve, result_name
+from hypernas.train.checkpoint import adopt_run_dir, earlier_run_dir
+from hypernas.train.config import PRESETS, SETTINGS, SearchConfig, resolve, result_name
 from hypernas.train.stopping import EXIT_STOPPED, stop_on_sigterm
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the hypernas package this module belongs to
@@ -106,6 +107,37 @@ def is_done(cc: CampaignConfig, experiment: str, setting: str) -> bool:
 def run_dir(cc: CampaignConfig, experiment: str, setting: str) -> Path:
     cfg = item_config(experiment, setting, cc.profile)
     return Path(cc.runs_dir) / cc.profile / f"{result_name(experiment, setting)}-{cfg.hash()}"
+
+
+def adopt_earlier(cc: CampaignConfig) -> list[str]:
+    """Bring the queue's run directories and results made by earlier code under today's config hash.
+
+    A run directory is named ``<result name>-<config hash>``; when the hash of an unchanged config
+    changes (as when ``hash()`` came to cover every key), the directory of a queue item is found by
+    its stored config and renamed (``adopt_run_dir``), so the search continues where it stands, and
+    a finished result of the same config gets its new hash (``upgrade_result``). Nothing measured
+    changes. Run by :func:`start` before the supervisor, when no worker of the campaign is alive.
+    Returns one line per change (also logged).
+    """
+    from hypernas.book.upgrade import upgrade_result
+
+    notes = []
+    for experiment, setting in cc.queue:
+        cfg = item_config(experiment, setting, cc.profile)
+        new_dir = run_dir(cc, experiment, setting)
+        old_dir = adopt_run_dir(new_dir, cfg)
+        if old_dir is not None:
+            notes.append(f"renamed {old_dir} to {new_dir.name} (same config, hash of earlier code)")
+        path = Path(cc.results_dir) / f"{result_name(experiment, setting)}.json"
+        result = _read_json_or_none(path)
+        if result is None or result.get("config_hash") == cfg.hash() or "config" not in result:
+            continue
+        if SearchConfig.from_dict(result["config"]).hash() == cfg.hash():
+            write_json(path, upgrade_result(result))
+            notes.append(f"rewrote {path} with its config's new hash {cfg.hash()}")
+    for note in notes:
+        log.warning("%s", note)
+    return notes
 
 
 # ----------------------------------------------------------------------------- start / stop
@@ -204,6 +236,7 @@ def start(cc: CampaignConfig, repo: Path | None = None) -> dict:
     if supervisor_alive(state):
         return {**state, "already_running": True}
     cc.home.mkdir(parents=True, exist_ok=True)
+    adopted = adopt_earlier(cc)  # no supervisor is alive: no worker writes to a run directory
     try:
         top = Path(_git(Path(repo or "."), "rev-parse", "--show-toplevel"))
         commit, code_dir = export_snapshot(top, (cc.home / "code").resolve())
@@ -232,7 +265,7 @@ def start(cc: CampaignConfig, repo: Path | None = None) -> dict:
                 f"see {cc.home / 'logs' / 'supervisor.log'}"
             )
         time.sleep(0.1)
-    return {**(read_state(cc) or {}), "already_running": False}
+    return {**(read_state(cc) or {}), "already_running": False, "adopted": adopted}
 
 
 def stop(cc: CampaignConfig, wait_s: float = 900.0) -> bool:
@@ -330,6 +363,7 @@ def work(cc: CampaignConfig, experiment: str, setting: str) -> int:
 
     threads = cc.threads
     ckpt_dir = run_dir(cc, experiment, setting)
+    adopt_run_dir(ckpt_dir, item_config(experiment, setting, cc.profile))  # before reading its threads
     if (ckpt_dir / CHECKPOINT).is_file():
         segments = read_checkpoint(ckpt_dir).get("segments") or [{}]
         threads = segments[0].get("threads", threads)
@@ -381,6 +415,8 @@ def status(cc: CampaignConfig) -> dict:
         row = {"name": name, "experiment": experiment, "setting": setting}
         item = state.get("items", {}).get(name, {})
         rd = run_dir(cc, experiment, setting)
+        if not rd.exists():  # a run that earlier code named by another hash, until start renames it
+            rd = earlier_run_dir(rd, item_config(experiment, setting, cc.profile)) or rd
         progress = _read_json_or_none(rd / "progress.json")
         if is_done(cc, experiment, setting):
             res = read_json(Path(cc.results_dir) / f"{name}.json")

@@ -4,12 +4,14 @@
 ``config_hash`` matches the resolved config, and recomputes it otherwise (or with ``force=True``).
 The search itself is cached too: its run directory ``runs/<profile>/<experiment>-<hash>`` is
 reused when finished and resumed when interrupted. Checkpoints stay out of git; results are
-small JSON files with provenance.
+small JSON files with provenance. Sweep runs (:func:`run_sweep`) are records of
+``results/<profile>/sweeps/<experiment>.jsonl``, selected by their config.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -20,17 +22,17 @@ import torch
 from tqdm import tqdm
 
 from hypernas.errors import ConfigError
-from hypernas.io import read_json, write_json
+from hypernas.io import read_json, write_json, write_text
 from hypernas.method import simplex
 from hypernas.provenance import provenance
 from hypernas.space.genotype import derive
 from hypernas.space.network import describe
 from hypernas.train import evaluate as ev
 from hypernas.train.build import load_splits
-from hypernas.train.checkpoint import CHECKPOINT, PROGRESS, SUMMARY
+from hypernas.train.checkpoint import CHECKPOINT, PROGRESS, SUMMARY, adopt_run_dir
 from hypernas.train.config import SearchConfig, paper_s, resolve
 from hypernas.train.eval_cache import EvaluationCache
-from hypernas.train.run import Run, load_run
+from hypernas.train.run import TrainedFamily, load_run
 from hypernas.train.search import search
 from hypernas.train.stopping import Interrupted
 
@@ -52,9 +54,10 @@ def ensure_search(
     splits=None,
     stop: threading.Event | None = None,
     checkpoint_every_s: float = 600.0,
-) -> tuple[Run, dict]:
+) -> tuple[TrainedFamily, dict]:
     """The finished search of ``cfg``: reused, resumed, or run from scratch (see :func:`search` for ``stop``)."""
     run_dir = run_dir_for(cfg, runs_dir, name)
+    adopt_run_dir(run_dir, cfg)  # a run directory of this config named by earlier code's hash
     if (run_dir / SUMMARY).is_file():
         log.info("reusing the finished search in %s", run_dir)
         summary = read_json(run_dir / SUMMARY)
@@ -73,7 +76,7 @@ def ensure_search(
     return load_run(run_dir), summary
 
 
-def family_grid(run: Run, divisions: int | None = None) -> list[dict]:
+def family_grid(run: TrainedFamily, divisions: int | None = None) -> list[dict]:
     """Genotype statistics at every point of a lattice on the simplex (no data needed)."""
     k = len(run.config.ops)
     pts = simplex.lattice(k, divisions or GRID_DIVISIONS.get(k, 4))
@@ -127,10 +130,7 @@ def run_experiment(
     stops after a checkpoint and the evaluation after its current measurement (each measurement is
     kept in the run's ``evaluations.json``), raising :class:`~hypernas.train.stopping.Interrupted`.
     """
-    overrides = dict(overrides or {})
-    if "seed" in overrides and int(overrides.pop("seed")) != seed:
-        raise ConfigError("give the seed once: as run_experiment(seed=...), not also in overrides")
-    cfg = resolve(experiment, profile, {**overrides, "seed": seed})
+    cfg = _resolve(experiment, profile, seed, overrides)
     results_dir = Path(results_dir or Path("results") / profile)
     name = name or experiment
     out = results_dir / f"{name}.json"
@@ -139,6 +139,41 @@ def run_experiment(
         if cached.get("config_hash") == cfg.hash():
             log.info("reusing %s (config hash %s)", out, cfg.hash())
             return cached
+    result = _pipeline(
+        cfg,
+        name,
+        data_root,
+        runs_dir,
+        force=force,
+        progress=progress,
+        family_eval_max=family_eval_max,
+        stop=stop,
+        checkpoint_every_s=checkpoint_every_s,
+    )
+    write_json(out, result)
+    return result
+
+
+def _resolve(experiment: str, profile: str, seed: int, overrides: dict | None) -> SearchConfig:
+    overrides = dict(overrides or {})
+    if "seed" in overrides and int(overrides.pop("seed")) != seed:
+        raise ConfigError("give the seed once: as run_experiment(seed=...), not also in overrides")
+    return resolve(experiment, profile, {**overrides, "seed": seed})
+
+
+def _pipeline(
+    cfg: SearchConfig,
+    name: str,
+    data_root,
+    runs_dir: str | Path,
+    force: bool,
+    progress: bool,
+    family_eval_max: int | None,
+    stop: threading.Event | None,
+    checkpoint_every_s: float,
+) -> dict:
+    """The search of ``cfg`` (cached in its run directory), A-D, the family and their accuracies."""
+    experiment, profile = cfg.experiment, cfg.profile
     tic = time.perf_counter()
     splits = load_splits(cfg, data_root)
     run, summary = ensure_search(
@@ -241,10 +276,82 @@ def run_experiment(
         "family_eval": family,
         "curves": run.history,
     }
-    write_json(out, result)
     return result
 
 
-def sweep_results(results_dir: str | Path, experiment: str) -> list[dict]:
-    """The cached variants ``<experiment>-kappa*.json`` of ``scripts/kappa_sweep.py`` in ``results_dir``."""
-    return [read_json(f) for f in sorted(Path(results_dir).glob(f"{experiment}-kappa*.json"))]
+# ----------------------------------------------------------------------------- sweeps
+# A sweep run (scripts/kappa_sweep.py: other kappa, Cost relaxations, seeds, settings) is kept as one
+# line of results/<profile>/sweeps/<experiment>.jsonl with what the sweep tables read: its full config
+# and hash, provenance, A-D and the training curves (not the family grid, which no sweep table uses).
+SWEEP_KEYS = (
+    "experiment",
+    "name",
+    "profile",
+    "config_hash",
+    "config",
+    "provenance",
+    "architectures",
+    "curves",
+)
+
+
+def sweep_file(results_dir: str | Path, experiment: str) -> Path:
+    return Path(results_dir) / "sweeps" / f"{experiment}.jsonl"
+
+
+def sweep_record(result: dict) -> dict:
+    """The part of a result that a sweep keeps (:data:`SWEEP_KEYS`)."""
+    return {key: result[key] for key in SWEEP_KEYS}
+
+
+def read_sweep(path: str | Path) -> list[dict]:
+    """The records of one sweep file (none when it does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_sweep(path: str | Path, records: list[dict]) -> None:
+    """Write sweep records, one line each, ordered by name (atomically)."""
+    lines = [json.dumps(r) + "\n" for r in sorted(records, key=lambda r: r["name"])]
+    write_text(path, "".join(lines))
+
+
+def run_sweep(
+    experiment: str,
+    name: str,
+    profile: str = "quick",
+    seed: int = 0,
+    data_root=None,
+    results_dir: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    overrides: dict | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> dict:
+    """One run of a sweep, cached as a record of ``<results_dir>/sweeps/<experiment>.jsonl``.
+
+    The record of the resolved config's hash is returned when the file holds one; otherwise the same
+    pipeline as :func:`run_experiment` runs (search in ``runs/<profile>/<name>-<hash>``) and its
+    record replaces any earlier one of that config. ``name`` labels the run (``exp1-kappa0.3-seed1``).
+    """
+    cfg = _resolve(experiment, profile, seed, overrides)
+    path = sweep_file(results_dir or Path("results") / profile, experiment)
+    records = read_sweep(path)
+    if not force:
+        for record in records:
+            if record["config_hash"] == cfg.hash():
+                log.info("reusing %s of %s (config hash %s)", record["name"], path, cfg.hash())
+                return record
+    result = _pipeline(cfg, name, data_root, runs_dir, force, progress, None, None, 600.0)
+    record = sweep_record(result)
+    write_sweep(path, [r for r in read_sweep(path) if r["config_hash"] != cfg.hash()] + [record])
+    return record
+
+
+def sweep_results(results_dir: str | Path, experiment: str, where: dict | None = None) -> list[dict]:
+    """The sweep records of ``experiment`` in ``results_dir`` (ordered by name), those whose config
+    holds every ``key: value`` of ``where`` when given (``where={"kappa": 0.3, "seed": 0}``)."""
+    records = read_sweep(sweep_file(results_dir, experiment))
+    return [r for r in records if all(r["config"].get(k) == v for k, v in (where or {}).items())]

@@ -94,6 +94,28 @@ def paper_result(results_dir: str | Path, experiment: str, setting: str) -> dict
     return result if result.get("config_hash") == wanted else None
 
 
+def read_if_present(path: str | Path) -> dict | None:
+    """A stored result, or None when the file does not exist."""
+    path = Path(path)
+    return read_json(path) if path.is_file() else None
+
+
+def profile_results(results_dir: str | Path, experiments=("exp1", "exp2", "exp3")) -> dict[str, dict]:
+    """The main results ``<experiment>.json`` present in ``results_dir``, by experiment."""
+    found = {e: read_if_present(Path(results_dir) / f"{e}.json") for e in experiments}
+    return {e: r for e, r in found.items() if r is not None}
+
+
+def paper_results(
+    results_dir: str | Path, experiments=("exp1", "exp2", "exp3")
+) -> dict[str, dict[str, dict]]:
+    """The finished paper-scale results (:func:`paper_result`), by setting, then by experiment."""
+    return {
+        setting: {e: r for e in experiments if (r := paper_result(results_dir, e, setting)) is not None}
+        for setting in SETTINGS
+    }
+
+
 def segments_text(result: dict) -> str:
     """Which commits ran which part of a resumed search ('' for a search run in one go)."""
     segments = result["provenance"].get("search_segments", [])

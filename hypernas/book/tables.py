@@ -13,7 +13,7 @@ from hypernas.book.claims import (
     penalty_effects,
 )
 from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, FAMILIES, PAPER_TABLES, pool_counts
-from hypernas.book.runs import full_config
+from hypernas.book.runs import evaluation_seconds, full_config
 from hypernas.train.config import PROFILE_SOURCES, SETTINGS, resolve
 
 
@@ -168,6 +168,47 @@ def sweep_by_setting(results: list[dict]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index(["kappa", "Cost relaxation"])
+
+
+def accuracy_table(labelled: list[tuple[str, dict]]) -> pd.DataFrame:
+    """Test accuracy of A-D under the three protocols beside the paper's, one block per (label, result)."""
+    rows = []
+    for label, r in labelled:
+        for name, a in r["architectures"].items():
+            p = PAPER_TABLES[r["experiment"]][name]
+            rows.append(
+                {
+                    "experiment": label,
+                    "architecture": ARCH_NAMES[name],
+                    "inherited": round(a["test_accuracy"]["inherited"], 2),
+                    "retrain": round(a["test_accuracy"]["retrain"], 2),
+                    "relaxed (t=1)": round(a["test_accuracy"]["relaxed"], 2),
+                    "paper": p["acc"],
+                    "parameters, cell ops": f"{a['cell_params']:,}",
+                    "paper's parameters": f"{p['params']:,}",
+                }
+            )
+    return pd.DataFrame(rows).set_index(["experiment", "architecture"])
+
+
+def provenance_table(labelled: list[tuple[str, dict]]) -> pd.DataFrame:
+    """Where each (label, result) comes from: profile, config hash, commit, machine, data, times."""
+    rows = {}
+    for label, r in labelled:
+        p = r["provenance"]
+        rows[label] = {
+            "profile": r["profile"],
+            "config hash": r["config_hash"],
+            "commit": p["commit"],
+            "hardware": p["hardware"],
+            "torch": p["torch"],
+            "data source": p["data_source"],
+            "train / test images": f"{p['train_images']:,} / {p['test_images']:,}",
+            "search s": p["search_time_s"],
+            "evaluation s": round(evaluation_seconds(r), 1),
+            "date": p["date"],
+        }
+    return pd.DataFrame(rows)
 
 
 def format_provenance(result: dict) -> pd.DataFrame:

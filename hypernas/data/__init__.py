@@ -13,11 +13,13 @@ from hypernas.data.datasets import (
     resolve_root,
     spec,
 )
+from hypernas.errors import DataError
 
 __all__ = [
     "DATASETS",
     "SPECS",
     "Batches",
+    "DataError",
     "DatasetSpec",
     "ImageData",
     "Splits",

@@ -6,11 +6,13 @@ Where the data is looked for, in order:
    layout (``FashionMNIST/raw``, ``cifar-10-batches-py``) or as an already extracted CIFAR-10
    JPEG copy (``cifar10-jpeg/{train,test}/<class>/*.jpg``);
 2. torchvision's download into the data root (skipped when ``HYPERNAS_OFFLINE=1``);
-3. offline copies: Fashion-MNIST IDX ``.gz`` files (Debian's ``dataset-fashion-mnist`` at
-   ``/usr/share/datasets/fashion-mnist``, ``../shared/datasets/fashion-mnist``, the data root)
-   and the CIFAR-10 JPEG tarball ``cifar10-jpeg.tar.gz``; they are unpacked into the data root.
+3. offline copies: Fashion-MNIST IDX ``.gz`` files in ``fashion-mnist/`` and the CIFAR-10 JPEG
+   tarball ``cifar10-jpeg.tar.gz``, in the data root, in the folders listed in
+   ``$HYPERNAS_OFFLINE_DIRS`` (separated by ``os.pathsep``) or in Debian's ``/usr/share/datasets``
+   (package ``dataset-fashion-mnist``); they are unpacked into the data root.
 
-Each dataset is decoded once; every result records ``source`` (e.g. "CIFAR-10 (JPEG copy)").
+Each dataset is decoded once; every result records ``source``, a label that names no path
+(e.g. "Fashion-MNIST (offline IDX copy)", "CIFAR-10 (JPEG copy)").
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ FMNIST_FILES = (
 )
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _SOURCE_FILE = "HYPERNAS_SOURCE.txt"
+DEBIAN_DATASETS = Path("/usr/share/datasets")
+FMNIST_OFFLINE = "Fashion-MNIST (offline IDX copy)"
+FMNIST_DOWNLOAD = "Fashion-MNIST (torchvision download)"
+FMNIST_IN_ROOT = "Fashion-MNIST (torchvision files in the data root)"
+CIFAR_TORCHVISION = "CIFAR-10 (torchvision)"
+CIFAR_JPEG = "CIFAR-10 (JPEG copy)"
 
 
 @dataclass(frozen=True)
@@ -102,16 +110,10 @@ def resolve_root(data_root: str | os.PathLike | None = None) -> Path:
 
 
 def offline_dirs() -> list[Path]:
-    """Folders searched for offline copies (besides the data root)."""
-    repo = Path(__file__).resolve().parent.parent
-    dirs = [
-        Path("/usr/share/datasets"),
-        Path.cwd().parent / "shared" / "datasets",
-        repo.parent / "shared" / "datasets",
-    ]
-    extra = os.environ.get("HYPERNAS_OFFLINE_DIRS")
-    if extra:
-        dirs = [Path(p) for p in extra.split(os.pathsep) if p] + dirs
+    """Folders searched for offline copies besides the data root: those listed in
+    ``$HYPERNAS_OFFLINE_DIRS`` (separated by ``os.pathsep``), then Debian's ``/usr/share/datasets``."""
+    extra = os.environ.get("HYPERNAS_OFFLINE_DIRS", "")
+    dirs = [Path(p).expanduser() for p in extra.split(os.pathsep) if p] + [DEBIAN_DATASETS]
     seen, out = set(), []
     for d in dirs:
         key = str(d.resolve()) if d.exists() else str(d)
@@ -143,8 +145,13 @@ def _fmnist_ready(root: Path) -> bool:
 
 
 def _read_source(folder: Path, default: str) -> str:
+    """The label stored beside a prepared dataset. A stored offline label that names the folder it
+    came from is read as the plain offline label, so no machine path reaches a result."""
     f = folder / _SOURCE_FILE
-    return f.read_text().strip() if f.is_file() else default
+    if not f.is_file():
+        return default
+    text = f.read_text().strip()
+    return FMNIST_OFFLINE if text.startswith("Fashion-MNIST (offline IDX copy") else text
 
 
 def _write_source(folder: Path, text: str) -> None:
@@ -158,16 +165,14 @@ def _load_fmnist(root: Path, download: bool) -> ImageData:
         looked.append("torchvision download")
         _try_download(lambda: _tv_fmnist(root, download=True))
         if _fmnist_ready(root):
-            _write_source(root / "FashionMNIST", "Fashion-MNIST (torchvision download)")
+            _write_source(root / "FashionMNIST", FMNIST_DOWNLOAD)
     if not _fmnist_ready(root):
         candidates = [root, root / "fashion-mnist"] + [d / "fashion-mnist" for d in offline_dirs()]
         for folder in candidates:
             looked.append(str(folder))
             if all((folder / (f + ".gz")).is_file() for f in FMNIST_FILES):
                 _unpack_idx(folder, _fmnist_raw(root))
-                _write_source(
-                    root / "FashionMNIST", f"Fashion-MNIST (offline IDX copy, folder {folder.name})"
-                )
+                _write_source(root / "FashionMNIST", FMNIST_OFFLINE)
                 log.info("prepared Fashion-MNIST from the offline copy in %s", folder)
                 break
     if not _fmnist_ready(root):
@@ -175,13 +180,14 @@ def _load_fmnist(root: Path, download: bool) -> ImageData:
             "Fashion-MNIST not found; looked in: "
             + "; ".join(looked)
             + ". Fix: allow torchvision's download, `apt-get install dataset-fashion-mnist`, "
-            "or put the four IDX .gz files in DATA_ROOT/fashion-mnist (--data-root or $HYPERNAS_DATA)"
+            "or put the four IDX .gz files in DATA_ROOT/fashion-mnist (--data-root or $HYPERNAS_DATA) "
+            "or in DIR/fashion-mnist with DIR listed in $HYPERNAS_OFFLINE_DIRS"
         )
     ds_train = _tv_fmnist(root, download=False, train=True)
     ds_test = _tv_fmnist(root, download=False, train=False)
     return ImageData(
         name="fashion_mnist",
-        source=_read_source(root / "FashionMNIST", "Fashion-MNIST (torchvision files in the data root)"),
+        source=_read_source(root / "FashionMNIST", FMNIST_IN_ROOT),
         train_x=ds_train.data.unsqueeze(1).contiguous(),
         train_y=ds_train.targets.long(),
         test_x=ds_test.data.unsqueeze(1).contiguous(),
@@ -241,7 +247,7 @@ def _load_cifar(root: Path, download: bool) -> ImageData:
         to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))  # noqa: E731
         return ImageData(
             "cifar10",
-            "CIFAR-10 (torchvision)",
+            CIFAR_TORCHVISION,
             to_t(tr.data),
             torch.tensor(tr.targets),
             to_t(te.data),
@@ -260,7 +266,7 @@ def _load_cifar(root: Path, download: bool) -> ImageData:
             "CIFAR-10 not found; looked in: "
             + "; ".join(looked)
             + ". Fix: allow torchvision's download or put cifar10-jpeg.tar.gz in DATA_ROOT "
-            "(--data-root or $HYPERNAS_DATA)"
+            "(--data-root or $HYPERNAS_DATA) or in a folder listed in $HYPERNAS_OFFLINE_DIRS"
         )
     return _decode_jpeg_copy(_cifar_jpeg_dir(root))
 
@@ -307,4 +313,4 @@ def _decode_jpeg_copy(folder: Path) -> ImageData:
             d[f"{split}_x"] = torch.from_numpy(np.stack(xs).transpose(0, 3, 1, 2).copy())
             d[f"{split}_y"] = torch.tensor(ys, dtype=torch.long)
         save_torch(cache, d)
-    return ImageData("cifar10", "CIFAR-10 (JPEG copy)", d["train_x"], d["train_y"], d["test_x"], d["test_y"])
+    return ImageData("cifar10", CIFAR_JPEG, d["train_x"], d["train_y"], d["test_x"], d["test_y"])

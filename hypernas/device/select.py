@@ -22,12 +22,12 @@ from hypernas.method import simplex
 from hypernas.space.genotype import Genotype, derive
 from hypernas.space.network import describe, discrete_from_supernet, recalibrate_bn
 from hypernas.train.evaluate import inherited
-from hypernas.train.run import Run
+from hypernas.train.run import TrainedFamily
 
 log = logging.getLogger(__name__)
 
 
-def family_latencies(run: Run, lut: dict, grid: int = 10) -> list[dict]:
+def family_latencies(run: TrainedFamily, lut: dict, grid: int = 10) -> list[dict]:
     """Distinct genotypes on a lattice with ``grid`` divisions, each with its predicted latency."""
     cfg = run.config
     latency.check_lut(lut, run.space, cfg.dataset)
@@ -44,7 +44,7 @@ def family_latencies(run: Run, lut: dict, grid: int = 10) -> list[dict]:
 
 
 def select_for_budget(
-    run: Run,
+    run: TrainedFamily,
     lut: dict,
     budget_ms: float,
     splits: Splits,
@@ -102,7 +102,7 @@ def select_for_budget(
 
 
 def export_model(
-    run: Run,
+    run: TrainedFamily,
     s,
     fmt: str,
     out: str | Path,
@@ -177,7 +177,7 @@ def export_model(
 
 
 def validate_predictions(
-    run: Run,
+    run: TrainedFamily,
     lut: dict,
     min_genotypes: int = 30,
     grid: int = 20,

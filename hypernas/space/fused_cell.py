@@ -11,9 +11,6 @@ cell runs each op once per edge on the *same* input tensor. Grouped by source no
 * separable convolutions and FactorizedReduce of the E edges of a source run as grouped
   convolutions over E * C channels (weights concatenated at call time, so every edge keeps its own
   parameters and the state dict is unchanged), and their BatchNorms as one call over E * C channels.
-  (Tried and dropped, being no faster in the whole step: a depthwise convolution with channel
-  multiplier E instead of copying the input E times, and dense block-diagonal 1 x 1 convolutions
-  instead of grouped ones.)
 
 Each node then sums its incoming edges' op outputs weighted by gamma in one autograd function
 (:class:`_WeightedSum`). What is computed is the mixed operation g(x) = sum_m gamma_m o^(m)(x) of

@@ -4,7 +4,9 @@ segments (one per process that ran part of the search) and the live ``progress.j
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +14,11 @@ from pathlib import Path
 import torch
 
 from hypernas.errors import ConfigError, RunDirError
-from hypernas.io import write_json
+from hypernas.io import read_json, write_json
 from hypernas.provenance import git_commit, hardware, utc_now
 from hypernas.train.config import SearchConfig
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
@@ -97,6 +101,94 @@ def new_segment(start: Position, device: torch.device) -> dict:
 def public_segment(segment: dict) -> dict:
     """A segment without its private bookkeeping (keys starting with an underscore)."""
     return {k: v for k, v in segment.items() if not k.startswith("_")}
+
+
+# ----------------------------------------------------------------------------- run directories under another hash
+_HASH_SUFFIX = re.compile(r"^[0-9a-f]{12}$")
+_ACTIVE = ("searching", "evaluating")  # the progress states a live process writes
+
+
+def stored_config(run_dir: Path) -> SearchConfig | None:
+    """The config a run directory was searched with (``config.json``, else the checkpoint's), or None."""
+    try:
+        if (run_dir / CONFIG).is_file():
+            return SearchConfig.from_dict(read_json(run_dir / CONFIG))
+        if (run_dir / CHECKPOINT).is_file():
+            return SearchConfig.from_dict(read_checkpoint(run_dir)["config"])
+    except (ValueError, TypeError, KeyError, RunDirError):
+        pass
+    return None
+
+
+def writer_alive(run_dir: Path) -> int | None:
+    """The pid of another live process that is searching or evaluating in ``run_dir``, else None."""
+    try:
+        progress = read_json(run_dir / PROGRESS) if (run_dir / PROGRESS).is_file() else {}
+    except ValueError:
+        return None
+    pid = progress.get("pid")
+    if progress.get("state") not in _ACTIVE or not pid or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def earlier_run_dir(run_dir: str | Path, cfg: SearchConfig) -> Path | None:
+    """The sibling ``<name>-<other 12 hex digits>`` of a missing ``run_dir`` (``<name>-<hash>``) that
+    holds a search of ``cfg`` under another hash of the same config, or None (see :func:`adopt_run_dir`)."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() or not run_dir.parent.is_dir():
+        return None
+    name, _, _ = run_dir.name.rpartition("-")
+    found = []
+    for other in sorted(run_dir.parent.iterdir()):
+        stem, _, tail = other.name.rpartition("-")
+        if stem != name or not _HASH_SUFFIX.match(tail) or not other.is_dir():
+            continue
+        stored = stored_config(other)
+        if stored is not None and stored.hash() == cfg.hash():
+            found.append(other)
+    if len(found) > 1:
+        raise RunDirError(
+            f"{' and '.join(map(str, found))} all hold a search of the config of {run_dir}; "
+            "keep the one to continue and move the others away"
+        )
+    return found[0] if found else None
+
+
+def adopt_run_dir(run_dir: str | Path, cfg: SearchConfig) -> Path | None:
+    """Give ``run_dir`` (``<name>-<cfg.hash()>``) the run directory of ``cfg`` named
+    ``<name>-<other hash>``, so that its search continues instead of starting over.
+
+    Run directories are named after the config hash, so a change of how the hash is computed renames
+    every config (see CHANGELOG.md). A sibling ``<name>-<12 hex digits>`` whose stored config has
+    today's hash of ``cfg`` is renamed to ``run_dir`` and its ``config.json`` and ``search.json`` get
+    the new hash (the checkpoint stores the config itself, which is unchanged).
+    Returns the old path, or None when there was nothing to adopt. Refuses (``RunDirError``) while
+    another process still writes to that directory, or when two directories hold the same config.
+    """
+    run_dir = Path(run_dir)
+    old = earlier_run_dir(run_dir, cfg)
+    if old is None:
+        return None
+    pid = writer_alive(old)
+    if pid is not None:
+        raise RunDirError(
+            f"{old} holds the search of {run_dir.name}, but process {pid} still writes to it; stop it "
+            "(`hypernas campaign stop` for the campaign) and start again"
+        )
+    os.replace(old, run_dir)
+    write_json(run_dir / CONFIG, {**cfg.to_dict(), "config_hash": cfg.hash()})
+    if (run_dir / SUMMARY).is_file():
+        summary = read_json(run_dir / SUMMARY)
+        write_json(run_dir / SUMMARY, {**summary, "config_hash": cfg.hash(), "config": cfg.to_dict()})
+    log.warning("renamed %s to %s: the same config under the hash of earlier code", old, run_dir.name)
+    return old
 
 
 class ProgressFile:

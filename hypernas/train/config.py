@@ -24,11 +24,10 @@ OPS_3 = ("max_pool_3x3", "skip_connect", "sep_conv_3x3")  # paper's order (pool,
 OPS_5 = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5")
 OPTIMIZERS = ("adam", "sgd_cosine")
 PATH_SAMPLING = ("none", "one")
-# Keys added after results were first committed, with the value every result written before them
-# was made with: ``from_dict`` fills them in when a stored config lacks them, and ``hash`` leaves
-# them out while they keep that value, so the stored results keep their keys.
-LEGACY_VALUES = {"ref_layout": "lattice", "rbf_sign": -1.0}
-_UNSET = object()
+# Reading an old format: configs stored before these keys existed (checkpoints and run directories
+# of this project's first hypernetwork) lack them, and every such run was made with these values.
+# ``from_dict`` fills them in; ``hash`` covers every key like any other.
+ADDED_KEYS = {"ref_layout": "lattice", "rbf_sign": -1.0}
 
 
 @dataclass(frozen=True)
@@ -101,20 +100,16 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> SearchConfig:
+        """A stored config back; keys it lacks because it predates them take ``ADDED_KEYS``."""
         known = {f.name for f in fields(cls)}
-        d = {**LEGACY_VALUES, **{k: v for k, v in d.items() if k in known}}
+        d = {**ADDED_KEYS, **{k: v for k, v in d.items() if k in known}}
         if "ops" in d:
             d["ops"] = tuple(d["ops"])
         return cls(**d)
 
     def hash(self) -> str:
-        """sha256 of the resolved config (profile and seed included), 12 hex digits.
-
-        Keys added after results were first committed (``LEGACY_VALUES``) are left out while they
-        keep the value those results were made with, so their keys stay valid.
-        """
-        d = {k: v for k, v in self.to_dict().items() if LEGACY_VALUES.get(k, _UNSET) != v}
-        blob = json.dumps(d, sort_keys=True).encode()
+        """sha256 of the resolved config, every key included (profile and seed too), 12 hex digits."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def validate(self) -> SearchConfig:

@@ -27,7 +27,7 @@ from hypernas.space.genotype import Genotype
 from hypernas.space.network import build_discrete, discrete_from_supernet, recalibrate_bn
 from hypernas.train.build import memory_format
 from hypernas.train.config import SearchConfig
-from hypernas.train.run import Run
+from hypernas.train.run import TrainedFamily
 from hypernas.train.stopping import Interrupted
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def accuracy(net: torch.nn.Module, batches, gamma_fn=None) -> float:
     return 100.0 * correct / max(n, 1)
 
 
-def inherited(run: Run, genotype: Genotype, splits: data_mod.Splits, split: str = "test") -> float:
+def inherited(run: TrainedFamily, genotype: Genotype, splits: data_mod.Splits, split: str = "test") -> float:
     """Accuracy of the argmax network with inherited weights on ``split`` ('test' or 'val')."""
     cfg = run.config
     device = next(run.supernet.parameters()).device
@@ -76,7 +76,7 @@ def inherited(run: Run, genotype: Genotype, splits: data_mod.Splits, split: str 
     return accuracy(net, _batches(x, y, splits, cfg.eval_batch_size, device, cl))
 
 
-def relaxed(run: Run, s, splits: data_mod.Splits, t: float = 1.0, seed: int = 0) -> float:
+def relaxed(run: TrainedFamily, s, splits: data_mod.Splits, t: float = 1.0, seed: int = 0) -> float:
     """The supernet at s with per-example relaxed gamma ~ GS(alpha(s), t) (the authors' protocol)."""
     device = next(run.supernet.parameters()).device
     alpha = run.hypernet(torch.as_tensor(s, dtype=torch.float32, device=device)).detach()
@@ -188,7 +188,7 @@ def retrain(
 
 
 def evaluate(
-    run: Run,
+    run: TrainedFamily,
     genotype: Genotype,
     s,
     protocol: str,

@@ -16,8 +16,11 @@ from hypernas.train.config import SearchConfig
 
 
 @dataclass
-class Run:
-    """A trained family loaded from a run directory."""
+class TrainedFamily:
+    """A trained family loaded from a run directory: the supernet and the hypernetwork (the paper's family).
+
+    The public facade over it is :class:`hypernas.api.Run`.
+    """
 
     run_dir: Path
     config: SearchConfig
@@ -32,7 +35,7 @@ class Run:
         return self.supernet.space
 
 
-def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Run:
+def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> TrainedFamily:
     """Load the latest checkpoint of ``run_dir`` (raises :class:`RunDirError` when there is none)."""
     run_dir = Path(run_dir)
     ckpt = run_dir / CHECKPOINT
@@ -50,6 +53,6 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Run:
     supernet.load_state_dict(ck["supernet"])
     hypernet.load_state_dict(ck["hypernet"])
     supernet.eval()
-    return Run(
+    return TrainedFamily(
         run_dir, cfg, supernet, hypernet, ck["history"], ck.get("data_source", "unknown"), ck["wall_time_s"]
     )

@@ -1,0 +1,384 @@
+"""The public Python API: train a family of architectures, load it back, and use it.
+
+>>> run = search("exp1", profile="smoke", out="runs/try")     # doctest: +SKIP
+>>> run = load_run("runs/try")                                 # doctest: +SKIP
+>>> run.derive([0.2, 0.3, 0.5]).op_counts()                    # doctest: +SKIP
+>>> run.evaluate([0.2, 0.3, 0.5], "inherited")                 # doctest: +SKIP
+
+:func:`search` and :func:`load_run` give a :class:`Run`: the trained family of one run directory
+(its ``family`` is the loaded :class:`~hypernas.train.run.TrainedFamily`: supernet + hypernetwork).
+Its methods take a complexity vector ``s`` as a sequence, a 1-D tensor or a ``"a,b,c"`` string, in
+the order of ``run.config.ops``; an ``s`` off the simplex raises :class:`~hypernas.errors.SimplexError`
+(``normalize=True`` rescales any non-negative vector). Every error a user can cause is a
+:class:`~hypernas.errors.HyperNASError` with a one-line message; the command line (``hypernas.cli``)
+is a thin layer over this module.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from hypernas import data
+from hypernas.device import latency
+from hypernas.device.select import export_model, select_for_budget
+from hypernas.errors import ConfigError, SimplexError
+from hypernas.io import read_json, save_torch, write_json
+from hypernas.method import simplex
+from hypernas.space.cells import SearchSpace
+from hypernas.space.genotype import Genotype
+from hypernas.space.genotype import derive as derive_genotype
+from hypernas.space.network import describe as describe_genotype
+from hypernas.train import evaluate as evaluation
+from hypernas.train import run as trained
+from hypernas.train import search as searching
+from hypernas.train.build import load_splits
+from hypernas.train.checkpoint import SUMMARY
+from hypernas.train.config import SearchConfig, nearest, resolve
+
+__all__ = ["Run", "load_run", "profile_latency", "s_device", "search"]
+
+ComplexityVector = Sequence[float] | torch.Tensor | str
+
+
+def _device(name: torch.device | str | None) -> torch.device:
+    """``None`` -> cuda when available, else cpu; a name is checked (unknown or absent devices raise)."""
+    if isinstance(name, torch.device):
+        return name
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda requested but no CUDA GPU is available; use --device cpu")
+    return dev
+
+
+def _read_lut(lut: dict | str | Path) -> dict:
+    if isinstance(lut, dict):
+        return lut
+    try:
+        return read_json(lut)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"latency table {lut} does not exist; create it with `hypernas latency profile --out {lut}`"
+        ) from None
+    except ValueError:  # json.JSONDecodeError
+        raise ConfigError(f"latency table {lut} is not valid JSON; measure it again") from None
+
+
+def _check_protocol(protocol: str, epochs: int | None) -> None:
+    if protocol not in evaluation.PROTOCOLS:
+        choices = ", ".join(evaluation.PROTOCOLS)
+        raise ConfigError(
+            f"unknown protocol {protocol!r}{nearest(protocol, evaluation.PROTOCOLS)} (choose {choices})"
+        )
+    if epochs is not None and epochs < 1:
+        raise ConfigError("--epochs must be >= 1")
+
+
+class Run:
+    """A trained family in a run directory (written by :func:`search` or ``hypernas search``).
+
+    ``Run(run_dir, device)`` opens the directory and loads the weights on first use; :func:`load_run`
+    loads them at once. ``family`` is the loaded supernet and hypernetwork
+    (:class:`~hypernas.train.run.TrainedFamily`); ``config``, ``space``, ``history`` (one dict per
+    epoch) and ``summary`` (``search.json``: final metrics and provenance; None before the search
+    has finished) describe the search.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        device: torch.device | str | None = "cpu",
+        *,
+        family: trained.TrainedFamily | None = None,
+        summary: dict | None = None,
+    ):
+        self.run_dir = Path(run_dir)
+        self._device = device
+        self._family = family
+        self._summary = summary
+        self._splits: dict[str, data.Splits] = {}
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.run_dir)!r})"
+
+    @property
+    def family(self) -> trained.TrainedFamily:
+        """The supernet and the hypernetwork, loaded from the run's latest checkpoint."""
+        if self._family is None:
+            self._family = trained.load_run(self.run_dir, _device(self._device))
+        return self._family
+
+    @property
+    def config(self) -> SearchConfig:
+        return self.family.config
+
+    @property
+    def space(self) -> SearchSpace:
+        return self.family.space
+
+    @property
+    def history(self) -> list[dict]:
+        return self.family.history
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.family.supernet.parameters()).device
+
+    @property
+    def summary(self) -> dict | None:
+        if self._summary is None and (self.run_dir / SUMMARY).is_file():
+            self._summary = read_json(self.run_dir / SUMMARY)
+        return self._summary
+
+    def check_s(self, s: ComplexityVector, normalize: bool = False) -> list[float]:
+        """``s`` checked to be a point of the simplex with one entry per op (or rescaled onto it)."""
+        k = len(self.config.ops)
+        if isinstance(s, str):
+            return simplex.parse(s, k, normalize=normalize)
+        if isinstance(s, torch.Tensor):
+            if s.dim() != 1:
+                raise SimplexError(
+                    f"s must be a vector of {k} numbers, not a tensor of shape {tuple(s.shape)}"
+                )
+            s = s.detach().cpu().tolist()
+        try:
+            values = [float(v) for v in s]
+        except (TypeError, ValueError):
+            raise SimplexError(
+                f"cannot read s={s!r}: give {k} numbers such as {[round(1 / k, 2)] * k}"
+            ) from None
+        return simplex.validate(values, k, normalize=normalize)
+
+    def derive(self, s: ComplexityVector, normalize: bool = False) -> Genotype:
+        """The architecture at ``s``: the argmax op on each edge of ``alpha(s)``."""
+        return derive_genotype(self.family.hypernet, self.check_s(s, normalize), self.config.ops)
+
+    def describe(self, s: ComplexityVector, normalize: bool = False) -> dict:
+        """The JSON record of the architecture at ``s`` (as ``hypernas derive --json`` prints it)."""
+        values = self.check_s(s, normalize)
+        return describe_genotype(self.derive(values), self.space, values)
+
+    def splits(self, data_root: str | Path | None = None) -> data.Splits:
+        """The run's train / validation / test splits (loaded once per data root)."""
+        key = str(data_root)
+        if key not in self._splits:
+            self._splits[key] = load_splits(self.config, data_root)
+        return self._splits[key]
+
+    def evaluate(
+        self,
+        s: ComplexityVector,
+        protocol: str = "inherited",
+        *,
+        normalize: bool = False,
+        epochs: int | None = None,
+        data_root: str | Path | None = None,
+        save_model: str | Path | None = None,
+        progress: bool = False,
+    ) -> float:
+        """Test accuracy (%) of the architecture at ``s`` under ``protocol``.
+
+        ``inherited``: the discrete network with the supernet's weights; ``retrain``: trained from
+        scratch for ``epochs`` (default: the profile's ``retrain_epochs``), its weights saved to
+        ``save_model`` when given; ``relaxed``: the supernet at ``s`` with Gumbel-Softmax at t = 1.
+        """
+        _check_protocol(protocol, epochs)
+        values = self.check_s(s, normalize)
+        genotype = self.derive(values)
+        splits = self.splits(data_root)
+        if save_model and protocol != "retrain":
+            raise ConfigError("--save-model needs --protocol retrain")
+        if not save_model:
+            return evaluation.evaluate(
+                self.family, genotype, values, protocol, splits, epochs=epochs, progress=progress
+            )
+        n = self.config.retrain_epochs if epochs is None else epochs
+        acc, net = evaluation.retrain(genotype, self.config, splits, n, self.device, progress)
+        save_torch(save_model, {"model": net.state_dict(), "genotype": genotype.to_dict(), "s": values})
+        return acc
+
+    def select(
+        self,
+        budget_ms: float,
+        lut: dict | str | Path,
+        *,
+        grid: int = 10,
+        max_eval: int = 12,
+        margin: float = 0.05,
+        data_root: str | Path | None = None,
+        reps: int = 50,
+        lut_threads: bool = True,
+        progress: bool = False,
+    ) -> dict:
+        """The most accurate architecture predicted to run within ``budget_ms`` on the LUT's device.
+
+        ``lut`` is a table from :func:`profile_latency` or its JSON file. The family is scanned on a
+        lattice with ``grid`` divisions, at most ``max_eval`` candidates are ranked by inherited
+        accuracy on the validation split, and the winner is measured. With ``lut_threads`` torch
+        uses the table's thread count (process-wide), so the measurement compares with the table.
+        Raises :class:`~hypernas.errors.BudgetError` when nothing fits.
+        """
+        if grid < 1 or max_eval < 1:
+            raise ConfigError("--grid and --max-eval must be >= 1")
+        table = _read_lut(lut)
+        family = self.family
+        if lut_threads and table.get("provenance", {}).get("threads"):
+            torch.set_num_threads(int(table["provenance"]["threads"]))
+        splits = self.splits(data_root)
+        return select_for_budget(
+            family,
+            table,
+            budget_ms,
+            splits,
+            grid=grid,
+            max_eval=max_eval,
+            device=self.device,
+            reps=reps,
+            progress=progress,
+            margin=margin,
+        )
+
+    def export_model(
+        self,
+        s: ComplexityVector,
+        format: str,
+        out: str | Path,
+        *,
+        normalize: bool = False,
+        retrained: str | Path | None = None,
+        data_root: str | Path | None = None,
+    ) -> dict:
+        """:meth:`export`, returning ``{"path", "format", "genotype", "max_abs_diff"}``."""
+        values = self.check_s(s, normalize)
+        splits = None if retrained else self.splits(data_root)
+        return export_model(self.family, values, format, out, splits=splits, retrained=retrained)
+
+    def export(
+        self,
+        s: ComplexityVector,
+        format: str,
+        out: str | Path,
+        *,
+        normalize: bool = False,
+        retrained: str | Path | None = None,
+        data_root: str | Path | None = None,
+    ) -> Path:
+        """Write the network at ``s`` to ``out`` as ``onnx`` or ``torchscript`` and return the path.
+
+        The weights are inherited from the supernet (BatchNorm re-estimated on training data), or
+        those of ``retrained`` (a file saved by ``evaluate(..., "retrain", save_model=...)``); the
+        exported model's outputs are checked against PyTorch's.
+        """
+        rec = self.export_model(s, format, out, normalize=normalize, retrained=retrained, data_root=data_root)
+        return Path(rec["path"])
+
+
+def search(
+    experiment: str,
+    profile: str = "quick",
+    out: str | Path | None = None,
+    *,
+    seed: int | None = 0,
+    overrides: dict | None = None,
+    data_root: str | Path | None = None,
+    resume: bool = False,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    checkpoint_every_s: float = 600.0,
+    max_epochs: int | None = None,
+    stop: threading.Event | None = None,
+) -> Run:
+    """Train the family of ``experiment`` (exp1, exp2, exp3) at ``profile`` (smoke, quick, paper).
+
+    ``overrides`` maps config keys to values (or to strings, read as ``--set key=value`` is);
+    ``seed`` applies unless ``overrides`` has a ``seed``; None keeps the preset's. ``out`` is the run
+    directory (default: a new temporary folder, kept); ``resume`` continues the search there exactly.
+    ``device`` None takes cuda when available. A checkpoint is written after every epoch and every
+    ``checkpoint_every_s`` seconds of compute; ``max_epochs`` stops after that many epochs in this
+    call, and setting ``stop`` ends the search after a checkpoint with
+    :class:`~hypernas.train.stopping.Interrupted`. Returns the :class:`Run` (its ``summary`` holds
+    the final metrics).
+    """
+    overrides = dict(overrides or {})
+    if seed is not None:
+        overrides.setdefault("seed", seed)
+    cfg = resolve(experiment, profile, overrides)
+    if max_epochs is not None and max_epochs < 1:
+        raise ConfigError("--max-epochs must be >= 1")
+    if checkpoint_every_s < 0:
+        raise ConfigError("--checkpoint-every must be >= 0 seconds")
+    if out is None:
+        out = tempfile.mkdtemp(prefix=f"hypernas-{experiment}-{profile}-")
+    dev = _device(device)
+    summary = searching.search(
+        cfg,
+        out,
+        data_root=data_root,
+        resume=resume,
+        device=dev,
+        progress=progress,
+        max_epochs=max_epochs,
+        checkpoint_every_s=checkpoint_every_s,
+        stop=stop,
+    )
+    return Run(out, dev, summary=summary)
+
+
+def load_run(path: str | Path, device: torch.device | str | None = "cpu") -> Run:
+    """The trained family in run directory ``path``, loaded on ``device`` (None: cuda when available).
+
+    Raises :class:`~hypernas.errors.RunDirError` when ``path`` holds no checkpoint.
+    """
+    run = Run(path, device)
+    run.family  # noqa: B018  (load now, so that a missing run fails here)
+    return run
+
+
+def profile_latency(
+    experiment: str = "exp1",
+    *,
+    overrides: dict | None = None,
+    device: torch.device | str = "cpu",
+    threads: int | None = None,
+    batch: int = 1,
+    reps: int = 50,
+    out: str | Path | None = None,
+) -> dict:
+    """Measure a latency lookup table (LUT) of ``experiment``'s search space on ``device``.
+
+    Every op at every position of the network is timed (median and IQR after warm-up, inference
+    mode, ``threads`` CPU threads). The table, also written to ``out`` when given, is what
+    :meth:`Run.select` and :func:`s_device` read.
+    """
+    if batch < 1 or reps < 3 or (threads is not None and threads < 1):
+        raise ConfigError("--batch and --threads must be >= 1 and --reps >= 3")
+    cfg = resolve(experiment, "paper", overrides)
+    lut = latency.profile(cfg.space(), cfg.dataset, _device(device), threads=threads, batch=batch, reps=reps)
+    lut["experiment"] = experiment
+    if out is not None:
+        write_json(Path(out), lut)
+    return lut
+
+
+def s_device(lut: dict | str | Path) -> dict[str, float]:
+    """The device's complexity vector ``{op: share}``: each op's share of the measured cell latency."""
+    table = _read_lut(lut)
+    sp = table["space"]
+    space = SearchSpace(
+        ops=tuple(sp["ops"]),
+        in_channels=data.spec(sp["dataset"]).channels,
+        init_channels=sp["init_channels"],
+        layers=sp["layers"],
+        nodes=sp["nodes"],
+        stem_multiplier=sp["stem_multiplier"],
+    )
+    return dict(zip(space.ops, latency.s_device(table, space, sp["dataset"])))
