@@ -301,6 +301,35 @@ else:
     display(Markdown(book.penalty_effects_text(earlier)))
 
 # %% [markdown]
+# ## The family from Python
+#
+# The search of the quick check is an ordinary run directory, so the whole family can be read with
+# the public API: `hypernas.load_run` gives the trained family, and any s gives its architecture.
+# Here s is B's vector from the table above; the operation counts and the parameter count must be
+# the ones that table reports.
+
+# %%
+import hypernas
+from hypernas.book.experiment import run_dir_for
+from hypernas.train.config import SearchConfig
+
+run_dir = run_dir_for(SearchConfig.from_dict(cfg), runs_dir)
+s_b = result["architectures"]["B"]["s"]
+if (run_dir / "checkpoint.pt").is_file():
+    family = hypernas.load_run(run_dir)
+    record = family.describe(s_b)
+    print(f"s = {s_b}: {record['family_counts']}, {record['cell_params']:,} cell parameters")
+    print(
+        f"the table above: {result['architectures']['B']['family_counts']}, "
+        f"{result['architectures']['B']['cell_params']:,} cell parameters"
+    )
+else:
+    print(
+        f"The run directory is not on this machine (the book reads cached results); "
+        f"`hypernas search {experiment} --profile {profile} --out {run_dir}` makes it."
+    )
+
+# %% [markdown]
 # ## How much kappa, the Cost relaxation and the seed matter
 #
 # kappa scales the Cost term against the cross-entropy. Where the results folder holds the same

@@ -12,6 +12,7 @@ in order, so running a chapter again on the same results writes the same bytes.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -42,10 +43,13 @@ CHAPTERS = {
 }
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
+
+
 def strip_volatile(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
     """Drop what differs between two executions of the same chapter: papermill's input/output paths,
     start/end times, durations, status and exception flags, its version and environment, the kernel's
-    execution timestamps; cell ids (random when the notebook is built) become ``<chapter>-<index>``."""
+    execution timestamps and the memory addresses in object reprs; cell ids (random when the notebook is built) become ``<chapter>-<index>``."""
     params = nb.metadata.get("papermill", {}).get("parameters")
     nb.metadata.pop("papermill", None)
     if params is not None:
@@ -54,6 +58,10 @@ def strip_volatile(nb: nbformat.NotebookNode, chapter: str) -> nbformat.Notebook
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
         cell["id"] = f"{chapter}-{i}"
+        for output in cell.get("outputs", []):
+            plain = output.get("data", {}).get("text/plain")
+            if isinstance(plain, str):  # an object's repr names its memory address
+                output["data"]["text/plain"] = _ADDRESS.sub(">", plain)
     return nb
 
 
