@@ -113,11 +113,11 @@ def adopt_earlier(cc: CampaignConfig) -> list[str]:
     """Bring the queue's run directories and results made by earlier code under today's config hash.
 
     A run directory is named ``<result name>-<config hash>``; when the hash of an unchanged config
-    changes (as when ``hash()`` came to cover every key), the directory of a queue item is found by
+    changes, the directory of a queue item is found by
     its stored config and renamed (``adopt_run_dir``), so the search continues where it stands, and
     a finished result of the same config gets its new hash (``upgrade_result``). Nothing measured
     changes. Run by :func:`start` before the supervisor, when no worker of the campaign is alive.
-    Returns one line per change (also logged).
+    Returns one line per change; each is logged once (a rename by ``adopt_run_dir``).
     """
     from hypernas.book.upgrade import upgrade_result
 
@@ -135,8 +135,7 @@ def adopt_earlier(cc: CampaignConfig) -> list[str]:
         if SearchConfig.from_dict(result["config"]).hash() == cfg.hash():
             write_json(path, upgrade_result(result))
             notes.append(f"rewrote {path} with its config's new hash {cfg.hash()}")
-    for note in notes:
-        log.warning("%s", note)
+            log.warning("%s", notes[-1])
     return notes
 
 
