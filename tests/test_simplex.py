@@ -40,8 +40,14 @@ def test_validate_and_parse():
         simplex.parse("a,b,c", 3)
     with pytest.raises(SimplexError, match="sums to 0"):
         simplex.parse("0,0,0", 3, normalize=True)
-    # within tolerance 1e-6 is accepted
-    simplex.validate([1 / 3 + 5e-7, 1 / 3, 1 / 3], 3)
+    with pytest.raises(SimplexError, match="overflows"):
+        simplex.parse("1e308,1e308,1e308", 3, normalize=True)
+    # rounding (six decimals, as results store s) is accepted and rescaled exactly onto the simplex
+    rounded = simplex.validate([0.333333, 0.333333, 0.333333], 3)
+    assert sum(rounded) == pytest.approx(1.0, abs=1e-15)
+    assert rounded == pytest.approx([1 / 3] * 3, abs=1e-12)
+    with pytest.raises(SimplexError, match=r"sums to 0\.999"):
+        simplex.validate([0.333, 0.333, 0.333], 3)
 
 
 def test_lattice_counts_and_membership():

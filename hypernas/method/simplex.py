@@ -15,7 +15,9 @@ import torch
 
 from hypernas.errors import SimplexError
 
-SIMPLEX_TOL = 1e-6
+SIMPLEX_TOL = 1e-4
+"""How far from 1 the sum of a given s may be; vectors stored or typed with four to six decimals
+sum to 1 only up to rounding, and are rescaled exactly onto the simplex."""
 
 
 def sample_uniform(k: int, n: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -30,9 +32,10 @@ def sample_uniform(k: int, n: int | None = None, generator: torch.Generator | No
 
 
 def validate(s: Sequence[float], k: int, normalize: bool = False) -> list[float]:
-    """Check that ``s`` has k non-negative entries summing to 1 (within 1e-6) and return it.
+    """Check that ``s`` has k non-negative entries summing to 1 and return it on the simplex.
 
-    With ``normalize=True`` any non-negative vector with a positive sum is rescaled onto the simplex.
+    A sum within ``SIMPLEX_TOL`` of 1 (rounding in stored or typed values) is rescaled to exactly 1.
+    With ``normalize=True`` any non-negative vector with a finite positive sum is rescaled.
     """
     values = [float(v) for v in s]
     if len(values) != k:
@@ -49,12 +52,14 @@ def validate(s: Sequence[float], k: int, normalize: bool = False) -> list[float]
     if normalize:
         if total <= 0:
             raise SimplexError("s sums to 0 and cannot be normalised; give at least one positive entry")
+        if total == float("inf"):
+            raise SimplexError("s is too large to normalise (its sum overflows); give smaller numbers")
         return [v / total for v in values]
     if abs(total - 1.0) > SIMPLEX_TOL:
         raise SimplexError(
-            f"s sums to {total:g}, not 1: it must lie on the simplex; pass --normalize to rescale it"
+            f"s sums to {total:.6g}, not 1: it must lie on the simplex; pass --normalize to rescale it"
         )
-    return values
+    return [v / total for v in values]
 
 
 def parse(text: str, k: int, normalize: bool = False) -> list[float]:
