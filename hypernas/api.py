@@ -16,6 +16,7 @@ is a thin layer over this module.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -26,8 +27,8 @@ import torch
 from hypernas import data
 from hypernas.device import latency
 from hypernas.device.select import export_model, select_for_budget
-from hypernas.errors import ConfigError, SimplexError
-from hypernas.io import read_json, save_torch, write_json
+from hypernas.errors import ConfigError, OutputError, SimplexError
+from hypernas.io import check_writable, finite, read_json, save_torch, write_json
 from hypernas.method import simplex
 from hypernas.space.cells import SearchSpace
 from hypernas.space.genotype import Genotype
@@ -60,17 +61,12 @@ def _device(name: torch.device | str | None) -> torch.device:
     return dev
 
 
-def _read_lut(lut: dict | str | Path) -> dict:
-    if isinstance(lut, dict):
-        return lut
-    try:
-        return read_json(lut)
-    except FileNotFoundError:
-        raise ConfigError(
-            f"latency table {lut} does not exist; create it with `hypernas latency profile --out {lut}`"
-        ) from None
-    except ValueError:  # json.JSONDecodeError
-        raise ConfigError(f"latency table {lut} is not valid JSON; measure it again") from None
+def check_threads(threads: int, name: str = "threads") -> int:
+    """``threads`` checked to lie between 1 and the number of CPUs this process may use."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not 1 <= threads <= available:
+        raise ConfigError(f"{name} must be from 1 to {available} (the CPUs of this machine), not {threads}")
+    return threads
 
 
 def _check_protocol(protocol: str, epochs: int | None) -> None:
@@ -136,7 +132,11 @@ class Run:
     @property
     def summary(self) -> dict | None:
         if self._summary is None and (self.run_dir / SUMMARY).is_file():
-            self._summary = read_json(self.run_dir / SUMMARY)
+            self._summary = read_json(
+                self.run_dir / SUMMARY,
+                "search summary",
+                "resume the search (`hypernas search --resume`) to write it",
+            )
         return self._summary
 
     def check_s(self, s: ComplexityVector, normalize: bool = False) -> list[float]:
@@ -197,6 +197,8 @@ class Run:
         splits = self.splits(data_root)
         if save_model and protocol != "retrain":
             raise ConfigError("--save-model needs --protocol retrain")
+        if save_model:
+            check_writable(save_model)
         if not save_model:
             return evaluation.evaluate(
                 self.family, genotype, values, protocol, splits, epochs=epochs, progress=progress
@@ -227,9 +229,15 @@ class Run:
         uses the table's thread count (process-wide), so the measurement compares with the table.
         Raises :class:`~hypernas.errors.BudgetError` when nothing fits.
         """
-        if grid < 1 or max_eval < 1:
-            raise ConfigError("--grid and --max-eval must be >= 1")
-        table = _read_lut(lut)
+        if not finite(budget_ms) or budget_ms <= 0:
+            raise ConfigError(
+                f"--budget-ms must be a finite positive number of milliseconds, not {budget_ms}"
+            )
+        if not finite(margin) or not 0 <= margin < 1:
+            raise ConfigError(f"--margin must be a fraction in [0, 1), not {margin}")
+        if grid < 1 or max_eval < 1 or grid > 200:
+            raise ConfigError("--grid must be from 1 to 200 and --max-eval >= 1")
+        table = latency.read_lut(lut)
         family = self.family
         if lut_threads and table.get("provenance", {}).get("threads"):
             torch.set_num_threads(int(table["provenance"]["threads"]))
@@ -259,6 +267,7 @@ class Run:
     ) -> dict:
         """:meth:`export`, returning ``{"path", "format", "genotype", "max_abs_diff"}``."""
         values = self.check_s(s, normalize)
+        check_writable(out)  # before the network is built and its BatchNorm re-estimated
         splits = None if retrained else self.splits(data_root)
         return export_model(self.family, values, format, out, splits=splits, retrained=retrained)
 
@@ -314,10 +323,16 @@ def search(
     cfg = resolve(experiment, profile, overrides)
     if max_epochs is not None and max_epochs < 1:
         raise ConfigError("--max-epochs must be >= 1")
-    if checkpoint_every_s < 0:
-        raise ConfigError("--checkpoint-every must be >= 0 seconds")
+    if not finite(checkpoint_every_s) or checkpoint_every_s < 0:
+        raise ConfigError("--checkpoint-every must be a finite number of seconds >= 0")
     if out is None:
         out = tempfile.mkdtemp(prefix=f"hypernas-{experiment}-{profile}-")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise OutputError(
+            f"--out {out} is a file, not a directory; choose another --out for the run directory"
+        )
+    if not resume:
+        check_writable(Path(out) / "config.json")  # before the data is loaded
     dev = _device(device)
     summary = searching.search(
         cfg,
@@ -359,9 +374,13 @@ def profile_latency(
     mode, ``threads`` CPU threads). The table, also written to ``out`` when given, is what
     :meth:`Run.select` and :func:`s_device` read.
     """
-    if batch < 1 or reps < 3 or (threads is not None and threads < 1):
-        raise ConfigError("--batch and --threads must be >= 1 and --reps >= 3")
+    if batch < 1 or batch > 4096 or reps < 3:
+        raise ConfigError("--batch must be from 1 to 4096 and --reps >= 3")
+    if threads is not None:
+        check_threads(threads, "--threads")
     cfg = resolve(experiment, "paper", overrides)
+    if out is not None:
+        check_writable(out)
     lut = latency.profile(cfg.space(), cfg.dataset, _device(device), threads=threads, batch=batch, reps=reps)
     lut["experiment"] = experiment
     if out is not None:
@@ -371,7 +390,7 @@ def profile_latency(
 
 def s_device(lut: dict | str | Path) -> dict[str, float]:
     """The device's complexity vector ``{op: share}``: each op's share of the measured cell latency."""
-    table = _read_lut(lut)
+    table = latency.read_lut(lut)
     sp = table["space"]
     space = SearchSpace(
         ops=tuple(sp["ops"]),

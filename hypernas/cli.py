@@ -7,7 +7,7 @@ Every error a user can cause prints one line to stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
-import json
+import errno
 import logging
 import os
 import sys
@@ -15,6 +15,7 @@ from dataclasses import fields
 
 from hypernas import api
 from hypernas.errors import ConfigError, HyperNASError
+from hypernas.io import finite, json_text, write_problem
 from hypernas.train.config import PRESETS, PROFILES, SearchConfig, parse_set
 from hypernas.train.evaluate import PROTOCOLS
 from hypernas.train.stopping import EXIT_STOPPED, Interrupted, stop_on_sigterm
@@ -214,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2))
+    print(json_text(obj))
 
 
 def _print_arch(record: dict, as_json: bool) -> None:
@@ -396,11 +397,13 @@ def cmd_campaign(args) -> int:
         )
         return 0
     if args.action == "stop":
+        if not finite(args.wait) or args.wait < 0:
+            raise ConfigError("--wait must be a finite number of seconds >= 0")
         stopped = campaign.stop(cc, args.wait)
         print("campaign stopped after its workers checkpointed" if stopped else "no campaign is running")
         return 0
     st = campaign.status(cc)
-    print(json.dumps(st, indent=2) if args.json else campaign.format_status(st))
+    print(json_text(st) if args.json else campaign.format_status(st))
     return 0
 
 
@@ -441,13 +444,42 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed or full stdout fails here, inside the error boundary
+        return code
     except HyperNASError as exc:
-        sys.stderr.write(f"hypernas: error: {exc}\n")
-        return EXIT_USAGE
+        return _fail(str(exc))
+    except BrokenPipeError:
+        _silence_stdout()
+        return _fail("the output was closed before everything was written (broken pipe)")
+    except OSError as exc:  # the user's paths and devices: permission, read-only, not a directory, full
+        return _fail(_os_error_line(exc))
     except KeyboardInterrupt:
         sys.stderr.write("hypernas: interrupted; the last finished epoch is saved, continue with --resume\n")
         return 130
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"hypernas: error: {message}\n")
+    return EXIT_USAGE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _os_error_line(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EIO):
+        _silence_stdout()
+        reason = "no space left on the device" if exc.errno == errno.ENOSPC else (exc.strerror or "").lower()
+        return f"cannot write the output: {reason}; send it where there is room"
+    return f"cannot use{where}: {write_problem(exc)}"
 
 
 if __name__ == "__main__":

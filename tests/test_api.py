@@ -15,7 +15,7 @@ import torch
 import hypernas
 from hypernas import api
 from hypernas.cli import main
-from hypernas.errors import ConfigError, HyperNASError, SimplexError
+from hypernas.errors import ArtefactError, ConfigError, HyperNASError, SimplexError
 from hypernas.space.genotype import Genotype
 from hypernas.train.build import load_splits
 from hypernas.train.evaluate import evaluate
@@ -112,7 +112,7 @@ def test_argument_errors_come_before_any_work(tmp_path):
         missing.evaluate(S, "inherit")
     with pytest.raises(ConfigError, match="--epochs must be >= 1"):
         missing.evaluate(S, "retrain", epochs=0)
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ArtefactError, match="does not exist"):
         missing.select(5.0, tmp_path / "lut.json")
     with pytest.raises(HyperNASError, match="does not exist"):
         hypernas.load_run(tmp_path / "none")

@@ -13,18 +13,18 @@ PACKAGE = Path(hypernas.__file__).parent
 # Lower layers never import higher ones; within a layer only a folder's own modules import each other.
 LAYERS = {
     "hypernas.errors": 0,
-    "hypernas.io": 0,
-    "hypernas.provenance": 0,
-    "hypernas.data": 1,
-    "hypernas.method": 1,
-    "hypernas.space": 2,
-    "hypernas.train": 3,
-    "hypernas.device": 4,
-    "hypernas.book": 5,
-    "hypernas.api": 6,
-    "hypernas": 6,
-    "hypernas.cli": 7,
-    "hypernas.__main__": 8,
+    "hypernas.io": 1,
+    "hypernas.provenance": 1,
+    "hypernas.data": 2,
+    "hypernas.method": 2,
+    "hypernas.space": 3,
+    "hypernas.train": 4,
+    "hypernas.device": 5,
+    "hypernas.book": 6,
+    "hypernas.api": 7,
+    "hypernas": 7,
+    "hypernas.cli": 8,
+    "hypernas.__main__": 9,
 }
 
 

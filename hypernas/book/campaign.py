@@ -29,8 +29,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hypernas.book.runs import RESULT_FIX
 from hypernas.errors import ConfigError, HyperNASError
-from hypernas.io import read_json, write_json
+from hypernas.io import finite, read_record, write_json
 from hypernas.provenance import utc_now
 from hypernas.train.checkpoint import adopt_run_dir, earlier_run_dir
 from hypernas.train.config import PRESETS, SETTINGS, SearchConfig, resolve, result_name
@@ -73,8 +74,8 @@ class CampaignConfig:
                 f"--workers {self.workers} x --threads {self.threads} exceeds the "
                 f"{os.cpu_count()} CPU cores of this machine; lower one of them"
             )
-        if self.checkpoint_every_s <= 0:
-            raise ConfigError("--checkpoint-every must be > 0 seconds")
+        if not finite(self.checkpoint_every_s) or self.checkpoint_every_s <= 0:
+            raise ConfigError("--checkpoint-every must be a finite number of seconds > 0")
         for experiment, setting in self.queue:
             result_name(experiment, setting)  # a one-line error for an unknown setting
         dirs = [run_dir(self, experiment, setting) for experiment, setting in self.queue]
@@ -99,7 +100,10 @@ def is_done(cc: CampaignConfig, experiment: str, setting: str) -> bool:
     if not path.is_file():
         return False
     try:
-        return read_json(path).get("config_hash") == item_config(experiment, setting, cc.profile).hash()
+        return (
+            read_record(path, "result", RESULT_FIX).get("config_hash")
+            == item_config(experiment, setting, cc.profile).hash()
+        )
     except ValueError:
         return False
 
@@ -418,7 +422,7 @@ def status(cc: CampaignConfig) -> dict:
             rd = earlier_run_dir(rd, item_config(experiment, setting, cc.profile)) or rd
         progress = _read_json_or_none(rd / "progress.json")
         if is_done(cc, experiment, setting):
-            res = read_json(Path(cc.results_dir) / f"{name}.json")
+            res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
             row.update(state="done", wall_time_s=res["provenance"].get("wall_time_s"))
         elif progress is None:
             row.update(state=item.get("state", "waiting") if alive else "not started")
@@ -491,6 +495,6 @@ def _hms(seconds: float) -> str:
 
 def _read_json_or_none(path: Path) -> dict | None:
     try:
-        return read_json(path) if path.is_file() else None
+        return read_record(path, "status file", "") if path.is_file() else None
     except ValueError:
         return None

@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from hypernas.book.runs import RESULT_FIX, read_result
 from hypernas.errors import ConfigError
-from hypernas.io import read_json, write_json, write_text
+from hypernas.io import read_jsonl, read_record, write_json, write_text
 from hypernas.method import simplex
 from hypernas.provenance import provenance
 from hypernas.space.genotype import derive
@@ -60,7 +61,7 @@ def ensure_search(
     adopt_run_dir(run_dir, cfg)  # a run directory of this config named by earlier code's hash
     if (run_dir / SUMMARY).is_file():
         log.info("reusing the finished search in %s", run_dir)
-        summary = read_json(run_dir / SUMMARY)
+        summary = read_record(run_dir / SUMMARY, "search summary", f"delete {run_dir} and search again")
     else:
         resume = (run_dir / CHECKPOINT).is_file()
         summary = search(
@@ -135,7 +136,7 @@ def run_experiment(
     name = name or experiment
     out = results_dir / f"{name}.json"
     if out.is_file() and not force:
-        cached = read_json(out)
+        cached = read_result(out)
         if cached.get("config_hash") == cfg.hash():
             log.info("reusing %s (config hash %s)", out, cfg.hash())
             return cached
@@ -309,7 +310,7 @@ def read_sweep(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(path, "sweep file", RESULT_FIX)
 
 
 def write_sweep(path: str | Path, records: list[dict]) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 import torch
 
 from hypernas.book.experiment import ensure_search
+from hypernas.book.runs import RESULT_FIX
 from hypernas.device import latency
 from hypernas.device.select import select_for_budget, validate_predictions
-from hypernas.io import read_json, write_json
+from hypernas.io import read_record, write_json
 from hypernas.provenance import provenance
 from hypernas.train.build import load_splits
 from hypernas.train.config import resolve
@@ -70,7 +71,7 @@ def run_latency_study(
         "reps": reps,
         "family_config_hash": cfg.hash(),
     }
-    cached = read_json(cache_file) if cache_file.is_file() and not force else None
+    cached = read_record(cache_file, "result", RESULT_FIX) if cache_file.is_file() and not force else None
     if cached is not None and cached.get("cache_key") != cache_key:
         cached = None
     lut = (

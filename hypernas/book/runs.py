@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypernas.io import read_json
+from hypernas.io import read_record
 from hypernas.train.config import SETTINGS, SearchConfig, resolve, result_name
+
+RESULT_FIX = "delete it and make it again (its chapter, or `make paper`, re-runs the experiment)"
 
 
 def full_config(config: dict) -> dict:
@@ -89,7 +91,7 @@ def paper_result(results_dir: str | Path, experiment: str, setting: str) -> dict
     path = Path(results_dir) / f"{result_name(experiment, setting)}.json"
     if not path.is_file():
         return None
-    result = read_json(path)
+    result = read_result(path)
     wanted = resolve(experiment, "paper", SETTINGS[setting]).hash()
     return result if result.get("config_hash") == wanted else None
 
@@ -97,7 +99,12 @@ def paper_result(results_dir: str | Path, experiment: str, setting: str) -> dict
 def read_if_present(path: str | Path) -> dict | None:
     """A stored result, or None when the file does not exist."""
     path = Path(path)
-    return read_json(path) if path.is_file() else None
+    return read_result(path) if path.is_file() else None
+
+
+def read_result(path: str | Path) -> dict:
+    """A stored result JSON, checked to be a record (:class:`~hypernas.errors.ArtefactError` if not)."""
+    return read_record(path, "result", RESULT_FIX)
 
 
 def profile_results(results_dir: str | Path, experiments=("exp1", "exp2", "exp3")) -> dict[str, dict]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from hypernas.book import theory
 from hypernas.book.experiment import ensure_search, family_grid
-from hypernas.io import read_json, write_json
+from hypernas.book.runs import RESULT_FIX
+from hypernas.io import read_record, write_json
 from hypernas.space.genotype import derive
 from hypernas.train.build import load_splits
 from hypernas.train.config import SearchConfig, paper_s, resolve
@@ -46,7 +47,7 @@ def run_theorem_study(
     ``alphas``), ``profile`` and ``relaxation_comparison`` (per relaxation: config hash, the family
     counts of A-D, distinct genotypes and parameter range on a 66-point lattice, final metrics)."""
     theorem_file = Path(results_dir or Path("results") / profile) / "theorem.json"
-    stored = read_json(theorem_file) if theorem_file.is_file() and not force else {}
+    stored = read_record(theorem_file, "result", RESULT_FIX) if theorem_file.is_file() and not force else {}
     n_samples = N_SAMPLES.get(profile, 100_000)
     if theory.checks_match(stored, n_samples=n_samples, seed=seed):
         checks = {k: stored[k] for k in ("t", "n_samples", "seed", "alphas")}

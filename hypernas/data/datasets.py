@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from hypernas.errors import DataError
+from hypernas.io import load_torch
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,10 @@ def offline_dirs() -> list[Path]:
 def load(name: str, data_root: str | os.PathLike | None = None, download: bool | None = None) -> ImageData:
     """Load ``fashion_mnist`` or ``cifar10`` (see the module docstring for where it is looked for)."""
     root = resolve_root(data_root)
+    if root.exists() and not root.is_dir():
+        raise DataError(
+            f"data root {root} is a file, not a folder; pass --data-root with a folder (or set $HYPERNAS_DATA)"
+        )
     if download is None:
         download = os.environ.get("HYPERNAS_OFFLINE", "") not in ("1", "true", "yes")
     if name == "fashion_mnist":
@@ -296,7 +301,7 @@ def _decode_jpeg_copy(folder: Path) -> ImageData:
     """Decode the JPEG class folders once into uint8 tensors, cached in ``decoded.pt``."""
     cache = folder / "decoded.pt"
     if cache.is_file():
-        d = torch.load(cache)
+        d = load_torch(cache, "decoded image cache", "delete it; it is rebuilt from the JPEG folders")
     else:
         from PIL import Image
 

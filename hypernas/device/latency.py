@@ -21,12 +21,14 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from hypernas import data
-from hypernas.errors import ConfigError
+from hypernas.errors import ArtefactError, ConfigError
+from hypernas.io import finite, read_json
 from hypernas.provenance import cpu_model
 from hypernas.space.cells import SearchSpace
 from hypernas.space.genotype import Genotype
@@ -211,6 +213,47 @@ def _op_sums(entries: dict, genotype: Genotype, space: SearchSpace, hw: int) -> 
     return [sums[op] for op in space.ops]
 
 
+_LUT_FIX = "measure it again with `hypernas latency profile --out FILE`"
+_SPACE_KEYS = ("ops", "dataset", "init_channels", "layers", "nodes", "stem_multiplier")
+
+
+def read_lut(source: dict | str | Path) -> dict:
+    """A latency table from a dict or its JSON file, checked to have the shape :func:`profile` writes.
+
+    Raises :class:`ArtefactError` naming the file, what is missing and how to make a new one.
+    """
+    name = "the latency table" if isinstance(source, dict) else f"latency table {source}"
+    lut = source if isinstance(source, dict) else read_json(source, "latency table", _LUT_FIX)
+
+    def refuse(what: str) -> ArtefactError:
+        return ArtefactError(f"{name} {what}; {_LUT_FIX}")
+
+    if not isinstance(lut, dict):
+        raise refuse(f"holds a {type(lut).__name__}, not a table")
+    space, entries, scale = lut.get("space"), lut.get("entries"), lut.get("scale")
+    if not isinstance(space, dict) or any(key not in space for key in _SPACE_KEYS):
+        raise refuse("does not say which search space it measured (its 'space' is missing or incomplete)")
+    if not isinstance(space["ops"], list) or not all(isinstance(op, str) for op in space["ops"]):
+        raise refuse("has no list of ops in 'space'")
+    if space["dataset"] not in data.SPECS:
+        raise refuse(f"names an unknown dataset {space['dataset']!r}")
+    if not isinstance(lut.get("batch"), int) or lut["batch"] < 1:
+        raise refuse("has no batch size >= 1")
+    if (
+        not isinstance(entries, dict)
+        or not entries
+        or not all(isinstance(e, dict) and finite(e.get("median_ms")) for e in entries.values())
+    ):
+        raise refuse("has no entries with a finite 'median_ms'")
+    if not finite(lut.get("base_ms")):
+        raise refuse("has no finite 'base_ms'")
+    if not isinstance(scale, dict) or any(not finite(scale.get(op)) for op in space["ops"]):
+        raise refuse("has no finite 'scale' for every op")
+    if not isinstance(lut.get("provenance"), dict):
+        raise refuse("has no 'provenance'")
+    return lut
+
+
 def check_lut(lut: dict, space: SearchSpace, dataset: str) -> None:
     """Refuse a LUT measured for another preset or op list."""
     want = _space_id(space, dataset)
@@ -220,6 +263,17 @@ def check_lut(lut: dict, space: SearchSpace, dataset: str) -> None:
         raise ConfigError(
             f"the latency table was measured for another search space (differs in {', '.join(diff)}); "
             f"profile this run's preset with `hypernas latency profile --experiment ...`"
+        )
+    hw = data.spec(dataset).size
+    missing = [
+        key
+        for p in positions(space, hw)
+        for op in space.ops
+        if (key := position_key(op, p["C"], p["stride"], p["H"])) not in lut["entries"]
+    ]
+    if missing:
+        raise ArtefactError(
+            f"the latency table lacks {len(missing)} of its positions (e.g. {missing[0]}); {_LUT_FIX}"
         )
 
 

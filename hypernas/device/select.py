@@ -9,6 +9,7 @@ budget, then builds it and measures its real latency on the device.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -17,7 +18,8 @@ from tqdm import tqdm
 from hypernas import data
 from hypernas.data import Splits
 from hypernas.device import latency
-from hypernas.errors import BudgetError, ConfigError
+from hypernas.errors import ArtefactError, BudgetError, ConfigError, OutputError
+from hypernas.io import load_torch, temporary_beside
 from hypernas.method import simplex
 from hypernas.space.genotype import Genotype, derive
 from hypernas.space.network import describe, discrete_from_supernet, recalibrate_bn
@@ -120,8 +122,7 @@ def export_model(
     g = derive(run.hypernet, s, run.config.ops)
     net = discrete_from_supernet(g, run.supernet).cpu()
     if retrained:
-        state = torch.load(retrained, map_location="cpu", weights_only=True)
-        net.load_state_dict(state.get("model", state))
+        load_retrained(net, retrained)
     elif splits is not None:
         from hypernas.data import Batches
 
@@ -139,33 +140,22 @@ def export_model(
     in_ch, hw = data.spec(run.config.dataset).channels, data.spec(run.config.dataset).size
     x = torch.randn(batch, in_ch, hw, hw, generator=torch.Generator().manual_seed(0))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise OutputError(
+            f"cannot write {out}: it is a directory; give a file name such as {out / 'model'}.{fmt}"
+        )
     with torch.no_grad():
         ref = net(x).numpy()
-    tmp = out.with_name(f".{out.name}.tmp")
-    if fmt == "torchscript":
-        traced = torch.jit.trace(net, x)
-        traced.save(str(tmp))
-        got = torch.jit.load(str(tmp))(x).detach().numpy()
-    else:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ConfigError(
-                "ONNX export needs onnx, onnxscript and onnxruntime: pip install 'hypernas[export]'"
-            ) from None
-        torch.onnx.export(
-            net,
-            (x,),
-            str(tmp),
-            input_names=["images"],
-            output_names=["logits"],
-            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
-            dynamo=False,
-        )
-        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-        got = sess.run(None, {"images": x.numpy()})[0]
-    tmp.replace(out)
+    with temporary_beside(out) as tmp, warnings.catch_warnings():
+        # the exporters' tracer and constant-folding notes concern this fixed graph, not the user
+        warnings.simplefilter("ignore")
+        if fmt == "torchscript":
+            traced = torch.jit.trace(net, x)
+            traced.save(str(tmp))
+            got = torch.jit.load(str(tmp))(x).detach().numpy()
+        else:
+            got = _export_onnx(net, x, tmp)
+        tmp.replace(out)
     import numpy as np
 
     return {
@@ -174,6 +164,43 @@ def export_model(
         "genotype": g.to_dict(),
         "max_abs_diff": float(np.abs(ref - got).max()),
     }
+
+
+def _export_onnx(net: torch.nn.Module, x: torch.Tensor, path: Path):
+    """Write ``net`` to ONNX at ``path`` and return ONNX Runtime's outputs on ``x``."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ConfigError(
+            "ONNX export needs onnx, onnxscript and onnxruntime: pip install 'hypernas[export]'"
+        ) from None
+    torch.onnx.export(
+        net,
+        (x,),
+        str(path),
+        input_names=["images"],
+        output_names=["logits"],
+        dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+        dynamo=False,
+    )
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return sess.run(None, {"images": x.numpy()})[0]
+
+
+def load_retrained(net: torch.nn.Module, path: str | Path) -> None:
+    """Load the weights saved by ``evaluate --protocol retrain --save-model`` into ``net``."""
+    fix = "give the file written by `hypernas evaluate --protocol retrain --save-model` for this s"
+    state = load_torch(path, "retrained model", fix, weights_only=True)
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict):
+        raise ArtefactError(f"retrained model {path} holds no state dict; {fix}")
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError):
+        raise ArtefactError(f"retrained model {path} does not fit the network at this s; {fix}") from None
 
 
 def validate_predictions(

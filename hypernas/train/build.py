@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from hypernas import data as data_mod
+from hypernas.errors import ConfigError
 from hypernas.method.hypernet import RBFHypernet, random_node_references
 from hypernas.space.cells import SearchSpace
 from hypernas.space.supernet import Network, build_supernet
@@ -14,7 +15,18 @@ from hypernas.train.config import SearchConfig
 def load_splits(cfg: SearchConfig, data_root=None) -> data_mod.Splits:
     """The dataset of ``cfg``, split into train / validation / test subsets of the profile."""
     raw = data_mod.load(cfg.dataset, data_root)
-    return data_mod.make_splits(raw, cfg.val_fraction, cfg.train_subset, cfg.val_subset, cfg.test_subset)
+    splits = data_mod.make_splits(raw, cfg.val_fraction, cfg.train_subset, cfg.val_subset, cfg.test_subset)
+    if len(splits.val_y) == 0:
+        raise ConfigError(
+            f"val_fraction={cfg.val_fraction:g} leaves no validation image of {len(raw.train_y)}; "
+            f"val_fraction must be at least {1 / len(raw.train_y):.2g}"
+        )
+    if len(splits.train_y) < cfg.batch_size:
+        raise ConfigError(
+            f"the training split has {len(splits.train_y)} images, fewer than one batch of {cfg.batch_size}; "
+            "lower val_fraction or batch_size, or raise train_subset"
+        )
+    return splits
 
 
 def memory_format(cfg: SearchConfig) -> torch.memory_format:

@@ -10,11 +10,12 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from hypernas.errors import ConfigError, RunDirError
-from hypernas.io import read_json, write_json
+from hypernas.errors import ArtefactError, ConfigError, RunDirError
+from hypernas.io import load_torch, read_json, write_json
 from hypernas.provenance import git_commit, hardware, utc_now
 from hypernas.train.config import SearchConfig
 
@@ -37,14 +38,46 @@ def set_rng_state(state: dict, data_gen: torch.Generator, noise_gen: torch.Gener
     noise_gen.set_state(state["noise"])
 
 
+CHECKPOINT_KEYS = ("epoch", "config", "supernet", "hypernet", "history", "wall_time_s")
+_RESEARCH = "delete the run directory and search again"
+
+
 def read_checkpoint(run_dir: str | Path, device: torch.device | str = "cpu") -> dict:
-    """The checkpoint of ``run_dir`` as a dict (raises :class:`RunDirError` when it cannot be read)."""
+    """The checkpoint of ``run_dir`` as a dict, checked to hold a search of a valid config.
+
+    Raises :class:`ArtefactError` (naming the file and the fix) when it is missing, damaged or of
+    another shape."""
     ckpt = Path(run_dir) / CHECKPOINT
+    ck = load_torch(ckpt, "checkpoint", _RESEARCH, map_location=device)
+    if not isinstance(ck, dict):
+        raise ArtefactError(f"checkpoint {ckpt} holds a {type(ck).__name__}, not a search; {_RESEARCH}")
+    missing = [key for key in CHECKPOINT_KEYS if key not in ck]
+    if missing:
+        raise ArtefactError(
+            f"checkpoint {ckpt} lacks {', '.join(missing)}: it is not a hypernas search; {_RESEARCH}"
+        )
+    config_from_file(ck["config"], ckpt)
+    return ck
+
+
+def config_from_file(stored: object, path: Path) -> SearchConfig:
+    """A stored config (from a checkpoint or ``config.json``) as a validated :class:`SearchConfig`."""
     try:
-        return torch.load(ckpt, map_location=device, weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:
-        raise RunDirError(
-            f"cannot read {ckpt} ({exc.__class__.__name__}); delete the run directory and search again"
+        if not isinstance(stored, dict):
+            raise TypeError
+        return SearchConfig.from_dict(stored).validate()
+    except (TypeError, ValueError) as exc:
+        detail = f": {exc}" if isinstance(exc, ConfigError) else ""
+        raise ArtefactError(f"{path} holds no valid config{detail}; {_RESEARCH}") from None
+
+
+def restore(module: Any, state: object, what: str, path: Path) -> None:
+    """Load ``state`` into ``module``; :class:`ArtefactError` when it does not fit (another config)."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError):
+        raise ArtefactError(
+            f"the {what} in {path} does not fit the network of its config (damaged or edited); {_RESEARCH}"
         ) from None
 
 
@@ -112,10 +145,10 @@ def stored_config(run_dir: Path) -> SearchConfig | None:
     """The config a run directory was searched with (``config.json``, else the checkpoint's), or None."""
     try:
         if (run_dir / CONFIG).is_file():
-            return SearchConfig.from_dict(read_json(run_dir / CONFIG))
+            return config_from_file(read_json(run_dir / CONFIG), run_dir / CONFIG)
         if (run_dir / CHECKPOINT).is_file():
             return SearchConfig.from_dict(read_checkpoint(run_dir)["config"])
-    except (ValueError, TypeError, KeyError, RunDirError):
+    except ArtefactError:
         pass
     return None
 
@@ -124,10 +157,12 @@ def writer_alive(run_dir: Path) -> int | None:
     """The pid of another live process that is searching or evaluating in ``run_dir``, else None."""
     try:
         progress = read_json(run_dir / PROGRESS) if (run_dir / PROGRESS).is_file() else {}
-    except ValueError:
+    except ArtefactError:
+        return None
+    if not isinstance(progress, dict):
         return None
     pid = progress.get("pid")
-    if progress.get("state") not in _ACTIVE or not pid or pid == os.getpid():
+    if progress.get("state") not in _ACTIVE or not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
         return None
     try:
         os.kill(pid, 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import typing
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -113,41 +114,89 @@ class SearchConfig:
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def validate(self) -> SearchConfig:
+        """Check every setting: known names, finite numbers in their ranges (see ``RANGES``)."""
         op_registry.check_ops(self.ops)
-        checks = [
-            (
-                self.dataset in ("fashion_mnist", "cifar10"),
-                f"unknown dataset {self.dataset!r}; choose fashion_mnist or cifar10",
-            ),
-            (
-                self.cost_relaxation in RELAXATIONS,
-                f"unknown cost_relaxation {self.cost_relaxation!r}; choose one of {', '.join(RELAXATIONS)}",
-            ),
-            (
-                self.path_sampling in PATH_SAMPLING,
-                f"unknown path_sampling {self.path_sampling!r}; choose one of {', '.join(PATH_SAMPLING)}",
-            ),
-            (
-                self.optimizer in OPTIMIZERS,
-                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}",
-            ),
-            (self.epochs >= 1, "epochs must be >= 1"),
-            (self.batch_size >= 2, "batch_size must be >= 2 (BatchNorm needs more than one example)"),
-            (self.t_start > 0 and self.t_end > 0, "temperatures t_start and t_end must be positive"),
-            (self.sigma > 0, "sigma must be positive"),
-            (
-                self.ref_layout in REF_LAYOUTS,
-                f"unknown ref_layout {self.ref_layout!r}; choose one of {', '.join(REF_LAYOUTS)}",
-            ),
-            (self.rbf_sign in (-1.0, 1.0), "rbf_sign must be -1 (paper) or 1 (authors' code)"),
-            (self.kappa >= 0, "kappa must be >= 0"),
-            (0 < self.val_fraction < 1, "val_fraction must lie in (0, 1)"),
-            (self.layers >= 3, "layers must be >= 3 (two reduction cells)"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(msg)
+        choices = {
+            "dataset": ("fashion_mnist", "cifar10"),
+            "cost_relaxation": RELAXATIONS,
+            "path_sampling": PATH_SAMPLING,
+            "optimizer": OPTIMIZERS,
+            "ref_layout": REF_LAYOUTS,
+        }
+        for key, options in choices.items():
+            value = getattr(self, key)
+            if value not in options:
+                raise ConfigError(f"unknown {key} {value!r}; choose one of {', '.join(options)}")
+        for key, (low, high, open_low, text) in RANGES.items():
+            value = getattr(self, key)
+            if value is None and key in OPTIONAL:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"{key}={value!r} is not a finite number; {key} must be {text}")
+            if (value <= low if open_low else value < low) or value > high:
+                raise ConfigError(f"{key}={value!r} is out of range; {key} must be {text}")
+        for key in INTEGERS:
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, int):
+                raise ConfigError(f"{key}={value!r} must be a whole number")
+        if self.val_fraction >= 1:
+            raise ConfigError(
+                f"val_fraction={self.val_fraction!r} leaves no training image; it must be below 1"
+            )
+        if self.t_end > self.t_start:
+            raise ConfigError(
+                f"t_end={self.t_end:g} exceeds t_start={self.t_start:g}; the temperature falls, so t_end <= t_start"
+            )
+        if not isinstance(self.gumbel_hard, bool) or not isinstance(self.learnable_refs, bool):
+            raise ConfigError("gumbel_hard and learnable_refs must be true or false")
+        if self.rbf_sign not in (-1.0, 1.0):
+            raise ConfigError("rbf_sign must be -1 (paper) or 1 (authors' code)")
         return self
+
+
+_BIG = 2**31 - 1
+# key: (low, high, low bound excluded, the range in words); OPTIONAL keys may also be None (no subset)
+RANGES: dict[str, tuple[float, float, bool, str]] = {
+    "epochs": (1, 100_000, False, "a whole number >= 1"),
+    "batch_size": (2, 1_000_000, False, "a whole number >= 2 (BatchNorm needs more than one example)"),
+    "init_channels": (1, 4096, False, "a whole number from 1 to 4096"),
+    "layers": (3, 1000, False, "a whole number >= 3 (two reduction cells)"),
+    "nodes": (1, 64, False, "a whole number from 1 to 64"),
+    "stem_multiplier": (1, 64, False, "a whole number from 1 to 64"),
+    "kappa": (0.0, 1e6, False, "a number from 0 to 1e6"),
+    "t_start": (0.0, 1e3, True, "a number in (0, 1000]"),
+    "t_end": (0.0, 1e3, True, "a number in (0, 1000]"),
+    "sigma": (0.0, 1e6, True, "a positive number up to 1e6"),
+    "lr_weights": (0.0, 1e3, True, "a positive number up to 1000"),
+    "lr_hypernet": (0.0, 1e3, True, "a positive number up to 1000"),
+    "weight_decay": (0.0, 1e3, False, "a number from 0 to 1000"),
+    "grad_clip": (0.0, 1e9, False, "a number >= 0 (0 turns clipping off)"),
+    "val_fraction": (0.0, 1.0, True, "a fraction in (0, 1) that leaves at least one batch on each side"),
+    "train_subset": (1, _BIG, False, "a whole number >= 1, or none for the whole split"),
+    "val_subset": (1, _BIG, False, "a whole number >= 1, or none for the whole split"),
+    "test_subset": (1, _BIG, False, "a whole number >= 1, or none for the whole split"),
+    "eval_batch_size": (1, 1_000_000, False, "a whole number >= 1"),
+    "bn_recalibration_batches": (0, 1_000_000, False, "a whole number >= 0 (0: keep the running statistics)"),
+    "retrain_epochs": (1, 100_000, False, "a whole number >= 1"),
+    "seed": (0, 2**63 - 1, False, "a whole number from 0 to 2**63 - 1"),
+}
+OPTIONAL = ("train_subset", "val_subset", "test_subset")
+INTEGERS = tuple(
+    key
+    for key in RANGES
+    if key
+    not in (
+        "kappa",
+        "t_start",
+        "t_end",
+        "sigma",
+        "lr_weights",
+        "lr_hypernet",
+        "weight_decay",
+        "grad_clip",
+        "val_fraction",
+    )
+)
 
 
 # The paper's experiments (section 3). batch 64 and kappa 50 come from the authors' code.

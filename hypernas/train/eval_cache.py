@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hypernas.io import read_json, write_json
+from hypernas.io import read_record, write_json
 from hypernas.provenance import git_commit
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,9 @@ class EvaluationCache:
         self.path = Path(run_dir) / FILENAME
         self.entries: dict[str, dict] = {}
         if self.path.is_file() and not fresh:
-            self.entries = read_json(self.path)
+            self.entries = read_record(
+                self.path, "evaluation cache", "delete it (it only caches evaluations)"
+            )
         self.used: set[str] = set()
 
     @staticmethod

@@ -11,7 +11,7 @@ from hypernas.errors import RunDirError
 from hypernas.method.hypernet import RBFHypernet
 from hypernas.space.supernet import Network
 from hypernas.train.build import build_models
-from hypernas.train.checkpoint import CHECKPOINT, read_checkpoint
+from hypernas.train.checkpoint import CHECKPOINT, read_checkpoint, restore
 from hypernas.train.config import SearchConfig
 
 
@@ -50,8 +50,8 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> Trained
     ck = read_checkpoint(run_dir, device)
     cfg = SearchConfig.from_dict(ck["config"])
     supernet, hypernet = build_models(cfg, device)
-    supernet.load_state_dict(ck["supernet"])
-    hypernet.load_state_dict(ck["hypernet"])
+    restore(supernet, ck["supernet"], "supernet", ckpt)
+    restore(hypernet, ck["hypernet"], "hypernetwork", ckpt)
     supernet.eval()
     return TrainedFamily(
         run_dir, cfg, supernet, hypernet, ck["history"], ck.get("data_source", "unknown"), ck["wall_time_s"]

@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from hypernas import data as data_mod
-from hypernas.errors import ConfigError
+from hypernas.errors import ArtefactError, ConfigError, DivergedError
 from hypernas.io import save_torch, write_json, write_text
 from hypernas.method.gumbel import linear_temperature
 from hypernas.provenance import provenance
@@ -49,14 +49,28 @@ from hypernas.train.checkpoint import (
     new_segment,
     public_segment,
     read_checkpoint,
+    restore,
     rng_state,
     set_rng_state,
 )
 from hypernas.train.config import SearchConfig, paper_s
-from hypernas.train.step import supernet_accuracy, train_step
+from hypernas.train.step import NonFiniteStep, all_finite, supernet_accuracy, train_step
 from hypernas.train.stopping import Interrupted
 
 log = logging.getLogger(__name__)
+
+
+def diverged(exc: NonFiniteStep, where: str, saved: Position | None) -> DivergedError:
+    """The one-line error of a search that turned non-finite ``where``; ``saved``: its last checkpoint."""
+    if saved is None:
+        kept = "no checkpoint was written; search again with a smaller kappa or learning rate"
+    else:
+        at = f"epoch {saved.epoch}" if saved.step == 0 else f"step {saved.step} of epoch {saved.epoch + 1}"
+        kept = f"the checkpoint after {at} is kept and --resume continues from it"
+    return DivergedError(
+        f"the search diverged: {exc} at {where}; likely cause: kappa or the learning rates "
+        f"(lr_weights, lr_hypernet) too large; {kept}"
+    )
 
 
 def search(
@@ -124,13 +138,20 @@ def search(
     partial = None  # the interrupted epoch's order, running sums and elapsed time
     if resume:
         ck = read_checkpoint(run_dir, device)
-        supernet.load_state_dict(ck["supernet"])
-        hypernet.load_state_dict(ck["hypernet"])
-        opt_w.load_state_dict(ck["opt_w"])
-        opt_a.load_state_dict(ck["opt_a"])
+        ckpt = run_dir / CHECKPOINT
+        restore(supernet, ck["supernet"], "supernet", ckpt)
+        restore(hypernet, ck["hypernet"], "hypernetwork", ckpt)
+        restore(opt_w, ck.get("opt_w"), "optimiser state of w", ckpt)
+        restore(opt_a, ck.get("opt_a"), "optimiser state of the hypernetwork", ckpt)
         if sched is not None:
-            sched.load_state_dict(ck["sched_w"])
-        set_rng_state(ck["rng"], data_gen, noise_gen)
+            restore(sched, ck.get("sched_w"), "learning-rate schedule", ckpt)
+        try:
+            set_rng_state(ck["rng"], data_gen, noise_gen)
+        except (KeyError, TypeError, RuntimeError):
+            raise ArtefactError(
+                f"the random-generator states in {ckpt} are missing or damaged; "
+                "delete the run directory and search again"
+            ) from None
         history, wall = ck["history"], ck["wall_time_s"]
         segments = ck.get("segments", [])
         pos = Position(ck["epoch"], ck.get("step", 0))
@@ -142,7 +163,16 @@ def search(
     segment = new_segment(pos, device)
     segments.append(segment)
 
+    saved = Position(pos.epoch, pos.step) if resume else None  # where the last checkpoint stands
+
     def save_checkpoint(epoch_state: dict | None) -> None:
+        nonlocal saved
+        if not all_finite(supernet, hypernet):  # never store NaN weights
+            status.write(pos, total_steps, "diverged")
+            where = (
+                f"step {pos.step} of epoch {pos.epoch + 1}" if pos.step else f"the end of epoch {pos.epoch}"
+            )
+            raise diverged(NonFiniteStep("a weight became NaN or infinite"), where, saved)
         # CPU time of this process (all threads): unlike the wall-clock seconds, it excludes pauses
         segment["cpu_seconds"] = round(time.process_time() - segment["_cpu_start"], 1)
         save_torch(
@@ -164,6 +194,7 @@ def search(
                 "data_source": splits.source,
             },
         )
+        saved = Position(pos.epoch, pos.step)
 
     steps_per_epoch = len(train_batches)
     total_steps = cfg.epochs * steps_per_epoch
@@ -192,7 +223,12 @@ def search(
             leave=False,
         )
         for x, y in bar:
-            r = train_step(supernet, hypernet, x, y, t, cfg, opt_w, opt_a, noise_gen, ctx)
+            try:
+                r = train_step(supernet, hypernet, x, y, t, cfg, opt_w, opt_a, noise_gen, ctx)
+            except NonFiniteStep as exc:
+                status.write(pos, total_steps, "diverged")
+                where = f"step {pos.step + 1}/{steps_per_epoch} of epoch {pos.epoch + 1}"
+                raise diverged(exc, where, saved) from None
             for key, value in (
                 ("loss", r.loss),
                 ("ce", r.ce),

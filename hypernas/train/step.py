@@ -26,6 +26,32 @@ class StepResult:
     n: int
 
 
+class NonFiniteStep(FloatingPointError):
+    """The loss or a gradient of this step is NaN or infinite (raised before any weight changes)."""
+
+
+def check_finite(loss: torch.Tensor, grad_norm: torch.Tensor | None) -> None:
+    """Raise :class:`NonFiniteStep` when the loss or the (clipped) gradient norm is not finite.
+
+    Both are scalars the step computes anyway, so the check costs nothing; the gradient norm is
+    taken after averaging across ranks, so every rank decides alike.
+    """
+    if not torch.isfinite(loss):
+        raise NonFiniteStep(f"the loss became {loss.item()}")
+    if grad_norm is not None and not torch.isfinite(grad_norm):
+        raise NonFiniteStep(f"the gradient norm became {grad_norm.item()}")
+
+
+def all_finite(*modules: torch.nn.Module) -> bool:
+    """True when every parameter and buffer of ``modules`` is finite (checked before a checkpoint)."""
+    return all(
+        bool(torch.isfinite(tensor).all())
+        for module in modules
+        for tensor in (*module.parameters(), *module.buffers())
+        if tensor.is_floating_point()
+    )
+
+
 def train_step(
     supernet: Network,
     hypernet: RBFHypernet,
@@ -40,7 +66,8 @@ def train_step(
 ) -> StepResult:
     """One optimisation step of the single-level objective at a freshly drawn s.
 
-    ``x, y`` is the global mini-batch; under torchrun each rank computes on its own slice. With
+    ``x, y`` is the global mini-batch; under torchrun each rank computes on its own slice. A loss or
+    gradient that is not finite raises :class:`NonFiniteStep` before the optimisers step. With
     ``cfg.path_sampling == "one"`` a single Gumbel-Softmax sample per edge is drawn for the whole
     batch, only its arg-max op is computed, and the straight-through estimator carries the gradient
     to alpha (as in GDAS; ProxylessNAS samples paths similarly).
@@ -67,8 +94,10 @@ def train_step(
     opt_a.zero_grad(set_to_none=True)
     loss.backward()
     dist_mod.average_gradients(list(supernet.parameters()) + list(hypernet.parameters()), ctx)
+    grad_norm = None
     if cfg.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(supernet.parameters(), cfg.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(supernet.parameters(), cfg.grad_clip)
+    check_finite(loss, grad_norm)
     opt_w.step()
     opt_a.step()
     n = int(y.numel())
