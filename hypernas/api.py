@@ -341,9 +341,9 @@ def search(
         raise OutputError(
             f"--out {out} is a file, not a directory; choose another --out for the run directory"
         )
+    dev = _device(device)
     if not resume:
         check_writable(Path(out) / "config.json")  # before the data is loaded
-    dev = _device(device)
     summary = searching.search(
         cfg,
         out,

@@ -110,12 +110,22 @@ def temporary_beside(path: Path | str) -> Iterator[Path]:
 
 
 def check_writable(path: Path | str) -> None:
-    """Fail now, with :class:`OutputError`, when ``path`` cannot be written (before long work)."""
+    """Fail now, with :class:`OutputError`, when ``path`` could not be written (before long work).
+
+    Creates nothing: the nearest existing folder on the way to ``path`` must be a writable directory.
+    """
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is a directory; give a file name")
-    with temporary_beside(path):
-        pass
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: {folder} is a file, not a directory; choose another path")
+    if not os.access(folder, os.W_OK):
+        read_only = os.statvfs(folder).f_flag & os.ST_RDONLY if hasattr(os, "statvfs") else False
+        problem = _WRITE_HINTS[errno.EROFS if read_only else errno.EACCES]
+        raise OutputError(f"cannot write {path}: {problem}")
 
 
 def _discard(tmp: str | None) -> None:

@@ -219,7 +219,7 @@ def test_outputs_that_cannot_be_written(capsys, smoke_run, tmp_path, read_only_d
         (["search", "exp1", "--out", read_only_dir / "run", *SMALL_SEARCH], str(read_only_dir)),
         (
             ["export", smoke_run, "--s", S, "--format", "torchscript", "--out", read_only_dir / "m.pt"],
-            "read-only",
+            str(read_only_dir),
         ),
         (["export", smoke_run, "--s", S, "--format", "torchscript", "--out", tmp_path], "is a directory"),
         (
