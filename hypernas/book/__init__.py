@@ -28,6 +28,9 @@ from hypernas.book.figures import (
     plot_op_stats,
 )
 from hypernas.book.findings import collapse_text, final_family_text, sweep_findings, theorem_text
+from hypernas.book.latency_report import accuracy_table as latency_accuracy_table
+from hypernas.book.latency_report import budget_table as latency_budget_table
+from hypernas.book.latency_report import prediction_figure as latency_prediction_figure
 from hypernas.book.latency_study import run_latency_study
 from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SETTING_TITLES
 from hypernas.book.runs import (
@@ -77,6 +80,9 @@ __all__ = [
     "holds_all_effects",
     "hypernet_text",
     "kappa_sweep_frame",
+    "latency_accuracy_table",
+    "latency_budget_table",
+    "latency_prediction_figure",
     "paper_result",
     "paper_results",
     "penalised_counts",
