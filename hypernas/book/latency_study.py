@@ -42,6 +42,13 @@ MARGIN = 0.05  # the safety margin of a budget
 BUDGET_FRACTIONS = (0.25, 0.5, 0.75)  # of the way from the fastest to the slowest genotype
 REPETITIONS = 3
 PROTOCOL = Protocol(rounds=5, warmup=5, reps=20)
+LIGHT_PROTOCOL = Protocol(rounds=2, warmup=2, reps=5)  # the smoke profile: checks the code, not the machine
+
+
+def protocol_for(profile: str) -> Protocol:
+    return LIGHT_PROTOCOL if profile == "smoke" else PROTOCOL
+
+
 _BUDGET_KEYS = (
     "budget_ms",
     "s",
@@ -87,7 +94,7 @@ def run_repetition(
     data_root=None,
     runs_dir: str | Path = "runs",
     threads: int = 1,
-    protocol: Protocol = PROTOCOL,
+    protocol: Protocol | None = None,
 ) -> dict:
     """One whole study in this process: LUT, calibration, validation with its retest, budgets.
 
@@ -99,6 +106,7 @@ def run_repetition(
     cfg = resolve("exp1", profile, {"seed": str(seed)})
     space = cfg.space()
     run = ensure_search(cfg, runs_dir, data_root, progress=False)[0]
+    protocol = protocol or protocol_for(profile)
     protocol = replace(protocol, seed=protocol.seed + 100 * repetition)
     lut = latency.profile(
         space, cfg.dataset, "cpu", threads=threads, batch=1, protocol=protocol, runtime=runtime
@@ -211,7 +219,7 @@ def run_latency_study(
         "hardware": provenance("cpu")["hardware"],
         "torch": torch.__version__,
         "threads": threads,
-        "protocol": PROTOCOL.to_dict(),
+        "protocol": protocol_for(profile).to_dict(),
         "repetitions": repetitions,
         "family_config_hash": cfg.hash(),
     }
@@ -250,7 +258,7 @@ def run_latency_study(
         "cache_key": cache_key,
         "runtimes": studied,
         "wall_time_s": round(time.perf_counter() - tic, 1),
-        "provenance": {**provenance("cpu"), "threads": threads, "protocol": PROTOCOL.to_dict()},
+        "provenance": {**provenance("cpu"), "threads": threads, "protocol": protocol_for(profile).to_dict()},
     }
     write_json(cache_file, result)
     return result

@@ -127,7 +127,7 @@ def select_for_budget(
         n_fitting=len(fits),
         n_evaluated=len(candidates),
         n_measured_within=len(within),
-        lut_device=lut["provenance"]["device_name"],
+        lut_device=lut["provenance"].get("device_name"),
         candidates=[
             {
                 "genotype": r["genotype"].key(),
