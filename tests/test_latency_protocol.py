@@ -133,3 +133,38 @@ def test_budget_holds_when_the_prediction_is_optimistic(monkeypatch, smoke_run, 
     monkeypatch.setattr(latency, "measure_networks", measured([1.3, 1.2, 1.1]))
     with pytest.raises(BudgetError, match="measured within"):
         select.select_for_budget(run, table, budget, splits, grid=6, max_eval=3)
+
+
+def _study(spearman: float, retest: float, met: bool) -> dict:
+    budget = {
+        "budget_ms": 4.0,
+        "measured_ms": [3.9, 3.8, 3.95] if met else [3.9, None, 3.95],
+        "within_budget": [True, True, True] if met else [True, False, True],
+        "family_counts": [{"pool": 1, "conv": 20, "identity": 7}] * 3,
+        "val_accuracy": [80.0] * 3,
+        "all_within": met,
+    }
+    rep = {"repetition": 0, "cpus": [0], "calibration_median_ape": 0.05, "s_device": [0.2, 0.1, 0.7],
+           "wall_time_s": 10.0, "spearman": spearman, "median_ape": 0.04, "retest_spearman": retest,
+           "retest_median_rel_diff": 0.03}  # fmt: skip
+    runtime = {**{k: rep[k] for k in ("spearman", "median_ape", "retest_spearman", "retest_median_rel_diff")},
+               "n_genotypes": 30, "s_device": [0.2, 0.1, 0.7], "ops": ["max_pool_3x3", "skip_connect", "sep_conv_3x3"],
+               "budgets": [budget], "repetitions": [rep] * 3}  # fmt: skip
+    return {"runtimes": {"torch": runtime, "onnxruntime": runtime}}
+
+
+def test_latency_verdict_and_tables():
+    from hypernas.book import latency_report
+
+    ok, text = latency_report.verdict(_study(0.97, 0.98, met=True))
+    assert ok and "PyTorch eager: Spearman 0.970 (retest 0.980)" in text and "1 of 1 budgets met" in text
+    ok, _ = latency_report.verdict(_study(0.90, 0.91, met=True))  # below 0.95 but within the noise floor
+    assert ok
+    ok, _ = latency_report.verdict(_study(0.80, 0.99, met=True))  # below both
+    assert not ok
+    ok, text = latency_report.verdict(_study(0.97, 0.98, met=False))
+    assert not ok and "0 of 1 budgets met" in text
+    table = latency_report.budget_table(_study(0.97, 0.98, met=False))
+    assert list(table["measured (ms), per repetition"]) == ["3.90, -, 3.95"] * 2
+    assert list(table["met in every repetition"]) == ["no", "no"]
+    assert latency_report.accuracy_table(_study(0.97, 0.98, True)).loc["ONNX Runtime", "genotypes"] == 30
