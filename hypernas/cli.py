@@ -418,8 +418,10 @@ def cmd_campaign(args) -> int:
         stopped = campaign.stop(cc, args.wait)
         print("campaign stopped after its workers checkpointed" if stopped else "no campaign is running")
         return 0
-    st = campaign.status(cc)
-    print(json_text(st) if args.json else campaign.format_status(st))
+    from hypernas.book import campaign_status
+
+    st = campaign_status.status(cc)
+    print(json_text(st) if args.json else campaign_status.format_status(st))
     return 0
 
 
