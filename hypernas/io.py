@@ -68,29 +68,6 @@ def remove_orphans(path: Path) -> list[Path]:
     return removed
 
 
-def _atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_orphans(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except OSError as exc:
-        _discard(tmp)
-        raise OutputError(f"cannot write {path}: {write_problem(exc)}") from None
-    except BaseException:
-        _discard(tmp)
-        raise
-
-
 @contextlib.contextmanager
 def temporary_beside(path: Path | str) -> Iterator[Path]:
     """A temporary path next to ``path`` for writers that need a file name (exporters); the caller
@@ -107,6 +84,18 @@ def temporary_beside(path: Path | str) -> Iterator[Path]:
         raise OutputError(f"cannot write {path}: {write_problem(exc)}") from None
     finally:
         _discard(tmp)
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    with temporary_beside(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, path)
 
 
 def check_writable(path: Path | str) -> None:
