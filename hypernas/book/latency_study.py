@@ -13,7 +13,6 @@ Measurements are reused only on the same machine, thread count, torch, protocol 
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import statistics
@@ -146,11 +145,11 @@ def run_repetition(
 
 
 def _in_fresh_process(args: list[str]) -> dict:
-    """:func:`run_repetition` in a new Python process (``python -m hypernas.book.latency_study``)."""
+    """:func:`run_repetition` in a new Python process (``python -m hypernas.book.latency_repetition``)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "repetition.json"
         subprocess.run(
-            [sys.executable, "-m", "hypernas.book.latency_study", *args, "--out", str(out)], check=True
+            [sys.executable, "-m", "hypernas.book.latency_repetition", *args, "--out", str(out)], check=True
         )
         return read_record(out, "latency repetition", "run the study again")
 
@@ -262,35 +261,3 @@ def run_latency_study(
     }
     write_json(cache_file, result)
     return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m hypernas.book.latency_study``: one repetition, written as JSON to ``--out``."""
-    p = argparse.ArgumentParser(description="one repetition of the latency study (see run_latency_study)")
-    p.add_argument("--profile", default="quick")
-    p.add_argument("--runtime", default="torch", choices=RUNTIMES)
-    p.add_argument("--repetition", type=int, default=0)
-    p.add_argument("--budgets", default=None, help="comma-separated budgets in ms (default: derived)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-root", default=None)
-    p.add_argument("--runs-dir", default="runs")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
-    budgets = [float(b) for b in args.budgets.split(",")] if args.budgets else None
-    rep = run_repetition(
-        args.profile,
-        args.runtime,
-        args.repetition,
-        budgets,
-        seed=args.seed,
-        data_root=args.data_root,
-        runs_dir=args.runs_dir,
-        threads=args.threads,
-    )
-    write_json(args.out, rep)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
