@@ -40,7 +40,7 @@ from hypernas import book
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TQDM_DISABLE", "1")
-plt.rcParams["figure.dpi"] = 110
+book.use_book_style()
 
 # %% [markdown]
 # ## How latency is measured here

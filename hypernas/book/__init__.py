@@ -45,6 +45,7 @@ from hypernas.book.runs import (
     run_times,
     same_hypernet,
 )
+from hypernas.book.style import use_book_style
 from hypernas.book.tables import (
     accuracy_table,
     comparison_table,
@@ -112,5 +113,6 @@ __all__ = [
     "sweep_findings",
     "sweep_results",
     "theorem_text",
+    "use_book_style",
     "uses_every_family",
 ]

@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from hypernas.book.style import use_book_style
+
 RUNTIME_LABELS = {"torch": "PyTorch eager", "onnxruntime": "ONNX Runtime"}
 FAMILIES = ("pool", "conv", "identity")
 TARGET_SPEARMAN, TARGET_APE = 0.95, 0.10  # what the chapter asks of the PyTorch-eager predictor
@@ -54,6 +56,7 @@ def budget_table(result: dict) -> pd.DataFrame:
 
 def prediction_figure(result: dict) -> plt.Figure:
     """Predicted against measured latency, one panel per runtime (first repetition's points)."""
+    use_book_style()
     runtimes = list(result["runtimes"])
     fig, axes = plt.subplots(1, len(runtimes), figsize=(5 * len(runtimes), 4.3), squeeze=False)
     for ax, runtime in zip(axes[0], runtimes):
