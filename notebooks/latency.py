@@ -120,7 +120,10 @@ plt.close(fig)
 # margin, and ranks the largest of them by inherited accuracy on the held-out validation split
 # (never the test split). It measures all of them under the protocol above and returns the most
 # accurate one whose *measured* latency is within the budget. A prediction that was too optimistic
-# costs a place, never the budget; if nothing fits, the selection says so. The budgets are a
+# costs a place, never the budget. When none of them fits (the machine runs slower than when the
+# table was made), the predictions are rescaled by the median ratio of measured to predicted
+# latency, and the next faster genotypes are measured, for up to three passes; if nothing fits
+# then, the selection says so rather than return an architecture that breaks the budget. The budgets are a
 # quarter, half and three quarters of the way between the fastest and the slowest genotype of the
 # family, from the first repetition's predictions, and stay fixed for the other two.
 

@@ -102,13 +102,18 @@ def test_select_refuses_another_runtime(capsys, onnx_lut, smoke_run):
     assert rc == 2 and "measured in onnxruntime, not torch" in err and len(err.strip().splitlines()) == 1
 
 
-def test_budget_holds_when_the_prediction_is_optimistic(monkeypatch, smoke_run, data_root):
+@pytest.fixture(scope="module")
+def torch_lut() -> dict:
+    return latency.profile(
+        SPACE, "fashion_mnist", "cpu", threads=1, protocol=Protocol(rounds=1, warmup=1, reps=3)
+    )
+
+
+def test_budget_holds_when_the_prediction_is_optimistic(monkeypatch, smoke_run, data_root, torch_lut):
     """The most accurate candidate measures over the budget: the next one that fits is chosen; when
     none fits, the selection says so instead of returning one."""
     run = load_run(smoke_run)
-    table = latency.profile(
-        SPACE, "fashion_mnist", "cpu", threads=1, protocol=Protocol(rounds=1, warmup=1, reps=3)
-    )
+    table = torch_lut
     family = select.family_latencies(run, table, grid=6)
     if len(family) < 3:
         pytest.skip("the smoke family has fewer than 3 distinct genotypes")
@@ -133,6 +138,42 @@ def test_budget_holds_when_the_prediction_is_optimistic(monkeypatch, smoke_run, 
     monkeypatch.setattr(latency, "measure_networks", measured([1.3, 1.2, 1.1]))
     with pytest.raises(BudgetError, match="measured within"):
         select.select_for_budget(run, table, budget, splits, grid=6, max_eval=3)
+
+
+def test_budget_selection_rescales_and_measures_faster_candidates(
+    monkeypatch, smoke_run, data_root, torch_lut
+):
+    """When the machine runs slower than the table says, the first pass finds nothing within the
+    budget; the second rescales the predictions by the measured slowdown and measures faster
+    genotypes, never one measured before."""
+    run = load_run(smoke_run)
+    table = torch_lut
+    family = select.family_latencies(run, table, grid=10)
+    predicted = {r["genotype"].key(): r["predicted_ms"] for r in family}
+    fastest, second_slowest = family[0]["predicted_ms"], family[-2]["predicted_ms"]
+    assert len(family) >= 4 and second_slowest >= 1.11 * fastest, "the smoke family should span its ops"
+    budget = family[-1]["predicted_ms"] / 0.95  # every genotype is predicted within it
+    slowdown = 2 * budget / (fastest + second_slowest)  # the two slowest break it, the fastest fits
+    splits = load_splits(run.config, data_root)
+    monkeypatch.setattr(select, "inherited", lambda *args, **kwargs: 80.0)
+    calls = []
+
+    def slow_machine(genotypes, *args, **kwargs):
+        calls.append([g.key() for g in genotypes])
+        return [Timing(slowdown * predicted[g.key()], 0.0, 1) for g in genotypes]
+
+    monkeypatch.setattr(latency, "measure_networks", slow_machine)
+    rec = select.select_for_budget(run, table, budget, splits, grid=10, max_eval=2)
+    assert rec["n_passes"] == 2 and rec["slowdown"] == pytest.approx(slowdown, rel=1e-3)
+    assert rec["within_budget"] and rec["measured_ms"] <= budget
+    assert [c["pass"] for c in rec["candidates"]] == [1, 1, 2, 2][: len(rec["candidates"])]
+    assert all(c["measured_ms"] > budget for c in rec["candidates"] if c["pass"] == 1)
+    measured_keys = [k for call in calls for k in call]
+    assert len(measured_keys) == len(set(measured_keys))  # nothing measured twice
+    # a machine so slow that nothing fits: the selection says so after its passes
+    slowdown = 10 * budget / fastest
+    with pytest.raises(BudgetError, match="measured within"):
+        select.select_for_budget(run, table, budget, splits, grid=10, max_eval=2)
 
 
 def _study(spearman: float, retest: float, met: bool) -> dict:

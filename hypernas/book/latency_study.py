@@ -60,6 +60,8 @@ _BUDGET_KEYS = (
     "val_accuracy",
     "n_evaluated",
     "n_measured_within",
+    "n_passes",
+    "slowdown",
 )
 _FIGURES = ("spearman", "median_ape", "retest_spearman", "retest_median_rel_diff")
 
