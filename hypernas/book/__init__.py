@@ -31,6 +31,10 @@ from hypernas.book.findings import collapse_text, final_family_text, sweep_findi
 from hypernas.book.latency_report import accuracy_table as latency_accuracy_table
 from hypernas.book.latency_report import budget_table as latency_budget_table
 from hypernas.book.latency_report import prediction_figure as latency_prediction_figure
+from hypernas.book.latency_report import repetition_table as latency_repetition_table
+from hypernas.book.latency_report import runtime_contrast_text as latency_runtime_contrast
+from hypernas.book.latency_report import s_device_table as latency_s_device_table
+from hypernas.book.latency_report import verdict as latency_verdict
 from hypernas.book.latency_study import run_latency_study
 from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SETTING_TITLES
 from hypernas.book.runs import (
@@ -84,6 +88,10 @@ __all__ = [
     "latency_accuracy_table",
     "latency_budget_table",
     "latency_prediction_figure",
+    "latency_repetition_table",
+    "latency_runtime_contrast",
+    "latency_s_device_table",
+    "latency_verdict",
     "paper_result",
     "paper_results",
     "penalised_counts",
