@@ -26,7 +26,9 @@ import torch
 
 from hypernas import data
 from hypernas.device import latency
+from hypernas.device.runtime import check_runtime
 from hypernas.device.select import export_model, select_for_budget
+from hypernas.device.timing import Protocol
 from hypernas.errors import ConfigError, OutputError, SimplexError
 from hypernas.io import check_writable, finite, read_json, save_torch, write_json
 from hypernas.method import simplex
@@ -217,13 +219,16 @@ class Run:
         max_eval: int = 12,
         margin: float = 0.05,
         data_root: str | Path | None = None,
-        reps: int = 50,
+        reps: int | None = None,
+        runtime: str | None = None,
         lut_threads: bool = True,
         progress: bool = False,
     ) -> dict:
         """The most accurate architecture predicted to run within ``budget_ms`` on the LUT's device.
 
-        ``lut`` is a table from :func:`profile_latency` or its JSON file. The family is scanned on a
+        ``lut`` is a table from :func:`profile_latency` or its JSON file; the candidates are measured
+        in the table's runtime (``runtime``, when given, must be that one) under its protocol
+        (``reps`` overrides the burst length). The family is scanned on a
         lattice with ``grid`` divisions, at most ``max_eval`` candidates are ranked by inherited
         accuracy on the validation split, and the winner is measured. With ``lut_threads`` torch
         uses the table's thread count (process-wide), so the measurement compares with the table.
@@ -238,6 +243,11 @@ class Run:
         if grid < 1 or max_eval < 1 or grid > 200:
             raise ConfigError("--grid must be from 1 to 200 and --max-eval >= 1")
         table = latency.read_lut(lut)
+        if runtime is not None and check_runtime(runtime) != table.get("runtime", "torch"):
+            raise ConfigError(
+                f"the latency table was measured in {table.get('runtime', 'torch')}, not {runtime}; "
+                f"measure one with `hypernas latency profile --runtime {runtime}`"
+            )
         family = self.family
         if lut_threads and table.get("provenance", {}).get("threads"):
             torch.set_num_threads(int(table["provenance"]["threads"]))
@@ -365,23 +375,36 @@ def profile_latency(
     device: torch.device | str = "cpu",
     threads: int | None = None,
     batch: int = 1,
-    reps: int = 50,
+    reps: int = 20,
+    rounds: int = 5,
+    runtime: str = "torch",
     out: str | Path | None = None,
 ) -> dict:
     """Measure a latency lookup table (LUT) of ``experiment``'s search space on ``device``.
 
-    Every op at every position of the network is timed (median and IQR after warm-up, inference
-    mode, ``threads`` CPU threads). The table, also written to ``out`` when given, is what
+    Every op at every position of the network is timed in ``runtime`` (``torch`` eager or
+    ``onnxruntime``) with ``threads`` CPU threads, in ``rounds`` interleaved rounds of ``reps`` timed
+    calls (:mod:`hypernas.device.timing`). The table, also written to ``out`` when given, is what
     :meth:`Run.select` and :func:`s_device` read.
     """
-    if batch < 1 or batch > 4096 or reps < 3:
-        raise ConfigError("--batch must be from 1 to 4096 and --reps >= 3")
+    if batch < 1 or batch > 4096 or reps < 3 or rounds < 1:
+        raise ConfigError("--batch must be from 1 to 4096, --reps >= 3 and --rounds >= 1")
+    check_runtime(runtime)
     if threads is not None:
         check_threads(threads, "--threads")
     cfg = resolve(experiment, "paper", overrides)
     if out is not None:
         check_writable(out)
-    lut = latency.profile(cfg.space(), cfg.dataset, _device(device), threads=threads, batch=batch, reps=reps)
+    protocol = Protocol(rounds=rounds, reps=reps)
+    lut = latency.profile(
+        cfg.space(),
+        cfg.dataset,
+        _device(device),
+        threads=threads,
+        batch=batch,
+        protocol=protocol,
+        runtime=runtime,
+    )
     lut["experiment"] = experiment
     if out is not None:
         write_json(Path(out), lut)

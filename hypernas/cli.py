@@ -14,6 +14,7 @@ import sys
 from dataclasses import fields
 
 from hypernas import api
+from hypernas.device.runtime import RUNTIMES
 from hypernas.errors import ConfigError, HyperNASError
 from hypernas.io import finite, json_text, write_problem
 from hypernas.train.config import PRESETS, PROFILES, SearchConfig, parse_set
@@ -140,7 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU threads (default: torch's default), recorded in the LUT",
     )
     q.add_argument("--batch", type=int, default=1, help="batch size of the measurement (default 1)")
-    q.add_argument("--reps", type=int, default=50, help="timed repetitions per entry (default 50)")
+    q.add_argument("--reps", type=int, default=20, help="timed calls per burst (default 20)")
+    q.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds; each figure is their median (default 5)"
+    )
+    q.add_argument(
+        "--runtime", default="torch", help=f"target runtime: {', '.join(RUNTIMES)} (default torch)"
+    )
 
     q = sub.add_parser(
         "select",
@@ -158,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument(
         "--margin", type=float, default=0.05, help="safety margin on the predicted latency (default 0.05)"
+    )
+    q.add_argument(
+        "--runtime",
+        default=None,
+        help=f"runtime the candidates are measured in ({', '.join(RUNTIMES)}); must be the table's (default: the table's)",
     )
     q.add_argument("--data-root", default=None, help=DATA_ROOT)
     q.add_argument("--json", action="store_true", help="print JSON")
@@ -311,6 +323,8 @@ def cmd_latency(args) -> int:
         threads=args.threads,
         batch=args.batch,
         reps=args.reps,
+        rounds=args.rounds,
+        runtime=args.runtime,
         out=args.out,
     )
     _print_json(
@@ -333,6 +347,7 @@ def cmd_select(args) -> int:
         grid=args.grid,
         max_eval=args.max_eval,
         margin=args.margin,
+        runtime=args.runtime,
         data_root=args.data_root,
     )
     if args.json:
@@ -340,7 +355,8 @@ def cmd_select(args) -> int:
         return 0
     _print_arch(rec, False)
     print(
-        f"budget {rec['budget_ms']} ms: predicted {rec['predicted_ms']:.3f} ms, measured {rec['measured_ms']:.3f} ms "
+        f"budget {rec['budget_ms']} ms ({rec['runtime']}): predicted {rec['predicted_ms']:.3f} ms, "
+        f"measured {rec['measured_ms']:.3f} ms "
         f"(IQR {rec['measured_iqr_ms']:.3f}), validation accuracy {rec['val_accuracy']:.2f}%"
     )
     return 0
@@ -402,8 +418,10 @@ def cmd_campaign(args) -> int:
         stopped = campaign.stop(cc, args.wait)
         print("campaign stopped after its workers checkpointed" if stopped else "no campaign is running")
         return 0
-    st = campaign.status(cc)
-    print(json_text(st) if args.json else campaign.format_status(st))
+    from hypernas.book import campaign_status
+
+    st = campaign_status.status(cc)
+    print(json_text(st) if args.json else campaign_status.format_status(st))
     return 0
 
 

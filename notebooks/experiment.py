@@ -43,7 +43,7 @@ from hypernas.train.config import SETTINGS
 warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)
 os.environ.setdefault("TQDM_DISABLE", "1")
-plt.rcParams["figure.dpi"] = 110
+book.use_book_style()
 
 # %% [markdown]
 # One search trains the supernet and the hypernetwork; the four architectures of the paper

@@ -34,6 +34,7 @@ import torch
 from IPython.display import display
 from myst_nb import glue
 
+from hypernas import book
 from hypernas.method import simplex
 from hypernas.method.cost import relaxed_cost
 from hypernas.method.gumbel import gumbel_softmax, linear_temperature
@@ -42,8 +43,7 @@ from hypernas.space.cells import SearchSpace, cell_edges
 from hypernas.train.config import OPS_3
 
 warnings.filterwarnings("ignore")
-plt.rcParams["figure.dpi"] = 110
-sns.set_theme(style="whitegrid", context="notebook")
+book.use_book_style()
 
 # %% [markdown]
 # ## Search space

@@ -41,8 +41,7 @@ from hypernas import book
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TQDM_DISABLE", "1")
-plt.rcParams["figure.dpi"] = 110
-sns.set_theme(style="whitegrid", context="notebook")
+book.use_book_style()
 
 # %% [markdown]
 # ## The statement

@@ -46,3 +46,17 @@ def smoke_run(tmp_path_factory, data_root) -> Path:
     )
     assert rc == 0
     return out
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """Restore torch's thread count and this process's CPU affinity after every test: the CLI's
+    ``--threads`` sets them for the process, and a later test must not inherit one thread."""
+    import torch
+
+    threads = torch.get_num_threads()
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    yield
+    torch.set_num_threads(threads)
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)

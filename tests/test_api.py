@@ -18,6 +18,7 @@ from hypernas.cli import main
 from hypernas.errors import ArtefactError, ConfigError, HyperNASError, SimplexError
 from hypernas.space.genotype import Genotype
 from hypernas.train.build import load_splits
+from hypernas.train.config import resolve
 from hypernas.train.evaluate import evaluate
 from hypernas.train.run import TrainedFamily
 
@@ -37,15 +38,19 @@ def readme_example() -> str:
 
 
 def test_readme_example_runs(smoke_run, data_root, monkeypatch, capsys):
-    """The README's code as written; its search is the smoke run the fixture made with the same call.
+    """The README's code as written; its search is the smoke run the fixture made with the same config.
 
     (``hypernas search exp1 --profile smoke`` goes through :func:`hypernas.api.search`, and a search is
-    deterministic, so copying that run is what the call would write, minus a few minutes.)
+    deterministic, so copying that run, once its config hash is checked to be the call's, is what the
+    call would write, minus a few minutes.)
     """
     calls = []
 
-    def search(experiment, profile="quick", out=None, **kw):
+    def search(experiment, profile="quick", out=None, *, seed=0, overrides=None, **kw):
         calls.append((experiment, profile, kw))
+        # the call's config is the fixture run's config, so the copy is what the call would write
+        wanted = resolve(experiment, profile, {"seed": seed, **(overrides or {})}).hash()
+        assert json.loads((smoke_run / "config.json").read_text())["config_hash"] == wanted
         shutil.copytree(smoke_run, out)
         return api.Run(out)
 

@@ -136,7 +136,7 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
     """A run directory that earlier code named by another config hash (``<name>-<other hash>``) is found
     by its stored config, renamed and continued, never started over; a result of the same config
     written by earlier code gets the new hash; nothing is touched while a process still writes to it."""
-    from hypernas.book import campaign
+    from hypernas.book import campaign, campaign_status
     from hypernas.errors import RunDirError
     from hypernas.train.search import search
 
@@ -167,7 +167,9 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert old.is_dir() and campaign.status(cc)["runs"][0]["epoch"] == 1  # status finds it under its old name
+    assert (
+        old.is_dir() and campaign_status.status(cc)["runs"][0]["epoch"] == 1
+    )  # status finds it under its old name
     notes = campaign.adopt_earlier(cc)
     new = campaign.run_dir(cc, "exp1", "rebalanced")
     assert len(notes) == 1 and not old.exists() and new.is_dir() and other.is_dir()

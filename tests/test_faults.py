@@ -462,3 +462,11 @@ def test_successful_export_prints_no_warnings(smoke_run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # the exporters' tracer and constant-folding notes stay inside the library
     assert json.loads(proc.stdout)["max_abs_diff"] < 1e-3 and out.is_file()
+
+
+def test_whole_numbers_for_float_settings_hash_alike():
+    from hypernas.train.config import resolve
+
+    as_int = resolve("exp1", "smoke", {"kappa": 1, "sigma": 2})
+    assert as_int.kappa == 1.0 and isinstance(as_int.kappa, float)
+    assert as_int.hash() == resolve("exp1", "smoke", {"kappa": "1", "sigma": 2.0}).hash()

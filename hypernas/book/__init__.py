@@ -28,6 +28,13 @@ from hypernas.book.figures import (
     plot_op_stats,
 )
 from hypernas.book.findings import collapse_text, final_family_text, sweep_findings, theorem_text
+from hypernas.book.latency_report import accuracy_table as latency_accuracy_table
+from hypernas.book.latency_report import budget_table as latency_budget_table
+from hypernas.book.latency_report import prediction_figure as latency_prediction_figure
+from hypernas.book.latency_report import repetition_table as latency_repetition_table
+from hypernas.book.latency_report import runtime_contrast_text as latency_runtime_contrast
+from hypernas.book.latency_report import s_device_table as latency_s_device_table
+from hypernas.book.latency_report import verdict as latency_verdict
 from hypernas.book.latency_study import run_latency_study
 from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SETTING_TITLES
 from hypernas.book.runs import (
@@ -42,6 +49,7 @@ from hypernas.book.runs import (
     run_times,
     same_hypernet,
 )
+from hypernas.book.style import use_book_style
 from hypernas.book.tables import (
     accuracy_table,
     comparison_table,
@@ -77,6 +85,13 @@ __all__ = [
     "holds_all_effects",
     "hypernet_text",
     "kappa_sweep_frame",
+    "latency_accuracy_table",
+    "latency_budget_table",
+    "latency_prediction_figure",
+    "latency_repetition_table",
+    "latency_runtime_contrast",
+    "latency_s_device_table",
+    "latency_verdict",
     "paper_result",
     "paper_results",
     "penalised_counts",
@@ -106,5 +121,6 @@ __all__ = [
     "sweep_findings",
     "sweep_results",
     "theorem_text",
+    "use_book_style",
     "uses_every_family",
 ]

@@ -33,7 +33,7 @@ from hypernas.book.runs import RESULT_FIX
 from hypernas.errors import ConfigError, HyperNASError
 from hypernas.io import finite, read_record, write_json
 from hypernas.provenance import utc_now
-from hypernas.train.checkpoint import adopt_run_dir, earlier_run_dir
+from hypernas.train.checkpoint import adopt_run_dir
 from hypernas.train.config import PRESETS, SETTINGS, SearchConfig, resolve, result_name
 from hypernas.train.stopping import EXIT_STOPPED, stop_on_sigterm
 
@@ -133,7 +133,7 @@ def adopt_earlier(cc: CampaignConfig) -> list[str]:
         if old_dir is not None:
             notes.append(f"renamed {old_dir} to {new_dir.name} (same config, hash of earlier code)")
         path = Path(cc.results_dir) / f"{result_name(experiment, setting)}.json"
-        result = _read_json_or_none(path)
+        result = read_json_or_none(path)
         if result is None or result.get("config_hash") == cfg.hash() or "config" not in result:
             continue
         if SearchConfig.from_dict(result["config"]).hash() == cfg.hash():
@@ -202,7 +202,7 @@ def supervisor_alive(state: dict | None) -> bool:
 
 
 def read_state(cc: CampaignConfig) -> dict | None:
-    return _read_json_or_none(cc.home / STATE_FILE)
+    return read_json_or_none(cc.home / STATE_FILE)
 
 
 def _python_with(code_dir: Path) -> list[str]:
@@ -407,93 +407,8 @@ def work(cc: CampaignConfig, experiment: str, setting: str) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- status
-def status(cc: CampaignConfig) -> dict:
-    """Where the campaign stands: supervisor, and per queue item its state, position, speed and ETA."""
-    state = read_state(cc) or {}
-    alive = supervisor_alive(state)
-    rows = []
-    for experiment, setting in cc.queue:
-        name = result_name(experiment, setting)
-        row = {"name": name, "experiment": experiment, "setting": setting}
-        item = state.get("items", {}).get(name, {})
-        rd = run_dir(cc, experiment, setting)
-        if not rd.exists():  # a run that earlier code named by another hash, until start renames it
-            rd = earlier_run_dir(rd, item_config(experiment, setting, cc.profile)) or rd
-        progress = _read_json_or_none(rd / "progress.json")
-        if is_done(cc, experiment, setting):
-            res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
-            row.update(state="done", wall_time_s=res["provenance"].get("wall_time_s"))
-        elif progress is None:
-            row.update(state=item.get("state", "waiting") if alive else "not started")
-        else:
-            worker_alive = alive and item.get("state") == "running"
-            row.update(
-                {
-                    k: progress.get(k)
-                    for k in (
-                        "epoch",
-                        "epochs",
-                        "step",
-                        "steps_per_epoch",
-                        "images_per_s",
-                        "eta_s",
-                        "updated",
-                        "measurement",
-                        "measured",
-                    )
-                }
-            )
-            phase = progress.get("state", "?")
-            row["state"] = (
-                phase if worker_alive else {"searching": "paused", "evaluating": "paused"}.get(phase, phase)
-            )
-            if item.get("state") == "failed":
-                row.update(state="failed", exit_code=item.get("exit_code"))
-        rows.append(row)
-    return {
-        "supervisor": {
-            "alive": alive,
-            "pid": state.get("pid"),
-            "commit": state.get("commit"),
-            "started": state.get("started"),
-            "state": state.get("state", "never started"),
-        },
-        "runs": rows,
-    }
-
-
-def format_status(st: dict) -> str:
-    sup = st["supervisor"]
-    head = (
-        f"campaign: {'running' if sup['alive'] else 'not running'} (pid {sup['pid']}, commit {sup['commit']}, "
-        f"started {sup['started']}, last state {sup['state']})"
-        if sup["pid"]
-        else "campaign: never started"
-    )
-    lines = [head, f"{'run':22}{'state':12}{'epoch':>9}{'step':>11}{'images/s':>10}{'ETA':>9}  note"]
-    for r in st["runs"]:
-        epoch = f"{r['epoch']}/{r['epochs']}" if r.get("epochs") else ""
-        step = f"{r['step']}/{r['steps_per_epoch']}" if r.get("steps_per_epoch") else ""
-        ips = f"{r['images_per_s']:.1f}" if r.get("images_per_s") else ""
-        eta = _hms(r["eta_s"]) if r.get("eta_s") and r["state"] == "searching" else ""
-        note = ""
-        if r["state"] == "done" and r.get("wall_time_s"):
-            note = f"result written ({_hms(r['wall_time_s'])} of compute)"
-        elif r.get("measurement"):
-            note = f"measurement {r['measured']}: {r['measurement']}"
-        elif r["state"] == "failed":
-            note = f"worker exited with status {r.get('exit_code')}; see the run's log"
-        lines.append(f"{r['name']:22}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
-    return "\n".join(lines)
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def _read_json_or_none(path: Path) -> dict | None:
+def read_json_or_none(path: Path) -> dict | None:
+    """A JSON record the campaign keeps (state, progress, result), or None if absent or unreadable."""
     try:
         return read_record(path, "status file", "") if path.is_file() else None
     except ValueError:

@@ -6,15 +6,15 @@ import pandas as pd
 
 from hypernas.book import cell_figure as cellplot
 from hypernas.book.paper import ARCH_NAMES
+from hypernas.book.style import use_book_style
 from hypernas.book.tables import curves_frame, family_frame, op_stats_frame
 
 
 def plot_curves(result: dict):
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
     df = curves_frame(result)
-    sns.set_theme(style="whitegrid", context="notebook")
+    use_book_style()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
     axes[0].plot(df["epoch"], df["ce"], marker="o", label="train CE")
     axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="Task loss")
@@ -41,7 +41,7 @@ def plot_counts_over_epochs(result: dict):
         for f, c in fc.items()
     ]
     df = pd.DataFrame(rows)
-    sns.set_theme(style="whitegrid", context="notebook")
+    use_book_style()
     g = sns.relplot(
         data=df,
         x="epoch",
@@ -66,7 +66,7 @@ def plot_op_stats(result: dict):
     import seaborn as sns
 
     df = op_stats_frame(result)
-    sns.set_theme(style="whitegrid", context="notebook")
+    use_book_style()
     g = sns.catplot(
         data=df,
         x="architecture",
@@ -133,9 +133,8 @@ def plot_family_map(result: dict):
 def plot_front(result: dict):
     """Accuracy (inherited) against cell parameters for genotypes of the family; A-D marked."""
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="notebook")
+    use_book_style()
     fam = pd.DataFrame(result["family_eval"])
     fig, ax = plt.subplots(figsize=(6.5, 4))
     if len(fam):

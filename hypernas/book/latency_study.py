@@ -1,14 +1,26 @@
-"""The latency chapter's pipeline: this machine's lookup table, its prediction of whole networks of
-the experiment-1 family, and architectures chosen for three latency budgets, cached in
-``results/<profile>/latency.json``.
+"""The latency chapter's pipeline, cached in ``results/<profile>/latency.json``.
 
-Measurements are reused only on the same machine, thread count, torch, repetitions and trained
-family (the ``cache_key`` stored with them); ``force=True`` measures again.
+For each target runtime (PyTorch eager, ONNX Runtime) the whole study is repeated ``repetitions``
+times, each time in a fresh process: a lookup table (LUT) of this machine, its calibration on
+whole networks, the validation of its predictions on at least 30 genotypes of the experiment-1
+family (with a second, independent measurement of the same networks: the noise floor), and the
+architectures chosen for three latency budgets, each measured. The chapter reports the median of
+the repetitions and every repetition's figures.
+
+Measurements are reused only on the same machine, thread count, torch, protocol and trained family
+(the ``cache_key`` stored with them); ``force=True`` measures again.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -16,7 +28,10 @@ import torch
 from hypernas.book.experiment import ensure_search
 from hypernas.book.runs import RESULT_FIX
 from hypernas.device import latency
+from hypernas.device.runtime import RUNTIMES, runtime_version
 from hypernas.device.select import select_for_budget, validate_predictions
+from hypernas.device.timing import Protocol
+from hypernas.errors import BudgetError
 from hypernas.io import read_record, write_json
 from hypernas.provenance import provenance
 from hypernas.train.build import load_splits
@@ -24,6 +39,15 @@ from hypernas.train.config import resolve
 
 MARGIN = 0.05  # the safety margin of a budget
 BUDGET_FRACTIONS = (0.25, 0.5, 0.75)  # of the way from the fastest to the slowest genotype
+REPETITIONS = 3
+PROTOCOL = Protocol(rounds=5, warmup=5, reps=20)
+LIGHT_PROTOCOL = Protocol(rounds=2, warmup=2, reps=5)  # the smoke profile: checks the code, not the machine
+
+
+def protocol_for(profile: str) -> Protocol:
+    return LIGHT_PROTOCOL if profile == "smoke" else PROTOCOL
+
+
 _BUDGET_KEYS = (
     "budget_ms",
     "s",
@@ -34,7 +58,12 @@ _BUDGET_KEYS = (
     "measured_iqr_ms",
     "within_budget",
     "val_accuracy",
+    "n_evaluated",
+    "n_measured_within",
+    "n_passes",
+    "slowdown",
 )
+_FIGURES = ("spearman", "median_ape", "retest_spearman", "retest_median_rel_diff")
 
 
 def budgets_for(points: list[dict], margin: float = MARGIN) -> list[float]:
@@ -45,6 +74,131 @@ def budgets_for(points: list[dict], margin: float = MARGIN) -> list[float]:
     return [math.ceil(1000 * (lo + f * (hi - lo)) / (1 - margin)) / 1000 for f in BUDGET_FRACTIONS]
 
 
+def pin_to_cpus(threads: int) -> list[int] | None:
+    """Pin this process to its first ``threads`` allowed CPUs where the OS allows; the CPUs, or None."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    try:
+        os.sched_setaffinity(0, cpus)
+    except OSError:
+        return None
+    return cpus
+
+
+def run_repetition(
+    profile: str,
+    runtime: str,
+    repetition: int,
+    budgets: list[float] | None = None,
+    seed: int = 0,
+    data_root=None,
+    runs_dir: str | Path = "runs",
+    threads: int = 1,
+    protocol: Protocol | None = None,
+) -> dict:
+    """One whole study in this process: LUT, calibration, validation with its retest, budgets.
+
+    ``budgets`` None derives them from this repetition's predictions (:func:`budgets_for`).
+    """
+    tic = time.perf_counter()
+    torch.set_num_threads(threads)
+    cpus = pin_to_cpus(threads)
+    cfg = resolve("exp1", profile, {"seed": str(seed)})
+    space = cfg.space()
+    run = ensure_search(cfg, runs_dir, data_root, progress=False)[0]
+    protocol = protocol or protocol_for(profile)
+    protocol = replace(protocol, seed=protocol.seed + 100 * repetition)
+    lut = latency.profile(
+        space, cfg.dataset, "cpu", threads=threads, batch=1, protocol=protocol, runtime=runtime
+    )
+    val = validate_predictions(run, lut, min_genotypes={"smoke": 8}.get(profile, 30), seed=seed)
+    budgets = budgets or budgets_for(val["points"])
+    splits = load_splits(cfg, data_root)
+    chosen = []
+    for budget in budgets:
+        try:
+            record = select_for_budget(
+                run,
+                lut,
+                budget,
+                splits,
+                grid=val["grid"],
+                max_eval={"smoke": 2}.get(profile, 8),
+                margin=MARGIN,
+            )
+            chosen.append({k: record[k] for k in _BUDGET_KEYS})
+        except BudgetError as exc:  # nothing measured (or predicted) within it: reported, not hidden
+            chosen.append(
+                {"budget_ms": budget, "within_budget": False, "measured_ms": None, "error": str(exc)}
+            )
+    return {
+        "repetition": repetition,
+        "runtime": runtime,
+        "cpus": cpus,
+        **{k: val[k] for k in ("n_genotypes", "n_from_family", "grid", *_FIGURES, "points")},
+        "calibration_median_ape": lut["calibration"]["median_ape"],
+        "s_device": latency.s_device(lut, space, cfg.dataset),
+        "budgets": chosen,
+        "lut": lut,
+        "data_source": run.data_source,
+        "wall_time_s": round(time.perf_counter() - tic, 1),
+    }
+
+
+def _in_fresh_process(args: list[str]) -> dict:
+    """:func:`run_repetition` in a new Python process (``python -m hypernas.book.latency_repetition``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "repetition.json"
+        subprocess.run(
+            [sys.executable, "-m", "hypernas.book.latency_repetition", *args, "--out", str(out)], check=True
+        )
+        return read_record(out, "latency repetition", "run the study again")
+
+
+def summarise(repetitions: list[dict]) -> dict:
+    """One runtime's figures: medians over repetitions, each repetition's, and the budgets' verdicts."""
+    first = repetitions[0]
+    budgets = []
+    for i, budget in enumerate(first["budgets"]):
+        per = [rep["budgets"][i] for rep in repetitions]
+        budgets.append(
+            {
+                "budget_ms": budget["budget_ms"],
+                "measured_ms": [b["measured_ms"] for b in per],
+                "within_budget": [b["within_budget"] for b in per],
+                "family_counts": [b.get("family_counts") for b in per],
+                "val_accuracy": [b.get("val_accuracy") for b in per],
+                "all_within": all(b["within_budget"] for b in per),
+            }
+        )
+    ops = first["lut"]["space"]["ops"]
+    return {
+        "n_genotypes": first["n_genotypes"],
+        **{k: statistics.median(rep[k] for rep in repetitions) for k in _FIGURES},
+        "s_device": [statistics.median(rep["s_device"][i] for rep in repetitions) for i in range(len(ops))],
+        "ops": ops,
+        "budgets": budgets,
+        "repetitions": [
+            {
+                k: rep[k]
+                for k in (
+                    "repetition",
+                    "cpus",
+                    "calibration_median_ape",
+                    "s_device",
+                    "wall_time_s",
+                    *_FIGURES,
+                )
+            }
+            for rep in repetitions
+        ],
+        "points": first["points"],
+        "lut": first["lut"],
+        "runtime_version": runtime_version(first["runtime"]),
+    }
+
+
 def run_latency_study(
     profile: str = "quick",
     seed: int = 0,
@@ -52,77 +206,60 @@ def run_latency_study(
     results_dir: str | Path | None = None,
     runs_dir: str | Path = "runs",
     threads: int = 1,
-    reps: int = 30,
+    runtimes: tuple[str, ...] = RUNTIMES,
+    repetitions: int = REPETITIONS,
     force: bool = False,
 ) -> dict:
-    """The dict of ``latency.json``: ``lut`` (the calibrated table), ``s_device``, the validation of
-    its predictions (``n_genotypes``, ``spearman``, ``median_ape``, ``points``, ``grid``) and
-    ``budgets`` (the architecture chosen and measured for each). Sets torch to ``threads`` threads,
-    the count the table is measured with."""
-    torch.set_num_threads(threads)
+    """The dict of ``latency.json``: per runtime (``runtimes[name]``) the median figures over
+    ``repetitions`` fresh-process studies (``spearman``, ``median_ape``, the noise floor
+    ``retest_spearman`` / ``retest_median_rel_diff``, ``s_device``), each repetition's figures, and
+    the three budgets with the architecture each repetition chose and measured."""
     cfg = resolve("exp1", profile, {"seed": str(seed)})
-    space = cfg.space()
-    n_min = {"smoke": 8}.get(profile, 30)
     cache_file = Path(results_dir or Path("results") / profile) / "latency.json"
     cache_key = {
         "hardware": provenance("cpu")["hardware"],
         "torch": torch.__version__,
         "threads": threads,
-        "reps": reps,
+        "protocol": protocol_for(profile).to_dict(),
+        "repetitions": repetitions,
         "family_config_hash": cfg.hash(),
     }
     cached = read_record(cache_file, "result", RESULT_FIX) if cache_file.is_file() and not force else None
-    if cached is not None and cached.get("cache_key") != cache_key:
-        cached = None
-    lut = (
-        cached["lut"]
-        if cached
-        else latency.profile(space, cfg.dataset, "cpu", threads=threads, batch=1, reps=reps)
-    )
-    s_dev = latency.s_device(lut, space, cfg.dataset)
-
-    run = None if cached else ensure_search(cfg, runs_dir, data_root, progress=False)[0]  # the trained family
-    if cached:
-        val = {
-            k: cached[k] for k in ("n_genotypes", "n_from_family", "spearman", "median_ape", "points", "grid")
-        }
-    else:
-        val = validate_predictions(run, lut, min_genotypes=n_min, reps=reps, seed=seed)
+    if (
+        cached is not None
+        and cached.get("cache_key") == cache_key
+        and set(runtimes) <= set(cached["runtimes"])
+    ):
+        return cached
+    ensure_search(cfg, runs_dir, data_root, progress=False)  # the trained family, before any timing
+    tic = time.perf_counter()
+    common = [
+        "--profile",
+        profile,
+        "--seed",
+        str(seed),
+        "--runs-dir",
+        str(runs_dir),
+        "--threads",
+        str(threads),
+    ]
+    if data_root:
+        common += ["--data-root", str(data_root)]
+    studied = {}
+    for runtime in runtimes:
+        reps = [_in_fresh_process([*common, "--runtime", runtime, "--repetition", "0"])]
+        budgets = ",".join(str(b["budget_ms"]) for b in reps[0]["budgets"])
+        reps += [
+            _in_fresh_process([*common, "--runtime", runtime, "--repetition", str(i), "--budgets", budgets])
+            for i in range(1, repetitions)
+        ]
+        studied[runtime] = summarise(reps)
     result = {
         "profile": profile,
         "cache_key": cache_key,
-        "n_genotypes": val["n_genotypes"],
-        "n_from_family": val["n_from_family"],
-        "spearman": val["spearman"],
-        "median_ape": val["median_ape"],
-        "grid": val["grid"],
-        "points": val["points"],
-        "s_device": s_dev,
-        "lut": lut,
-        "provenance": cached["provenance"]
-        if cached
-        else {**provenance("cpu"), **lut["provenance"], "data_source": run.data_source},
+        "runtimes": studied,
+        "wall_time_s": round(time.perf_counter() - tic, 1),
+        "provenance": {**provenance("cpu"), "threads": threads, "protocol": protocol_for(profile).to_dict()},
     }
-
-    budgets = budgets_for(val["points"])
-    if cached and [w["budget_ms"] for w in cached["budgets"]] == budgets:
-        walk = cached["budgets"]
-    else:
-        run = run or ensure_search(cfg, runs_dir, data_root, progress=False)[0]
-        splits = load_splits(cfg, data_root)
-        walk = [
-            select_for_budget(
-                run,
-                lut,
-                b,
-                splits,
-                grid=val["grid"],
-                max_eval={"smoke": 2}.get(profile, 8),
-                reps=reps,
-                margin=MARGIN,
-            )
-            for b in budgets
-        ]
-    result["budgets"] = [{k: w[k] for k in _BUDGET_KEYS} for w in walk]
     write_json(cache_file, result)
     return result

@@ -10,88 +10,32 @@ where base (stem, preprocessing, classifier, sums, concatenations) and one scale
 inside a network does not cost exactly what it costs alone) are fitted by least squares on whole
 networks of random genotypes measured when the table is made.
 
-Measurements use inference mode, warm-up runs, many repetitions, the median and the
-interquartile range, a fixed number of threads, and ``torch.cuda.synchronize`` on a GPU.
+Every figure is measured in a target runtime (:mod:`hypernas.device.runtime`: PyTorch eager or
+ONNX Runtime) under the interleaved-rounds protocol of :mod:`hypernas.device.timing`, with a fixed
+thread count and batch; the table records the runtime and the protocol, and predictions are only
+compared with measurements in the same runtime.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import statistics
-import time
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from hypernas import data
+from hypernas.device.runtime import check_runtime, prepare, runtime_version
+from hypernas.device.timing import DEFAULT_PROTOCOL, Protocol, Timing, measure_rounds
 from hypernas.errors import ArtefactError, ConfigError
 from hypernas.io import finite, read_json
 from hypernas.provenance import cpu_model
 from hypernas.space.cells import SearchSpace
 from hypernas.space.genotype import Genotype
 
-LUT_VERSION = 1
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-@dataclass
-class Timing:
-    median_ms: float
-    iqr_ms: float
-    reps: int
-
-    def to_dict(self) -> dict:
-        return {"median_ms": self.median_ms, "iqr_ms": self.iqr_ms, "reps": self.reps}
-
-
-@torch.inference_mode()
-def measure(
-    fn: Callable[[], object], device: torch.device, warmup: int = 10, reps: int = 50, min_time_s: float = 0.0
-) -> Timing:
-    """Median and interquartile range (ms) of ``fn()`` over ``reps`` timed calls after ``warmup``."""
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    start = time.perf_counter()
-    while len(times) < reps or time.perf_counter() - start < min_time_s:
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    q = statistics.quantiles(times, n=4)
-    return Timing(statistics.median(times), q[2] - q[0], len(times))
-
-
-def measure_interleaved(
-    fns: list[Callable[[], object]], device: torch.device, rounds: int = 3, warmup: int = 10, reps: int = 30
-) -> list[Timing]:
-    """Time several callables in ``rounds`` interleaved passes; each gets the median of its round medians.
-
-    Interleaving spreads slow phases of a shared machine (other processes, frequency changes) over all
-    callables instead of letting one burst distort a single measurement.
-    """
-    per: list[list[Timing]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            per[i].append(measure(fn, device, warmup, reps))
-    return [
-        Timing(
-            statistics.median(t.median_ms for t in ts),
-            statistics.median(t.iqr_ms for t in ts),
-            sum(t.reps for t in ts),
-        )
-        for ts in per
-    ]
+LUT_VERSION = 2
 
 
 def positions(space: SearchSpace, hw: int) -> list[dict]:
@@ -123,40 +67,94 @@ def _space_id(space: SearchSpace, dataset: str) -> dict:
     }
 
 
+def reference_genotype(space: SearchSpace) -> Genotype:
+    """A fixed network of the space (op ``i mod k`` on edge ``i``): the drift reference of a study."""
+    k, n = len(space.ops), space.n_edges
+    return Genotype(
+        space.ops, tuple(space.ops[i % k] for i in range(n)), tuple(space.ops[(i + 1) % k] for i in range(n))
+    )
+
+
+def network_call(
+    genotype: Genotype,
+    space: SearchSpace,
+    dataset: str,
+    runtime: str = "torch",
+    device: torch.device | str = "cpu",
+    batch: int = 1,
+    threads: int | None = None,
+    net: nn.Module | None = None,
+) -> Callable[[], object]:
+    """One inference of the discrete network of ``genotype`` (or of ``net``) in ``runtime``."""
+    from hypernas.space.network import build_discrete
+
+    in_ch, hw = data.spec(dataset).channels, data.spec(dataset).size
+    x = torch.randn(batch, in_ch, hw, hw, generator=torch.Generator().manual_seed(0))
+    net = net if net is not None else build_discrete(genotype, space)
+    return prepare(runtime, net, x, torch.device(device), threads or torch.get_num_threads())
+
+
+def measure_networks(
+    genotypes: list[Genotype],
+    space: SearchSpace,
+    dataset: str,
+    runtime: str = "torch",
+    device: torch.device | str = "cpu",
+    batch: int = 1,
+    protocol: Protocol = DEFAULT_PROTOCOL,
+    threads: int | None = None,
+) -> list[Timing]:
+    """Measured latency of the networks of ``genotypes``, interleaved with the reference network."""
+    calls = [network_call(g, space, dataset, runtime, device, batch, threads) for g in genotypes]
+    reference = network_call(reference_genotype(space), space, dataset, runtime, device, batch, threads)
+    return measure_rounds(calls, torch.device(device), protocol, reference)
+
+
 def profile(
     space: SearchSpace,
     dataset: str,
     device: torch.device | str = "cpu",
     threads: int | None = None,
     batch: int = 1,
-    reps: int = 50,
-    warmup: int = 10,
+    protocol: Protocol = DEFAULT_PROTOCOL,
     n_calib: int = 12,
-    rounds: int = 3,
+    runtime: str = "torch",
 ) -> dict:
-    """Measure the LUT of ``space`` on ``device``; returns a JSON-serialisable dict."""
+    """Measure the LUT of ``space`` on ``device`` in ``runtime``; returns a JSON-serialisable dict."""
     from hypernas.space import ops as op_registry
-    from hypernas.space.network import build_discrete
 
+    check_runtime(runtime)
     device = torch.device(device)
     if threads:
         torch.set_num_threads(threads)
-    in_ch, hw = data.spec(dataset).channels, data.spec(dataset).size
+    threads = torch.get_num_threads()
+    hw = data.spec(dataset).size
     shapes = sorted({(p["C"], p["stride"], p["H"]) for p in positions(space, hw)})
     todo = [(op, C, stride, H) for op in space.ops for (C, stride, H) in shapes]
-    calls = []
-    for op, C, stride, H in todo:
-        module = op_registry.build(op, C, stride).to(device).eval()
-        inp = torch.randn(batch, C, H, H, device=device)
-        calls.append(lambda module=module, inp=inp: module(inp))
-    timings = measure_interleaved(calls, device, rounds, warmup, reps)
-    entries = {position_key(*key): t.to_dict() for key, t in zip(todo, timings)}
+    gen = torch.Generator().manual_seed(0)
+    inputs = {(C, H): torch.randn(batch, C, H, H, generator=gen) for _, C, _, H in todo}
+    calls = [
+        prepare(runtime, op_registry.build(op, C, stride), inputs[C, H], device, threads)
+        for op, C, stride, H in todo
+    ]
+    # the fixed cost of one call of the runtime on an input of each shape (an empty graph): a
+    # network pays it once, not once per op, so it is taken off every entry
+    empty = {shape: prepare(runtime, nn.Identity(), x, device, threads) for shape, x in inputs.items()}
+    timings = measure_rounds(calls + list(empty.values()), device, protocol)
+    overhead = dict(zip(empty, (t.median_ms for t in timings[len(calls) :])))
+    entries = {}
+    for key, timing in zip(todo, timings):
+        _, C, _, H = key
+        entries[position_key(*key)] = {
+            **timing.to_dict(),
+            "median_ms": max(0.0, timing.median_ms - overhead[C, H]),
+            "raw_median_ms": timing.median_ms,
+        }
 
     # Calibration: ops inside a network do not cost exactly what they cost alone (memory traffic,
     # caches, dispatch), and the stem, preprocessing, classifier, sums and concatenations cost a fixed
     # amount. Fit latency(g) = base + sum_m scale_m * S_m(g), where S_m(g) is the summed LUT latency of
     # the edges where g uses op m, by least squares over random genotypes measured as whole networks.
-    gen = torch.Generator().manual_seed(0)
     k, n = len(space.ops), space.n_edges
     calib_genotypes = [
         Genotype(
@@ -169,17 +167,17 @@ def profile(
         for _ in range(n_calib)
     ]
     calib_genotypes += [Genotype(space.ops, (op,) * n, (op,) * n) for op in space.ops]
-    x = torch.randn(batch, in_ch, hw, hw, device=device)
-    nets = [build_discrete(g, space).to(device).eval() for g in calib_genotypes]
-    timings = measure_interleaved([(lambda net=net: net(x)) for net in nets], device, rounds, warmup, reps)
+    timings = measure_networks(calib_genotypes, space, dataset, runtime, device, batch, protocol, threads)
     times = [t.median_ms for t in timings]
     feats = [[1.0] + _op_sums(entries, g, space, hw) for g in calib_genotypes]
     X = torch.tensor(feats, dtype=torch.float64)
     yv = torch.tensor(times, dtype=torch.float64)
     coef = torch.linalg.lstsq(X, yv.unsqueeze(1)).solution.squeeze(1)
     fitted = X @ coef
+    ape = (fitted - yv).abs() / yv
     return {
         "version": LUT_VERSION,
+        "runtime": runtime,
         "space": _space_id(space, dataset),
         "batch": batch,
         "entries": entries,
@@ -189,16 +187,20 @@ def profile(
             "n_genotypes": len(calib_genotypes),
             "measured_ms": times,
             "fitted_ms": fitted.tolist(),
-            "median_ape": float(((fitted - yv).abs() / yv).median()),
+            "median_ape": float(ape.median()),
+            "max_ape": float(ape.max()),
         },
         "provenance": {
+            "runtime": runtime,
+            "runtime_version": runtime_version(runtime),
             "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
             "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
+            "threads": threads,
+            "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "batch": batch,
-            "reps": reps,
-            "warmup": warmup,
+            "protocol": protocol.to_dict(),
+            "reference": reference_genotype(space).key(),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         },
     }
@@ -308,15 +310,8 @@ def measure_genotype(
     dataset: str,
     device: torch.device | str = "cpu",
     batch: int = 1,
-    reps: int = 50,
-    warmup: int = 10,
-    net: nn.Module | None = None,
+    protocol: Protocol = DEFAULT_PROTOCOL,
+    runtime: str = "torch",
 ) -> Timing:
-    """Measured latency of the discrete network of ``genotype`` (or of ``net``)."""
-    from hypernas.space.network import build_discrete
-
-    device = torch.device(device)
-    in_ch, hw = data.spec(dataset).channels, data.spec(dataset).size
-    net = (net or build_discrete(genotype, space)).to(device).eval()
-    x = torch.randn(batch, in_ch, hw, hw, device=device)
-    return measure(lambda: net(x), device, warmup, reps)
+    """Measured latency of the discrete network of ``genotype`` (interleaved with the reference)."""
+    return measure_networks([genotype], space, dataset, runtime, device, batch, protocol)[0]

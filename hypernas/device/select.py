@@ -2,14 +2,17 @@
 
 ``select_for_budget`` scans a lattice on the simplex, de-duplicates the genotypes, predicts each
 one's latency from a measured LUT, estimates its quality by the inherited accuracy on the held-out
-*validation* split (never the test split), picks the most accurate genotype predicted to fit the
-budget, then builds it and measures its real latency on the device.
+*validation* split (never the test split), measures the candidates predicted to fit the budget on
+the device, and returns the most accurate one whose measured latency fits.
 """
 
 from __future__ import annotations
 
 import logging
+import statistics
 import warnings
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -18,6 +21,7 @@ from tqdm import tqdm
 from hypernas import data
 from hypernas.data import Splits
 from hypernas.device import latency
+from hypernas.device.timing import Protocol
 from hypernas.errors import ArtefactError, BudgetError, ConfigError, OutputError
 from hypernas.io import load_torch, temporary_beside
 from hypernas.method import simplex
@@ -27,6 +31,8 @@ from hypernas.train.evaluate import inherited
 from hypernas.train.run import TrainedFamily
 
 log = logging.getLogger(__name__)
+
+MAX_PASSES = 3  # measurement passes of a budget selection before it gives up
 
 
 def family_latencies(run: TrainedFamily, lut: dict, grid: int = 10) -> list[dict]:
@@ -45,6 +51,13 @@ def family_latencies(run: TrainedFamily, lut: dict, grid: int = 10) -> list[dict
     return sorted(seen.values(), key=lambda r: r["predicted_ms"])
 
 
+def lut_protocol(lut: dict, reps: int | None = None) -> Protocol:
+    """The measurement protocol a latency table was made with (``reps`` overrides its burst length)."""
+    stored = lut.get("provenance", {}).get("protocol") or {}
+    protocol = Protocol(**{k: v for k, v in stored.items() if k in Protocol.__dataclass_fields__})
+    return replace(protocol, reps=reps) if reps else protocol
+
+
 def select_for_budget(
     run: TrainedFamily,
     lut: dict,
@@ -53,52 +66,107 @@ def select_for_budget(
     grid: int = 10,
     max_eval: int = 12,
     device: torch.device | str = "cpu",
-    reps: int = 50,
+    reps: int | None = None,
     progress: bool = False,
     margin: float = 0.05,
+    passes: int = MAX_PASSES,
 ) -> dict:
-    """The best genotype of the family whose predicted latency is within ``budget_ms * (1 - margin)``.
+    """The most accurate genotype of the family that runs within ``budget_ms``, measured.
 
-    The safety ``margin`` (default 5 %) absorbs the table's prediction error; the chosen network is then
-    measured in three interleaved rounds (median of the round medians).
+    Candidates are the genotypes predicted within ``budget_ms * (1 - margin)`` (the margin absorbs
+    the table's prediction error); at most ``max_eval`` of them (the slowest, likely the most
+    accurate) are ranked by inherited accuracy on the validation split, and all of them are measured
+    together in the table's runtime under its protocol. The winner is the most accurate candidate
+    whose measured latency is within the budget: a prediction that was too optimistic costs a place,
+    never the budget.
+
+    When no candidate of a pass is measured within the budget (the machine runs slower than when
+    the table was made, or the table is optimistic here), the predictions are rescaled by the median
+    ratio of measured to predicted latency of everything measured so far, and the next faster
+    candidates are measured, up to ``passes`` passes. :class:`BudgetError` when nothing is predicted
+    or measured within the budget.
     """
     budget_ms = float(budget_ms)
     if budget_ms <= 0:
         raise ConfigError("--budget-ms must be positive")
-    family = family_latencies(run, lut, grid)
     if not 0 <= margin < 1:
         raise ConfigError("--margin must lie in [0, 1)")
+    family = family_latencies(run, lut, grid)
     fits = [r for r in family if r["predicted_ms"] <= budget_ms * (1 - margin)]
     if not fits:
         raise BudgetError(
             f"no architecture of this family fits {budget_ms:g} ms: the fastest of {len(family)} genotypes is "
             f"predicted at {family[0]['predicted_ms']:.3f} ms (safety margin {100 * margin:g} %); raise --budget-ms"
         )
-    # evaluate the slowest (largest) candidates first: within a budget they are the likely best
-    candidates = fits[-max_eval:]
-    for r in tqdm(candidates, desc="validation accuracy", disable=not progress):
-        r["val_accuracy"] = inherited(run, r["genotype"], splits, split="val")
-    best = max(candidates, key=lambda r: (r["val_accuracy"], -r["predicted_ms"]))
-    from hypernas.space.network import build_discrete
-
-    in_ch, hw = data.spec(run.config.dataset).channels, data.spec(run.config.dataset).size
-    dev = torch.device(device)
-    net = build_discrete(best["genotype"], run.space).to(dev).eval()
-    x = torch.randn(lut["batch"], in_ch, hw, hw, device=dev)
-    measured = latency.measure_interleaved([lambda: net(x)], dev, rounds=3, reps=reps)[0]
+    runtime = lut.get("runtime", "torch")
+    candidates: list[dict] = []
+    within: list[dict] = []
+    slowdown = 1.0  # measured / predicted latency, from the candidates measured so far
+    for n_passes in range(1, passes + 1):
+        measured = {r["genotype"].key() for r in candidates}
+        limit = budget_ms * (1 - margin) / slowdown
+        batch = [r for r in family if r["predicted_ms"] <= limit and r["genotype"].key() not in measured]
+        batch = batch[-max_eval:]
+        if not batch:
+            break
+        for r in tqdm(batch, desc=f"validation accuracy (pass {n_passes})", disable=not progress):
+            r["val_accuracy"] = inherited(run, r["genotype"], splits, split="val")
+        timings = latency.measure_networks(
+            [r["genotype"] for r in batch],
+            run.space,
+            run.config.dataset,
+            runtime,
+            device,
+            lut["batch"],
+            lut_protocol(lut, reps),
+            lut["provenance"].get("threads"),
+        )
+        for r, timing in zip(batch, timings):
+            r["measured"] = timing
+            r["pass"] = n_passes
+        candidates += batch
+        within = [r for r in candidates if r["measured"].median_ms <= budget_ms]
+        if within:
+            break
+        slowdown = max(
+            1.0, statistics.median(r["measured"].median_ms / r["predicted_ms"] for r in candidates)
+        )
+        log.info("pass %d: nothing within %g ms; predictions rescaled by %.3f", n_passes, budget_ms, slowdown)
+    if not within:
+        fastest = min(candidates, key=lambda r: r["measured"].median_ms)
+        raise BudgetError(
+            f"no architecture of this family was measured within {budget_ms:g} ms: the {len(candidates)} "
+            f"measured in {n_passes} passes took {fastest['measured'].median_ms:.3f} ms at best in {runtime}; "
+            "raise --budget-ms"
+        )
+    best = max(within, key=lambda r: (r["val_accuracy"], -r["measured"].median_ms))
     record = describe(best["genotype"], run.space, best["s"])
     record.update(
         budget_ms=budget_ms,
         margin=margin,
+        runtime=runtime,
         predicted_ms=round(best["predicted_ms"], 4),
-        measured_ms=round(measured.median_ms, 4),
-        measured_iqr_ms=round(measured.iqr_ms, 4),
-        within_budget=bool(measured.median_ms <= budget_ms),
+        measured_ms=round(best["measured"].median_ms, 4),
+        measured_iqr_ms=round(best["measured"].iqr_ms, 4),
+        within_budget=bool(best["measured"].median_ms <= budget_ms),
         val_accuracy=round(best["val_accuracy"], 4),
         n_genotypes=len(family),
         n_fitting=len(fits),
         n_evaluated=len(candidates),
-        lut_device=lut["provenance"]["device_name"],
+        n_measured_within=len(within),
+        n_passes=n_passes,
+        slowdown=round(slowdown, 4),
+        lut_device=lut["provenance"].get("device_name"),
+        candidates=[
+            {
+                "genotype": r["genotype"].key(),
+                "predicted_ms": round(r["predicted_ms"], 4),
+                "measured_ms": round(r["measured"].median_ms, 4),
+                "val_accuracy": round(r["val_accuracy"], 4),
+                "pass": r["pass"],
+            }
+            for r in candidates
+        ],
     )
     return record
 
@@ -210,14 +278,18 @@ def validate_predictions(
     grid: int = 20,
     max_grid: int = 60,
     device: torch.device | str = "cpu",
-    reps: int = 30,
+    reps: int | None = None,
     seed: int = 0,
     progress: bool = False,
+    noise_floor: bool = True,
 ) -> dict:
     """Predicted against measured latency over distinct genotypes of the family.
 
     The lattice is refined until it yields ``min_genotypes`` distinct genotypes (up to ``max_grid``
     divisions); if the family has fewer, random genotypes make up the number and are marked so.
+    Networks are measured in the table's runtime under its protocol. With ``noise_floor`` they are
+    measured a second time, independently: ``retest_spearman`` and ``retest_median_rel_diff``
+    between the two passes bound what any predictor can reach on this machine.
     """
     import random
 
@@ -239,14 +311,21 @@ def validate_predictions(
         if g.key() not in keys:
             keys.add(g.key())
             rows.append({"genotype": g, "s": None, "source": "random"})
-    from hypernas.space.network import build_discrete
-
-    in_ch, hw = data.spec(run.config.dataset).channels, data.spec(run.config.dataset).size
-    dev = torch.device(device)
-    x = torch.randn(lut["batch"], in_ch, hw, hw, device=dev)
-    nets = [build_discrete(r["genotype"], run.space).to(dev).eval() for r in rows]
-    timings = latency.measure_interleaved(
-        [(lambda net=net: net(x)) for net in nets], dev, rounds=3, reps=reps
+    genotypes = [r["genotype"] for r in rows]
+    measure = partial(
+        latency.measure_networks,
+        genotypes,
+        run.space,
+        run.config.dataset,
+        lut.get("runtime", "torch"),
+        device,
+        lut["batch"],
+        threads=lut["provenance"].get("threads"),
+    )
+    timings = measure(lut_protocol(lut, reps))
+    # the noise floor: the same networks measured again in an independent pass (another order)
+    retest = (
+        measure(replace(lut_protocol(lut, reps), seed=lut_protocol(lut).seed + 1)) if noise_floor else None
     )
     points = []
     for r, t in zip(rows, timings):
@@ -266,7 +345,7 @@ def validate_predictions(
         )
     df = pd.DataFrame(points)
     ape = (df.predicted_ms - df.measured_ms).abs() / df.measured_ms
-    return {
+    out = {
         "n_genotypes": len(points),
         "n_from_family": int((df.source == "family").sum()),
         "grid": grid,
@@ -274,3 +353,10 @@ def validate_predictions(
         "median_ape": float(ape.median()),
         "points": points,
     }
+    if retest is not None:
+        again = pd.Series([t.median_ms for t in retest])
+        for point, value in zip(points, again):
+            point["retest_ms"] = value
+        out["retest_spearman"] = float(df.measured_ms.corr(again, method="spearman"))
+        out["retest_median_rel_diff"] = float(((again - df.measured_ms).abs() / df.measured_ms).median())
+    return out

@@ -356,7 +356,11 @@ def apply_overrides(cfg: SearchConfig, overrides: dict[str, str | object]) -> Se
             raise ConfigError(
                 f"unknown config key {key!r}{nearest(key, names)} (see `hypernas search --help`)"
             )
-        changes[key] = _convert(key, value, hints[key]) if isinstance(value, str) else value
+        if isinstance(value, str):
+            value = _convert(key, value, hints[key])
+        elif hints[key] is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # kappa=1 and kappa=1.0 are one config (and one hash)
+        changes[key] = value
     return replace(cfg, **changes)
 
 

@@ -1,0 +1,105 @@
+"""Where the paper-scale campaign stands (``hypernas campaign status``, ``make paper-status``):
+the supervisor, and per queue item its state, position, speed, ETA or result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypernas.book.campaign import (
+    CampaignConfig,
+    is_done,
+    item_config,
+    read_json_or_none,
+    read_state,
+    run_dir,
+    supervisor_alive,
+)
+from hypernas.book.runs import RESULT_FIX
+from hypernas.io import read_record
+from hypernas.train.checkpoint import earlier_run_dir
+from hypernas.train.config import result_name
+
+
+def status(cc: CampaignConfig) -> dict:
+    """Where the campaign stands: supervisor, and per queue item its state, position, speed and ETA."""
+    state = read_state(cc) or {}
+    alive = supervisor_alive(state)
+    rows = []
+    for experiment, setting in cc.queue:
+        name = result_name(experiment, setting)
+        row = {"name": name, "experiment": experiment, "setting": setting}
+        item = state.get("items", {}).get(name, {})
+        rd = run_dir(cc, experiment, setting)
+        if not rd.exists():  # a run that earlier code named by another hash, until start renames it
+            rd = earlier_run_dir(rd, item_config(experiment, setting, cc.profile)) or rd
+        progress = read_json_or_none(rd / "progress.json")
+        if is_done(cc, experiment, setting):
+            res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
+            row.update(state="done", wall_time_s=res["provenance"].get("wall_time_s"))
+        elif progress is None:
+            row.update(state=item.get("state", "waiting") if alive else "not started")
+        else:
+            worker_alive = alive and item.get("state") == "running"
+            row.update(
+                {
+                    k: progress.get(k)
+                    for k in (
+                        "epoch",
+                        "epochs",
+                        "step",
+                        "steps_per_epoch",
+                        "images_per_s",
+                        "eta_s",
+                        "updated",
+                        "measurement",
+                        "measured",
+                    )
+                }
+            )
+            phase = progress.get("state", "?")
+            row["state"] = (
+                phase if worker_alive else {"searching": "paused", "evaluating": "paused"}.get(phase, phase)
+            )
+            if item.get("state") == "failed":
+                row.update(state="failed", exit_code=item.get("exit_code"))
+        rows.append(row)
+    return {
+        "supervisor": {
+            "alive": alive,
+            "pid": state.get("pid"),
+            "commit": state.get("commit"),
+            "started": state.get("started"),
+            "state": state.get("state", "never started"),
+        },
+        "runs": rows,
+    }
+
+
+def format_status(st: dict) -> str:
+    sup = st["supervisor"]
+    head = (
+        f"campaign: {'running' if sup['alive'] else 'not running'} (pid {sup['pid']}, commit {sup['commit']}, "
+        f"started {sup['started']}, last state {sup['state']})"
+        if sup["pid"]
+        else "campaign: never started"
+    )
+    lines = [head, f"{'run':22}{'state':12}{'epoch':>9}{'step':>11}{'images/s':>10}{'ETA':>9}  note"]
+    for r in st["runs"]:
+        epoch = f"{r['epoch']}/{r['epochs']}" if r.get("epochs") else ""
+        step = f"{r['step']}/{r['steps_per_epoch']}" if r.get("steps_per_epoch") else ""
+        ips = f"{r['images_per_s']:.1f}" if r.get("images_per_s") else ""
+        eta = _hms(r["eta_s"]) if r.get("eta_s") and r["state"] == "searching" else ""
+        note = ""
+        if r["state"] == "done" and r.get("wall_time_s"):
+            note = f"result written ({_hms(r['wall_time_s'])} of compute)"
+        elif r.get("measurement"):
+            note = f"measurement {r['measured']}: {r['measurement']}"
+        elif r["state"] == "failed":
+            note = f"worker exited with status {r.get('exit_code')}; see the run's log"
+        lines.append(f"{r['name']:22}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
+    return "\n".join(lines)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
