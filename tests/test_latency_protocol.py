@@ -102,6 +102,22 @@ def test_select_refuses_another_runtime(capsys, onnx_lut, smoke_run):
     assert rc == 2 and "measured in onnxruntime, not torch" in err and len(err.strip().splitlines()) == 1
 
 
+def test_select_in_onnxruntime_from_the_cli(capsys, onnx_lut, smoke_run, data_root):
+    """`select --runtime onnxruntime`: the winner is measured in ONNX Runtime and fits the budget."""
+    table, path = onnx_lut
+    run = load_run(smoke_run)
+    family = select.family_latencies(run, table, grid=4)
+    budget = 2 * family[-1]["predicted_ms"]  # generous: the machine may be busy
+    rc = main(
+        ["select", str(smoke_run), "--lut", str(path), "--budget-ms", f"{budget:.4f}", "--runtime", "onnxruntime",
+         "--grid", "4", "--max-eval", "2", "--data-root", str(data_root), "--json"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    rec = json.loads(out)
+    assert rec["runtime"] == "onnxruntime" and rec["within_budget"] and rec["measured_ms"] <= budget
+
+
 @pytest.fixture(scope="module")
 def torch_lut() -> dict:
     return latency.profile(
