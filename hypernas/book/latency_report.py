@@ -13,6 +13,16 @@ FAMILIES = ("pool", "conv", "identity")
 TARGET_SPEARMAN, TARGET_APE = 0.95, 0.10  # what the chapter asks of the PyTorch-eager predictor
 
 
+def _figure_columns(figures: dict) -> dict:
+    """The predictor's figures and the noise floor, formatted as table columns."""
+    return {
+        "Spearman": f"{figures['spearman']:.3f}",
+        "median APE (%)": f"{100 * figures['median_ape']:.1f}",
+        "retest Spearman": f"{figures['retest_spearman']:.3f}",
+        "retest median difference (%)": f"{100 * figures['retest_median_rel_diff']:.1f}",
+    }
+
+
 def accuracy_table(result: dict) -> pd.DataFrame:
     """Per runtime: the predictor's figures (median of the repetitions) beside the noise floor."""
     rows = []
@@ -21,10 +31,7 @@ def accuracy_table(result: dict) -> pd.DataFrame:
             {
                 "runtime": RUNTIME_LABELS.get(runtime, runtime),
                 "genotypes": r["n_genotypes"],
-                "Spearman": f"{r['spearman']:.3f}",
-                "median APE (%)": f"{100 * r['median_ape']:.1f}",
-                "retest Spearman": f"{r['retest_spearman']:.3f}",
-                "retest median difference (%)": f"{100 * r['retest_median_rel_diff']:.1f}",
+                **_figure_columns(r),
             }
         )
     return pd.DataFrame(rows).set_index("runtime")
@@ -39,10 +46,7 @@ def repetition_table(result: dict) -> pd.DataFrame:
                 {
                     "runtime": RUNTIME_LABELS.get(runtime, runtime),
                     "repetition": rep["repetition"] + 1,
-                    "Spearman": f"{rep['spearman']:.3f}",
-                    "median APE (%)": f"{100 * rep['median_ape']:.1f}",
-                    "retest Spearman": f"{rep['retest_spearman']:.3f}",
-                    "retest median difference (%)": f"{100 * rep['retest_median_rel_diff']:.1f}",
+                    **_figure_columns(rep),
                     "calibration APE (%)": f"{100 * rep['calibration_median_ape']:.1f}",
                     "wall time (s)": f"{rep['wall_time_s']:,.0f}",
                 }
