@@ -192,6 +192,27 @@ def test_budget_selection_rescales_and_measures_faster_candidates(
         select.select_for_budget(run, table, budget, splits, grid=10, max_eval=2)
 
 
+def test_budget_selection_falls_back_to_the_fastest(monkeypatch, smoke_run, data_root, torch_lut):
+    """When the rescaled predictions leave no candidate, the fastest genotypes not yet measured are."""
+    run = load_run(smoke_run)
+    family = select.family_latencies(run, torch_lut, grid=10)
+    budget = family[-1]["predicted_ms"] / 0.95
+    slowest = {r["genotype"].key() for r in family[-2:]}
+    monkeypatch.setattr(select, "inherited", lambda *args, **kwargs: 80.0)
+
+    def uneven_machine(genotypes, *args, **kwargs):  # the slowest two far over, the rest just within
+        return [Timing((4.0 if g.key() in slowest else 0.99) * budget, 0.0, 1) for g in genotypes]
+
+    monkeypatch.setattr(latency, "measure_networks", uneven_machine)
+    assert family[0]["predicted_ms"] > 0.95 * budget / 3.5  # the rescaled limit leaves nothing
+    rec = select.select_for_budget(
+        run, torch_lut, budget, load_splits(run.config, data_root), grid=10, max_eval=2
+    )
+    assert rec["n_passes"] == 2 and rec["within_budget"]
+    fastest = {r["genotype"].key() for r in family[:2]}
+    assert {c["genotype"] for c in rec["candidates"] if c["pass"] == 2} == fastest
+
+
 def _study(spearman: float, retest: float, met: bool) -> dict:
     budget = {
         "budget_ms": 4.0,

@@ -83,7 +83,8 @@ def select_for_budget(
     When no candidate of a pass is measured within the budget (the machine runs slower than when
     the table was made, or the table is optimistic here), the predictions are rescaled by the median
     ratio of measured to predicted latency of everything measured so far, and the next faster
-    candidates are measured, up to ``passes`` passes. :class:`BudgetError` when nothing is predicted
+    candidates are measured (the fastest genotypes not yet measured, where the rescaled predictions
+    leave none), up to ``passes`` passes. :class:`BudgetError` when nothing is predicted
     or measured within the budget.
     """
     budget_ms = float(budget_ms)
@@ -104,9 +105,9 @@ def select_for_budget(
     slowdown = 1.0  # measured / predicted latency, from the candidates measured so far
     for n_passes in range(1, passes + 1):
         measured = {r["genotype"].key() for r in candidates}
+        unmeasured = [r for r in family if r["genotype"].key() not in measured]
         limit = budget_ms * (1 - margin) / slowdown
-        batch = [r for r in family if r["predicted_ms"] <= limit and r["genotype"].key() not in measured]
-        batch = batch[-max_eval:]
+        batch = [r for r in unmeasured if r["predicted_ms"] <= limit][-max_eval:] or unmeasured[:max_eval]
         if not batch:
             break
         for r in tqdm(batch, desc=f"validation accuracy (pass {n_passes})", disable=not progress):
