@@ -53,8 +53,13 @@ book.use_book_style()
 #   five rounds. Each round visits the networks in a fresh random order and gives each a short burst:
 #   five untimed calls, then twenty timed ones, whose median is the round's figure. A network's
 #   latency is the median over its rounds, so a slow phase of the machine touches all networks alike.
-# * **A drift reference.** Each round's figures are divided by the reference network's figure in
-#   the same round, which removes drift slower than a round.
+# * **A drift reference and one time base.** Each round's figures are divided by the reference
+#   network's figure in the same round and multiplied by the reference's latency when the lookup
+#   table was made. Every later measurement of the study (calibration, validation, its retest,
+#   budgets) is expressed in that time base: what the machine would read at the speed it had when
+#   the table was made. This removes drift slower than a round, also between measurements minutes
+#   apart; the clock's own readings are kept beside them in the results, and the table below shows
+#   how far two passes differ as read.
 # * **Fixed settings.** One thread, batch 1, the process pinned to one CPU, inference mode; all of
 #   it is recorded in each lookup table's provenance.
 # * **Two target runtimes.** PyTorch eager, and ONNX Runtime on the CPU, which is what a user runs
@@ -102,8 +107,9 @@ display(
 )
 
 # %% [markdown]
-# Every repetition, with the median error of the calibration fit and the wall time of the whole
-# repetition (table, calibration, validation and budgets):
+# Every repetition, with the retest difference as the clock read it (without the time base: this
+# is the drift the time base removes), the median error of the calibration fit and the wall time
+# of the whole repetition (table, calibration, validation and budgets):
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 display(book.latency_repetition_table(result))
@@ -128,12 +134,14 @@ plt.close(fig)
 # margin, and ranks the largest of them by inherited accuracy on the held-out validation split
 # (never the test split). It measures all of them under the protocol above and returns the most
 # accurate one whose *measured* latency is within the budget. A prediction that was too optimistic
-# costs a place, never the budget. When none of them fits (the machine runs slower than when the
-# table was made), the predictions are rescaled by the median ratio of measured to predicted
-# latency, and the next faster genotypes are measured, for up to three passes; if nothing fits
-# then, the selection says so rather than return an architecture that breaks the budget. The budgets are a
-# quarter, half and three quarters of the way between the fastest and the slowest genotype of the
-# family, from the first repetition's predictions, and stay fixed for the other two.
+# costs a place, never the budget. When none of them fits (the table is optimistic for them), the
+# predictions are rescaled by the median ratio of measured to predicted latency, and the next
+# faster genotypes are measured (the fastest ones not yet measured, where the rescaled
+# predictions leave none, and in the third pass), for up to three passes; if nothing fits then, the
+# selection says so rather than return an architecture that breaks the budget. Each repetition
+# sets its budgets at a quarter, half and three quarters of the way between the fastest and the
+# slowest genotype of the family as its own table predicts them (widened by the margin), so the budgets
+# are the same places in the family's range in every repetition, in that repetition's time base.
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 display(book.latency_budget_table(result))

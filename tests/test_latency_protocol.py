@@ -12,7 +12,7 @@ from hypernas.cli import main
 from hypernas.device import latency, select, timing
 from hypernas.device.runtime import prepare
 from hypernas.device.timing import Protocol, Timing
-from hypernas.errors import BudgetError
+from hypernas.errors import ArtefactError, BudgetError
 from hypernas.space.genotype import Genotype
 from hypernas.space.network import build_discrete
 from hypernas.train.build import load_splits
@@ -56,6 +56,19 @@ def test_reference_removes_drift_between_rounds(monkeypatch):
     assert max(plain[0].rounds_ms) / min(plain[0].rounds_ms) == pytest.approx(2.0)
     assert max(fixed[0].rounds_ms) / min(fixed[0].rounds_ms) == pytest.approx(1.0)
     assert fixed[1].median_ms / fixed[0].median_ms == pytest.approx(2.5)  # the true ratio survives
+    assert fixed[2].median_ms == pytest.approx(3.0 * 1.3)  # the reference itself, as the clock read it
+
+
+def test_time_base_removes_drift_between_measurements(monkeypatch):
+    """Two measurements of one network, the second on a machine 1.5x slower throughout, agree when
+    both are scaled to the same reference latency (the table's), and differ by 1.5x as read."""
+    net, ref = (lambda: "net"), (lambda: "ref")
+    _drifting_bursts(monkeypatch, {net: 4.0, ref: 3.0}, [1.0] * 3)
+    first = timing.measure_rounds([net], torch.device("cpu"), Protocol(rounds=3), ref, reference_ms=3.0)
+    _drifting_bursts(monkeypatch, {net: 4.0, ref: 3.0}, [1.5] * 3)
+    later = timing.measure_rounds([net], torch.device("cpu"), Protocol(rounds=3), ref, reference_ms=3.0)
+    assert first[0].median_ms == pytest.approx(4.0) and later[0].median_ms == pytest.approx(4.0)
+    assert later[0].raw_ms == pytest.approx(6.0)
 
 
 def test_onnxruntime_runs_the_same_network():
@@ -93,6 +106,9 @@ def test_onnxruntime_lut(onnx_lut):
     }
     s = latency.s_device(table, resolve("exp1", "paper").space(), "fashion_mnist")
     assert sum(s) == pytest.approx(1.0) and all(v >= 0 for v in s)
+    assert table["reference_ms"] > 0  # the time base of every later measurement with this table
+    with pytest.raises(ArtefactError, match="reference_ms"):
+        latency.read_lut({**table, "reference_ms": -1.0})
 
 
 def test_select_refuses_another_runtime(capsys, onnx_lut, smoke_run):
@@ -215,7 +231,8 @@ def test_budget_selection_falls_back_to_the_fastest(monkeypatch, smoke_run, data
 
 def _study(spearman: float, retest: float, met: bool) -> dict:
     budget = {
-        "budget_ms": 4.0,
+        "fraction": 0.25,
+        "budget_ms": [4.0, 4.1, 3.9],
         "measured_ms": [3.9, 3.8, 3.95] if met else [3.9, None, 3.95],
         "within_budget": [True, True, True] if met else [True, False, True],
         "family_counts": [{"pool": 1, "conv": 20, "identity": 7}] * 3,
@@ -245,4 +262,8 @@ def test_latency_verdict_and_tables():
     table = latency_report.budget_table(_study(0.97, 0.98, met=False))
     assert list(table["measured (ms), per repetition"]) == ["3.90, -, 3.95"] * 2
     assert list(table["met in every repetition"]) == ["no", "no"]
+    assert list(table["budget (ms), per repetition"]) == ["4.00, 4.10, 3.90"] * 2
+    assert "4.00 to 4.00 ms in the first repetition" in latency_report.runtime_contrast_text(
+        _study(0.97, 0.98, True)
+    )
     assert latency_report.accuracy_table(_study(0.97, 0.98, True)).loc["ONNX Runtime", "genotypes"] == 30

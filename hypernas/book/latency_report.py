@@ -23,6 +23,14 @@ def _figure_columns(figures: dict) -> dict:
     }
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _ms_list(values: list) -> str:
+    return ", ".join(f"{v:.2f}" if v is not None else "-" for v in values)
+
+
 def accuracy_table(result: dict) -> pd.DataFrame:
     """Per runtime: the predictor's figures (median of the repetitions) beside the noise floor."""
     rows = []
@@ -47,6 +55,7 @@ def repetition_table(result: dict) -> pd.DataFrame:
                     "runtime": RUNTIME_LABELS.get(runtime, runtime),
                     "repetition": rep["repetition"] + 1,
                     **_figure_columns(rep),
+                    "retest difference as read (%)": _percent(rep.get("retest_raw_median_rel_diff")),
                     "calibration APE (%)": f"{100 * rep['calibration_median_ape']:.1f}",
                     "wall time (s)": f"{rep['wall_time_s']:,.0f}",
                 }
@@ -85,30 +94,35 @@ def runtime_contrast_text(result: dict) -> str:
         f"The two targets weigh the operations differently: s_device gives {ops[gap]} a share of "
         f"{a['s_device'][gap]:.3f} in {name_a} and {b['s_device'][gap]:.3f} in {name_b}, the largest "
         f"difference of the {len(ops)} operations. Their budgets differ in scale ({name_a}: "
-        f"{a['budgets'][0]['budget_ms']:.2f} to {a['budgets'][-1]['budget_ms']:.2f} ms; {name_b}: "
-        f"{b['budgets'][0]['budget_ms']:.2f} to {b['budgets'][-1]['budget_ms']:.2f} ms), so they are compared "
+        f"{a['budgets'][0]['budget_ms'][0]:.2f} to {a['budgets'][-1]['budget_ms'][0]:.2f} ms; {name_b}: "
+        f"{b['budgets'][0]['budget_ms'][0]:.2f} to {b['budgets'][-1]['budget_ms'][0]:.2f} ms in the first "
+        f"repetition), so they are compared "
         f"at the same place in each runtime's own range: in the first repetition, the two runtimes "
         f"choose different architectures at {differ} of the {len(a['budgets'])} budgets."
     )
 
 
+_PLACES = {0.25: "a quarter", 0.5: "half", 0.75: "three quarters"}
+
+
 def budget_table(result: dict) -> pd.DataFrame:
-    """Per runtime and budget: what each repetition chose, its measured latency and the verdict."""
+    """Per runtime and budget: each repetition's budget, the architecture it chose, that
+    architecture's measured latency, and the verdict."""
     rows = []
     for runtime, r in result["runtimes"].items():
         for b in r["budgets"]:
             chosen = ["/".join(str(c[f]) for f in FAMILIES) if c else "none" for c in b["family_counts"]]
-            measured = [f"{m:.2f}" if m is not None else "-" for m in b["measured_ms"]]
             rows.append(
                 {
                     "runtime": RUNTIME_LABELS.get(runtime, runtime),
-                    "budget (ms)": f"{b['budget_ms']:.2f}",
-                    "measured (ms), per repetition": ", ".join(measured),
+                    "place in the range": _PLACES.get(b.get("fraction"), str(b.get("fraction"))),
+                    "budget (ms), per repetition": _ms_list(b["budget_ms"]),
+                    "measured (ms), per repetition": _ms_list(b["measured_ms"]),
                     "pool/conv/identity, per repetition": ", ".join(chosen),
                     "met in every repetition": "yes" if b["all_within"] else "no",
                 }
             )
-    return pd.DataFrame(rows).set_index(["runtime", "budget (ms)"])
+    return pd.DataFrame(rows).set_index(["runtime", "place in the range"])
 
 
 def prediction_figure(result: dict) -> plt.Figure:

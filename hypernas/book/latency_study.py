@@ -4,8 +4,10 @@ For each target runtime (PyTorch eager, ONNX Runtime) the whole study is repeate
 times, each time in a fresh process: a lookup table (LUT) of this machine, its calibration on
 whole networks, the validation of its predictions on at least 30 genotypes of the experiment-1
 family (with a second, independent measurement of the same networks: the noise floor), and the
-architectures chosen for three latency budgets, each measured. The chapter reports the median of
-the repetitions and every repetition's figures.
+architectures chosen for three latency budgets, each measured. Every measurement of a repetition
+is in the time base of its table (scaled by a reference network to the reference's latency when
+the table was made), and each repetition sets its budgets at the same places in the family's
+predicted range. The chapter reports the median of the repetitions and every repetition's figures.
 
 Measurements are reused only on the same machine, thread count, torch, protocol and trained family
 (the ``cache_key`` stored with them); ``force=True`` measures again.
@@ -55,6 +57,7 @@ _BUDGET_KEYS = (
     "cell_params",
     "predicted_ms",
     "measured_ms",
+    "measured_raw_ms",
     "measured_iqr_ms",
     "within_budget",
     "val_accuracy",
@@ -112,7 +115,8 @@ def run_repetition(
     lut = latency.profile(
         space, cfg.dataset, "cpu", threads=threads, batch=1, protocol=protocol, runtime=runtime
     )
-    val = validate_predictions(run, lut, min_genotypes={"smoke": 8}.get(profile, 30), seed=seed)
+    smoke = profile == "smoke"  # checks the code path in minutes, not the machine
+    val = validate_predictions(run, lut, min_genotypes=8 if smoke else 30, grid=4 if smoke else 20, seed=seed)
     budgets = budgets or budgets_for(val["points"])
     splits = load_splits(cfg, data_root)
     chosen = []
@@ -124,7 +128,7 @@ def run_repetition(
                 budget,
                 splits,
                 grid=val["grid"],
-                max_eval={"smoke": 2}.get(profile, 8),
+                max_eval=2 if smoke else 8,
                 margin=MARGIN,
             )
             chosen.append({k: record[k] for k in _BUDGET_KEYS})
@@ -138,6 +142,8 @@ def run_repetition(
         "cpus": cpus,
         **{k: val[k] for k in ("n_genotypes", "n_from_family", "grid", *_FIGURES, "points")},
         "calibration_median_ape": lut["calibration"]["median_ape"],
+        "reference_ms": lut["reference_ms"],
+        "retest_raw_median_rel_diff": val.get("retest_raw_median_rel_diff"),
         "s_device": latency.s_device(lut, space, cfg.dataset),
         "budgets": chosen,
         "lut": lut,
@@ -160,12 +166,14 @@ def summarise(repetitions: list[dict]) -> dict:
     """One runtime's figures: medians over repetitions, each repetition's, and the budgets' verdicts."""
     first = repetitions[0]
     budgets = []
-    for i, budget in enumerate(first["budgets"]):
+    for i, fraction in enumerate(BUDGET_FRACTIONS[: len(first["budgets"])]):
         per = [rep["budgets"][i] for rep in repetitions]
         budgets.append(
             {
-                "budget_ms": budget["budget_ms"],
+                "fraction": fraction,
+                "budget_ms": [b["budget_ms"] for b in per],
                 "measured_ms": [b["measured_ms"] for b in per],
+                "measured_raw_ms": [b.get("measured_raw_ms") for b in per],
                 "within_budget": [b["within_budget"] for b in per],
                 "family_counts": [b.get("family_counts") for b in per],
                 "val_accuracy": [b.get("val_accuracy") for b in per],
@@ -186,6 +194,8 @@ def summarise(repetitions: list[dict]) -> dict:
                     "repetition",
                     "cpus",
                     "calibration_median_ape",
+                    "reference_ms",
+                    "retest_raw_median_rel_diff",
                     "s_device",
                     "wall_time_s",
                     *_FIGURES,
@@ -247,11 +257,9 @@ def run_latency_study(
         common += ["--data-root", str(data_root)]
     studied = {}
     for runtime in runtimes:
-        reps = [_in_fresh_process([*common, "--runtime", runtime, "--repetition", "0"])]
-        budgets = ",".join(str(b["budget_ms"]) for b in reps[0]["budgets"])
-        reps += [
-            _in_fresh_process([*common, "--runtime", runtime, "--repetition", str(i), "--budgets", budgets])
-            for i in range(1, repetitions)
+        reps = [
+            _in_fresh_process([*common, "--runtime", runtime, "--repetition", str(i)])
+            for i in range(repetitions)
         ]
         studied[runtime] = summarise(reps)
     result = {

@@ -94,6 +94,23 @@ def network_call(
     return prepare(runtime, net, x, torch.device(device), threads or torch.get_num_threads())
 
 
+def network_calls(
+    genotypes: list[Genotype],
+    space: SearchSpace,
+    dataset: str,
+    runtime: str = "torch",
+    device: torch.device | str = "cpu",
+    batch: int = 1,
+    threads: int | None = None,
+) -> list[Callable[[], object]]:
+    """One inference each of the networks of ``genotypes``, then of the reference network (last),
+    built (and exported, for ONNX Runtime) once, to be measured as often as needed."""
+    return [
+        network_call(g, space, dataset, runtime, device, batch, threads)
+        for g in [*genotypes, reference_genotype(space)]
+    ]
+
+
 def measure_networks(
     genotypes: list[Genotype],
     space: SearchSpace,
@@ -103,11 +120,14 @@ def measure_networks(
     batch: int = 1,
     protocol: Protocol = DEFAULT_PROTOCOL,
     threads: int | None = None,
+    reference_ms: float | None = None,
+    calls: list[Callable[[], object]] | None = None,
 ) -> list[Timing]:
-    """Measured latency of the networks of ``genotypes``, interleaved with the reference network."""
-    calls = [network_call(g, space, dataset, runtime, device, batch, threads) for g in genotypes]
-    reference = network_call(reference_genotype(space), space, dataset, runtime, device, batch, threads)
-    return measure_rounds(calls, torch.device(device), protocol, reference)
+    """Measured latency of the networks of ``genotypes``, interleaved with the reference network, then
+    the reference's own timing (last); ``reference_ms`` is the time base (a table's ``reference_ms``),
+    ``calls`` the networks already prepared by :func:`network_calls`."""
+    calls = calls or network_calls(genotypes, space, dataset, runtime, device, batch, threads)
+    return measure_rounds(calls[:-1], torch.device(device), protocol, calls[-1], reference_ms)
 
 
 def profile(
@@ -140,7 +160,11 @@ def profile(
     # the fixed cost of one call of the runtime on an input of each shape (an empty graph): a
     # network pays it once, not once per op, so it is taken off every entry
     empty = {shape: prepare(runtime, nn.Identity(), x, device, threads) for shape, x in inputs.items()}
-    timings = measure_rounds(calls + list(empty.values()), device, protocol)
+    reference = network_calls([], space, dataset, runtime, device, batch, threads)[0]
+    timings = measure_rounds(calls + list(empty.values()), device, protocol, reference)
+    # the study's time base: the reference network's latency now; every later measurement made with
+    # this table is scaled to it, so that the machine's drift between measurements cancels
+    reference_ms = timings[-1].median_ms
     overhead = dict(zip(empty, (t.median_ms for t in timings[len(calls) :])))
     entries = {}
     for key, timing in zip(todo, timings):
@@ -167,7 +191,9 @@ def profile(
         for _ in range(n_calib)
     ]
     calib_genotypes += [Genotype(space.ops, (op,) * n, (op,) * n) for op in space.ops]
-    timings = measure_networks(calib_genotypes, space, dataset, runtime, device, batch, protocol, threads)
+    timings = measure_networks(
+        calib_genotypes, space, dataset, runtime, device, batch, protocol, threads, reference_ms
+    )[:-1]
     times = [t.median_ms for t in timings]
     feats = [[1.0] + _op_sums(entries, g, space, hw) for g in calib_genotypes]
     X = torch.tensor(feats, dtype=torch.float64)
@@ -181,6 +207,7 @@ def profile(
         "space": _space_id(space, dataset),
         "batch": batch,
         "entries": entries,
+        "reference_ms": reference_ms,
         "base_ms": float(coef[0]),
         "scale": {op: float(c) for op, c in zip(space.ops, coef[1:])},
         "calibration": {
@@ -247,6 +274,8 @@ def read_lut(source: dict | str | Path) -> dict:
         or not all(isinstance(e, dict) and finite(e.get("median_ms")) for e in entries.values())
     ):
         raise refuse("has no entries with a finite 'median_ms'")
+    if "reference_ms" in lut and not (finite(lut["reference_ms"]) and lut["reference_ms"] > 0):
+        raise refuse("has a 'reference_ms' that is not a positive number")
     if not finite(lut.get("base_ms")):
         raise refuse("has no finite 'base_ms'")
     if not isinstance(scale, dict) or any(not finite(scale.get(op)) for op in space["ops"]):

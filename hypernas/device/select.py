@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 MAX_PASSES = 3  # measurement passes of a budget selection before it gives up
 
 
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def family_latencies(run: TrainedFamily, lut: dict, grid: int = 10) -> list[dict]:
     """Distinct genotypes on a lattice with ``grid`` divisions, each with its predicted latency."""
     cfg = run.config
@@ -76,16 +80,18 @@ def select_for_budget(
     Candidates are the genotypes predicted within ``budget_ms * (1 - margin)`` (the margin absorbs
     the table's prediction error); at most ``max_eval`` of them (the slowest, likely the most
     accurate) are ranked by inherited accuracy on the validation split, and all of them are measured
-    together in the table's runtime under its protocol. The winner is the most accurate candidate
-    whose measured latency is within the budget: a prediction that was too optimistic costs a place,
-    never the budget.
+    together in the table's runtime under its protocol, in the table's time base: each round is
+    scaled by the reference network to the reference's latency when the table was made, so that
+    the machine's drift since then cancels (``measured_raw_ms`` is the clock's reading). The winner
+    is the most accurate candidate whose measured latency is within the budget: a prediction that
+    was too optimistic costs a place, never the budget.
 
-    When no candidate of a pass is measured within the budget (the machine runs slower than when
-    the table was made, or the table is optimistic here), the predictions are rescaled by the median
-    ratio of measured to predicted latency of everything measured so far, and the next faster
-    candidates are measured (the fastest genotypes not yet measured, where the rescaled predictions
-    leave none), up to ``passes`` passes. :class:`BudgetError` when nothing is predicted
-    or measured within the budget.
+    When no candidate of a pass is measured within the budget (the table is optimistic for these
+    genotypes), the predictions are rescaled by the median ratio of measured to predicted latency
+    of everything measured so far, and the next faster candidates are measured (the fastest
+    genotypes not yet measured, where the rescaled predictions leave none, and in the last pass),
+    up to ``passes`` passes. :class:`BudgetError` when nothing is predicted or measured within the
+    budget.
     """
     budget_ms = float(budget_ms)
     if budget_ms <= 0:
@@ -107,7 +113,9 @@ def select_for_budget(
         measured = {r["genotype"].key() for r in candidates}
         unmeasured = [r for r in family if r["genotype"].key() not in measured]
         limit = budget_ms * (1 - margin) / slowdown
-        batch = [r for r in unmeasured if r["predicted_ms"] <= limit][-max_eval:] or unmeasured[:max_eval]
+        batch = [r for r in unmeasured if r["predicted_ms"] <= limit][-max_eval:]
+        if not batch or 1 < n_passes == passes:  # the last pass tries the fastest genotypes left
+            batch = unmeasured[:max_eval]
         if not batch:
             break
         for r in tqdm(batch, desc=f"validation accuracy (pass {n_passes})", disable=not progress):
@@ -121,7 +129,8 @@ def select_for_budget(
             lut["batch"],
             lut_protocol(lut, reps),
             lut["provenance"].get("threads"),
-        )
+            lut.get("reference_ms"),
+        )[: len(batch)]
         for r, timing in zip(batch, timings):
             r["measured"] = timing
             r["pass"] = n_passes
@@ -148,6 +157,7 @@ def select_for_budget(
         runtime=runtime,
         predicted_ms=round(best["predicted_ms"], 4),
         measured_ms=round(best["measured"].median_ms, 4),
+        measured_raw_ms=_rounded(best["measured"].raw_ms),
         measured_iqr_ms=round(best["measured"].iqr_ms, 4),
         within_budget=bool(best["measured"].median_ms <= budget_ms),
         val_accuracy=round(best["val_accuracy"], 4),
@@ -288,7 +298,9 @@ def validate_predictions(
 
     The lattice is refined until it yields ``min_genotypes`` distinct genotypes (up to ``max_grid``
     divisions); if the family has fewer, random genotypes make up the number and are marked so.
-    Networks are measured in the table's runtime under its protocol. With ``noise_floor`` they are
+    Networks are measured in the table's runtime under its protocol, in the table's time base (see
+    :func:`select_for_budget`; the clock's readings are kept as ``measured_raw_ms``). With
+    ``noise_floor`` they are
     measured a second time, independently: ``retest_spearman`` and ``retest_median_rel_diff``
     between the two passes bound what any predictor can reach on this machine.
     """
@@ -313,20 +325,22 @@ def validate_predictions(
             keys.add(g.key())
             rows.append({"genotype": g, "s": None, "source": "random"})
     genotypes = [r["genotype"] for r in rows]
+    where = (run.space, run.config.dataset, lut.get("runtime", "torch"), device, lut["batch"])
+    threads = lut["provenance"].get("threads")
     measure = partial(
         latency.measure_networks,
         genotypes,
-        run.space,
-        run.config.dataset,
-        lut.get("runtime", "torch"),
-        device,
-        lut["batch"],
-        threads=lut["provenance"].get("threads"),
+        *where,
+        threads=threads,
+        reference_ms=lut.get("reference_ms"),
+        calls=latency.network_calls(genotypes, *where, threads),  # built once for both passes
     )
-    timings = measure(lut_protocol(lut, reps))
+    timings = measure(lut_protocol(lut, reps))[: len(genotypes)]
     # the noise floor: the same networks measured again in an independent pass (another order)
     retest = (
-        measure(replace(lut_protocol(lut, reps), seed=lut_protocol(lut).seed + 1)) if noise_floor else None
+        measure(replace(lut_protocol(lut, reps), seed=lut_protocol(lut).seed + 1))[: len(genotypes)]
+        if noise_floor
+        else None
     )
     points = []
     for r, t in zip(rows, timings):
@@ -341,6 +355,7 @@ def validate_predictions(
                 "cell_params": d["cell_params"],
                 "predicted_ms": latency.predict(lut, g, run.space, run.config.dataset),
                 "measured_ms": t.median_ms,
+                "measured_raw_ms": t.raw_ms,
                 "measured_iqr_ms": t.iqr_ms,
             }
         )
@@ -356,8 +371,12 @@ def validate_predictions(
     }
     if retest is not None:
         again = pd.Series([t.median_ms for t in retest])
-        for point, value in zip(points, again):
-            point["retest_ms"] = value
+        for point, t in zip(points, retest):
+            point["retest_ms"] = t.median_ms
+            point["retest_raw_ms"] = t.raw_ms
         out["retest_spearman"] = float(df.measured_ms.corr(again, method="spearman"))
         out["retest_median_rel_diff"] = float(((again - df.measured_ms).abs() / df.measured_ms).median())
+        if all(t.raw_ms for t in [*timings, *retest]):  # the same, as the clock read it (no time base)
+            raw, raw_again = (pd.Series([t.raw_ms for t in ts]) for ts in (timings, retest))
+            out["retest_raw_median_rel_diff"] = float(((raw_again - raw).abs() / raw).median())
     return out

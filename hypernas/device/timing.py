@@ -5,8 +5,10 @@ round visits them in a fresh random order and gives each a short burst (``warmup
 then ``reps`` timed ones, the burst's median). A callable's figure is the median over its rounds,
 so a slow phase of the machine (another process, a frequency change) touches every callable alike
 instead of distorting the ones measured during it. With a reference, each round's medians are
-divided by the reference's median of the same round (and multiplied by the reference's overall
-median), which removes drift slower than a round.
+divided by the reference's median of the same round and multiplied by a fixed reference latency
+(the study's time base: the reference's latency when the latency table was made, or else its
+median over this measurement's rounds), which removes drift slower than a round, also between
+separate measurements of one study.
 """
 
 from __future__ import annotations
@@ -30,15 +32,18 @@ def sync(device: torch.device) -> None:
 
 @dataclass
 class Timing:
-    """A measured latency: ``median_ms`` over rounds, the median within-burst IQR, and the rounds."""
+    """A measured latency: ``median_ms`` over rounds (in the study's time base where a reference
+    normalised it), the median within-burst IQR, the rounds, and ``raw_ms``, the median over rounds
+    as the clock read them (the machine's speed of the moment)."""
 
     median_ms: float
     iqr_ms: float
     reps: int
     rounds_ms: list[float] = field(default_factory=list)
+    raw_ms: float | None = None
 
     def to_dict(self) -> dict:
-        return {"median_ms": self.median_ms, "iqr_ms": self.iqr_ms, "reps": self.reps}
+        return {"median_ms": self.median_ms, "iqr_ms": self.iqr_ms, "reps": self.reps, "raw_ms": self.raw_ms}
 
 
 @torch.inference_mode()
@@ -85,10 +90,13 @@ def measure_rounds(
     device: torch.device,
     protocol: Protocol = DEFAULT_PROTOCOL,
     reference: Callable[[], object] | None = None,
+    reference_ms: float | None = None,
 ) -> list[Timing]:
-    """Time ``fns`` under ``protocol`` (see the module docstring); one :class:`Timing` per callable.
+    """Time ``fns`` under ``protocol`` (see the module docstring); one :class:`Timing` per callable,
+    and, when a reference is given, one more for the reference itself, last (not normalised).
 
-    The reference, when given, is measured in every round at a random place among the others.
+    The reference is measured in every round at a random place among the others; ``reference_ms``
+    is the time base its rounds are scaled to (default: its own median over the rounds).
     """
     rng = random.Random(protocol.seed)
     calls = list(fns) + ([reference] if reference is not None else [])
@@ -101,17 +109,19 @@ def measure_rounds(
     scale = [1.0] * protocol.rounds
     if reference is not None and protocol.normalise:
         ref = [t.median_ms for t in per_round[-1]]
-        overall = statistics.median(ref)
-        scale = [overall / r for r in ref]
+        level = reference_ms or statistics.median(ref)
+        scale = [level / r for r in ref]
     out = []
-    for timings in per_round[: len(fns)]:
-        rounds_ms = [t.median_ms * f for t, f in zip(timings, scale)]
+    for i, timings in enumerate(per_round):
+        own = i == len(fns)  # the reference itself is reported as the clock read it
+        rounds_ms = [t.median_ms * (1.0 if own else f) for t, f in zip(timings, scale)]
         out.append(
             Timing(
                 statistics.median(rounds_ms),
                 statistics.median(t.iqr_ms for t in timings),
                 sum(t.reps for t in timings),
                 rounds_ms,
+                statistics.median(t.median_ms for t in timings),
             )
         )
     return out
