@@ -107,9 +107,11 @@ display(
 )
 
 # %% [markdown]
-# Every repetition, with the retest difference as the clock read it (without the time base: this
-# is the drift the time base removes), the median error of the calibration fit and the wall time
-# of the whole repetition (table, calibration, validation and budgets):
+# Every repetition, with the retest's median difference also as the clock read it, without the
+# time base. The time base removes the machine's drift between the two passes but adds the
+# reference network's own noise, so where the machine held its speed the figure as read can be
+# the smaller one. Then the median error of the calibration fit, and the wall time of the whole
+# repetition (table, calibration, validation and budgets):
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 display(book.latency_repetition_table(result))
