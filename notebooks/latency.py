@@ -147,6 +147,7 @@ plt.close(fig)
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 display(book.latency_budget_table(result))
+display(Markdown(book.latency_budget_as_read(result)))
 
 # %% [markdown]
 # ## Two targets, two answers

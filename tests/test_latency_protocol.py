@@ -234,6 +234,7 @@ def _study(spearman: float, retest: float, met: bool) -> dict:
         "fraction": 0.25,
         "budget_ms": [4.0, 4.1, 3.9],
         "measured_ms": [3.9, 3.8, 3.95] if met else [3.9, None, 3.95],
+        "measured_raw_ms": [3.9, 4.3, 3.7] if met else [3.9, None, 3.7],
         "within_budget": [True, True, True] if met else [True, False, True],
         "family_counts": [{"pool": 1, "conv": 20, "identity": 7}] * 3,
         "val_accuracy": [80.0] * 3,
@@ -263,6 +264,12 @@ def test_latency_verdict_and_tables():
     assert list(table["measured (ms), per repetition"]) == ["3.90, -, 3.95"] * 2
     assert list(table["met in every repetition"]) == ["no", "no"]
     assert list(table["budget (ms), per repetition"]) == ["4.00, 4.10, 3.90"] * 2
+    assert list(table["as read (ms), per repetition"]) == ["3.90, -, 3.70"] * 2
+    text = latency_report.budget_as_read_text(_study(0.97, 0.98, True))
+    assert (
+        text.startswith("As the clock read them, without the time base, 4 of the 6")
+        and "up to 5 % over" in text
+    )
     assert "4.00 to 4.00 ms in the first repetition" in latency_report.runtime_contrast_text(
         _study(0.97, 0.98, True)
     )

@@ -29,6 +29,7 @@ from hypernas.book.figures import (
 )
 from hypernas.book.findings import collapse_text, final_family_text, sweep_findings, theorem_text
 from hypernas.book.latency_report import accuracy_table as latency_accuracy_table
+from hypernas.book.latency_report import budget_as_read_text as latency_budget_as_read
 from hypernas.book.latency_report import budget_table as latency_budget_table
 from hypernas.book.latency_report import prediction_figure as latency_prediction_figure
 from hypernas.book.latency_report import repetition_table as latency_repetition_table
@@ -86,6 +87,7 @@ __all__ = [
     "hypernet_text",
     "kappa_sweep_frame",
     "latency_accuracy_table",
+    "latency_budget_as_read",
     "latency_budget_table",
     "latency_prediction_figure",
     "latency_repetition_table",

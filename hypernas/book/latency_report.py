@@ -125,11 +125,38 @@ def budget_table(result: dict) -> pd.DataFrame:
                     "place in the range": _PLACES.get(b.get("fraction"), str(b.get("fraction"))),
                     "budget (ms), per repetition": _ms_list(b["budget_ms"]),
                     "measured (ms), per repetition": _ms_list(b["measured_ms"]),
+                    "as read (ms), per repetition": _ms_list(
+                        b.get("measured_raw_ms") or [None] * len(chosen)
+                    ),
                     "pool/conv/identity, per repetition": ", ".join(chosen),
                     "met in every repetition": "yes" if b["all_within"] else "no",
                 }
             )
     return pd.DataFrame(rows).set_index(["runtime", "place in the range"])
+
+
+def budget_as_read_text(result: dict) -> str:
+    """How many chosen architectures were within their budgets as the clock read them (no time base)."""
+    pairs = [
+        (raw, budget)
+        for r in result["runtimes"].values()
+        for b in r["budgets"]
+        for raw, budget in zip(b.get("measured_raw_ms") or [], b["budget_ms"])
+        if raw is not None
+    ]
+    if not pairs:
+        return ""
+    over = [raw / budget for raw, budget in pairs if raw > budget]
+    text = (
+        f"As the clock read them, without the time base, {len(pairs) - len(over)} of the {len(pairs)} "
+        "chosen architectures were within their budgets"
+    )
+    if over:
+        text += (
+            f"; the other {len(over)} read up to {100 * (max(over) - 1):.0f} % over theirs, measured while "
+            "the machine ran slower than when its table was made"
+        )
+    return text + "."
 
 
 def prediction_figure(result: dict) -> plt.Figure:
