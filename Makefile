@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
-TEST_WORKERS ?= 2  # pytest-xdist workers of `make test`
 export HYPERNAS_DATA ?= $(CURDIR)/data
 
 .PHONY: setup lint test book run clean bench
@@ -22,7 +21,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 test: setup lint
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+	$(PY) -m pytest -q tests
 	$(PY) scripts/run_chapters.py --profile smoke --out build/smoke --results build/smoke/results
 	$(PY) -m pytest -q --nbval build/smoke/ipynb --nbval-current-env -p no:cacheprovider \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg

@@ -48,16 +48,6 @@ def smoke_run(tmp_path_factory, data_root) -> Path:
     return out
 
 
-@pytest.fixture(scope="session", autouse=True)
-def one_thread_per_worker():
-    """Under pytest-xdist (``make test`` runs ``-n 2``) each worker computes on one thread, so that
-    the workers share the cores instead of oversubscribing them."""
-    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
-        import torch
-
-        torch.set_num_threads(1)
-
-
 @pytest.fixture(autouse=True)
 def keep_torch_threads():
     """Restore torch's thread count and this process's CPU affinity after every test: the CLI's
