@@ -66,7 +66,8 @@ book.use_book_style()
 #   after `hypernas export`. Each runtime has its own lookup table, calibration, s_device and
 #   budgets.
 # * **Repetitions.** The whole study (table, calibration, validation, budgets) runs three times,
-#   each in a fresh process. The tables report the median and every repetition.
+#   each in a fresh process (twice in the `smoke` profile, which checks the code rather than the
+#   machine). The tables report the median and every repetition.
 #
 # The table holds every primitive at every position it can occupy, net of the runtime's fixed cost
 # per call, which a network pays once. It is calibrated on whole networks: the prediction for a
@@ -75,7 +76,7 @@ book.use_book_style()
 # squares on random genotypes measured when the table is made.
 
 # %% tags=["remove-output"]
-# Three repetitions per runtime, each in a fresh process, cached in results/<profile>/latency.json;
+# Three repetitions per runtime (two in the smoke profile), each in a fresh process, cached in results/<profile>/latency.json;
 # reused only on the same machine, threads, torch, protocol and trained family (force=True re-measures).
 result = book.run_latency_study(
     profile,
@@ -86,6 +87,7 @@ result = book.run_latency_study(
     threads=threads,
     force=force,
 )
+n_repetitions = len(next(iter(result["runtimes"].values()))["repetitions"])
 
 # %% [markdown]
 # ## Does the table predict whole networks, and how well could it?
@@ -101,7 +103,8 @@ display(book.latency_accuracy_table(result))
 display(
     Markdown(
         "Spearman rank correlation and median absolute percentage error (APE) of the prediction "
-        "against the measurement, the median of the three repetitions. Retest: the same networks "
+        f"against the measurement, the median of the {n_repetitions} "
+        "repetitions. Retest: the same networks "
         "measured a second time, independently; its figures are the noise floor of this machine."
     )
 )
@@ -175,7 +178,8 @@ display(
             else "**Latency control does not fully hold here.** "
         )
         + why
-        + f". A full study (both runtimes, three repetitions each) took {result['wall_time_s'] / 60:,.0f} minutes "
+        + f". A full study (both runtimes, {n_repetitions} "
+        f"repetitions each) took {result['wall_time_s'] / 60:,.0f} minutes "
         "on one pinned CPU core."
     )
 )

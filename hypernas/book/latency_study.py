@@ -42,6 +42,7 @@ from hypernas.train.config import resolve
 MARGIN = 0.05  # the safety margin of a budget
 BUDGET_FRACTIONS = (0.25, 0.5, 0.75)  # of the way from the fastest to the slowest genotype
 REPETITIONS = 3
+SMOKE_REPETITIONS = 2  # the smoke profile checks the code path, not the machine
 PROTOCOL = Protocol(rounds=5, warmup=5, reps=20)
 LIGHT_PROTOCOL = Protocol(rounds=2, warmup=2, reps=5)  # the smoke profile: checks the code, not the machine
 
@@ -217,13 +218,14 @@ def run_latency_study(
     runs_dir: str | Path = "runs",
     threads: int = 1,
     runtimes: tuple[str, ...] = RUNTIMES,
-    repetitions: int = REPETITIONS,
+    repetitions: int | None = None,
     force: bool = False,
 ) -> dict:
     """The dict of ``latency.json``: per runtime (``runtimes[name]``) the median figures over
     ``repetitions`` fresh-process studies (``spearman``, ``median_ape``, the noise floor
     ``retest_spearman`` / ``retest_median_rel_diff``, ``s_device``), each repetition's figures, and
     the three budgets with the architecture each repetition chose and measured."""
+    repetitions = repetitions or (SMOKE_REPETITIONS if profile == "smoke" else REPETITIONS)
     cfg = resolve("exp1", profile, {"seed": str(seed)})
     cache_file = Path(results_dir or Path("results") / profile) / "latency.json"
     cache_key = {
