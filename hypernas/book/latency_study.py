@@ -222,7 +222,7 @@ def run_latency_study(
     force: bool = False,
 ) -> dict:
     """The dict of ``latency.json``: per runtime (``runtimes[name]``) the median figures over
-    ``repetitions`` fresh-process studies (``spearman``, ``median_ape``, the noise floor
+    ``repetitions`` fresh-process studies (default three, two for the smoke profile; ``spearman``, ``median_ape``, the noise floor
     ``retest_spearman`` / ``retest_median_rel_diff``, ``s_device``), each repetition's figures, and
     the three budgets with the architecture each repetition chose and measured."""
     repetitions = repetitions or (SMOKE_REPETITIONS if profile == "smoke" else REPETITIONS)
