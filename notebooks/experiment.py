@@ -78,6 +78,7 @@ for setting, paper_run in paper_runs.items():
         display(Markdown("Not finished yet: no numbers are shown for this setting."))
         continue
     display(Markdown(book.run_description(paper_run)))
+    display(Markdown(book.run_times(paper_run)))
     display(book.comparison_table(paper_run))
     display(Markdown(book.penalty_effects_text(paper_run)))
     for plot, caption in (
@@ -105,11 +106,6 @@ for setting, paper_run in paper_runs.items():
         display(fig)
         plt.close(fig)
         display(Markdown(f"*{caption}*"))
-
-# %% tags=["remove-input", "nbval-ignore-output"]
-for setting, paper_run in paper_runs.items():
-    if paper_run is not None:
-        display(Markdown(f"{book.SETTING_TITLES[setting].split(':')[0]}: {book.run_times(paper_run)}"))
 
 # %% [markdown]
 # ## The quick check

@@ -217,11 +217,15 @@ def test_run_times_count_resumed_evaluation():
     }
     fresh = {"provenance": prov}
     assert book.evaluation_seconds(fresh) == 30.0
-    assert book.run_times(fresh) == "Search time 100 s, evaluation time 30 s on cpu (commit `abc`)."
+    assert book.run_times(fresh) == "Wall time: search 100 s, evaluation 30 s on cpu (commit `abc`)."
     resumed = {"provenance": {**prov, "evaluation_compute_time_s": 3000.0}}
     assert book.evaluation_seconds(resumed) == 3000.0
-    assert "evaluation time 3000 s (summed over the measurements" in book.run_times(resumed)
+    assert "evaluation 50 min (summed over the measurements" in book.run_times(resumed)
     assert "the last pass took 30 s" in book.run_times(resumed)
+    long = {"provenance": {**prov, "search_time_s": 15725.1, "hardware": "AMD EPYC, 1 threads"}}
+    assert book.run_times(long).startswith(
+        "Wall time: search 4.4 h (15,725 s), evaluation 30 s on AMD EPYC, 1 thread "
+    )
 
 
 def test_paper_scale_helpers(tiny_result, tmp_path):
@@ -240,10 +244,15 @@ def test_paper_scale_helpers(tiny_result, tmp_path):
     assert all(table["source"].str.len() > 0) and set(PROFILE_SOURCES) <= set(table.index)
 
     text = book.headline({"paper scale": {}, "smoke scale": {"exp1": r}})
-    lines = text.splitlines()
-    assert len(lines) == 2 and "no run has finished yet" in lines[0]
+    paper_block, smoke_block = text.split("\n\n", 1)
+    assert "no run has finished yet" in paper_block and "exp1" not in paper_block
     b, c, d = book.penalised_counts(r)
-    assert f"exp1 {b}/{c}/{d} edges" in lines[1] and "(paper: exp1 0/0/1)" in lines[1]
+    claims = [line for line in smoke_block.splitlines() if line.startswith("* ")]
+    assert len(claims) == 4 and f"exp1: {b}/{c}/{d}, paper 0/0/1" in claims[0]
+    assert claims[0].count("**yes**") + claims[0].count("**no**") == 1
+    assert ("**yes**" in claims[0]) == (max(b, c, d) <= 2)
+    best, acc = book.best_accuracy(r, "inherited")
+    assert f"{best} with inherited weights ({acc:.2f} %)" in claims[1]
 
     fig = book.plot_cells(r)
     assert len(fig.axes) == 8  # A-D, normal and reduction

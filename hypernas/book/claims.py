@@ -201,43 +201,83 @@ def _verdict(all_ok: bool, some_ok: bool) -> str:
     return "reproduced" if all_ok else ("partly" if some_ok else "not reproduced")
 
 
-def headline(scales: dict[str, dict[str, dict]]) -> str:
-    """A few plain sentences (Markdown list): per scale, what holds of the paper's main claims.
+PROTOCOL_WORDS = {"inherited": "with inherited weights", "relaxed": "relaxed", "retrain": "retrained"}
 
-    ``scales`` maps a label (e.g. "paper scale, setting (a)") to its results by experiment; a scale
-    without results is named as not finished.
+
+def _by_experiment(flags: dict[str, bool]) -> str:
+    """``{"exp1": True, "exp2": False}`` as "**yes** in exp1, **no** in exp2" (or "**yes**" alone
+    when every experiment agrees and there is one)."""
+    yes = [e for e, ok in flags.items() if ok]
+    no = [e for e, ok in flags.items() if not ok]
+    if len(flags) == 1:
+        return f"**{'yes' if yes else 'no'}**"
+    parts = [f"**{word}** in {', '.join(es)}" for word, es in (("yes", yes), ("no", no)) if es]
+    return ", ".join(parts)
+
+
+def _most_accurate(result: dict) -> str:
+    """Which of A-D is the most accurate under each protocol that was measured, e.g.
+    "A with inherited weights (87.50 %), C retrained (89.84 %)"."""
+    protocols = [
+        p for p in PROTOCOL_WORDS if p in next(iter(result["architectures"].values()))["test_accuracy"]
+    ]
+    parts = []
+    for protocol in protocols:
+        name, acc = best_accuracy(result, protocol)
+        parts.append(f"{name} {PROTOCOL_WORDS[protocol]} ({acc:.2f} %)")
+    return ", ".join(parts)
+
+
+def headline(scales: dict[str, dict[str, dict]]) -> str:
+    """A few plain sentences (Markdown): per scale, whether each of the paper's main claims holds,
+    with the numbers that decide it.
+
+    ``scales`` maps a label (e.g. "At the paper's scale, setting (a)") to its results by experiment; a
+    scale without results is named as not finished.
     """
-    lines = []
+    blocks = []
     for label, results in scales.items():
         if not results:
-            lines.append(f"* **{label}**: no run has finished yet, so nothing is claimed at this scale.")
+            blocks.append(f"**{label}**: no run has finished yet, so nothing is claimed at this scale.")
             continue
         exps = list(results)
-        left = "; ".join(f"{e} {'/'.join(map(str, penalised_counts(r)))}" for e, r in results.items())
-        uses_all = [e for e, r in results.items() if uses_every_family(r)]
-        best = {e: best_accuracy(r, "inherited")[0] for e, r in results.items()}
+        removed = {e: max(penalised_counts(r)) <= 2 for e, r in results.items()}
+        best_c = {e: best_accuracy(r, "inherited")[0] == "C" for e, r in results.items()}
         smallest = {
             e: min(r["architectures"], key=lambda n: r["architectures"][n]["cell_params"])
             for e, r in results.items()
         }
-        spans = [
-            (min(g["cell_params"] for g in r["family_grid"]), max(g["cell_params"] for g in r["family_grid"]))
-            for r in results.values()
-        ]
-        lines.append(
-            f"* **{label}** ({', '.join(exps)}): a raised penalty leaves {left} edges of the penalised operation "
-            f"at B (conv) / C (pool) / D (identity) (paper: "
-            + "; ".join(
-                f"{e} {PAPER_TABLES[e]['B']['conv']}/{PAPER_TABLES[e]['C']['pool']}/{PAPER_TABLES[e]['D']['identity']}"
-                for e in exps
+        spans = {
+            e: (
+                min(g["cell_params"] for g in r["family_grid"]),
+                max(g["cell_params"] for g in r["family_grid"]),
             )
-            + ") "
-            f"(so the penalties act{' in every experiment' if all(max(penalised_counts(r)) <= 2 for r in results.values()) else ' only in part'}); "
-            f"uniform s (A) uses all three families in {len(uses_all)} of {len(exps)} experiments; "
-            f"the most accurate of A-D with inherited weights is C, as in the paper, in "
-            f"{sum(b == 'C' for b in best.values())} of {len(exps)} and the smallest is B in "
-            f"{sum(v == 'B' for v in smallest.values())} of {len(exps)}; the families span "
-            + ", ".join(f"{lo:,}-{hi:,}" for lo, hi in spans)
-            + " cell parameters."
+            for e, r in results.items()
+        }
+        wide = {e: hi >= 10 * max(lo, 1) for e, (lo, hi) in spans.items()}
+        left = "; ".join(
+            f"{e}: {'/'.join(map(str, penalised_counts(r)))}, paper "
+            f"{PAPER_TABLES[e]['B']['conv']}/{PAPER_TABLES[e]['C']['pool']}/{PAPER_TABLES[e]['D']['identity']}"
+            for e, r in results.items()
         )
-    return "\n".join(lines)
+        lines = [
+            f"*Raising a penalty removes its operation* (at most 2 of 28 edges left): {_by_experiment(removed)}. "
+            f"Edges left on convolution at B, pooling at C, identity at D: {left}.",
+            f"*The pool penalty (C) gives the most accurate model* (judged with inherited weights): "
+            f"{_by_experiment(best_c)}. Most accurate: "
+            + "; ".join(f"{e}: {_most_accurate(r)}" for e, r in results.items())
+            + ".",
+            f"*The conv penalty (B) gives the smallest model*: {_by_experiment({e: n == 'B' for e, n in smallest.items()})}. "
+            "Smallest: "
+            + "; ".join(
+                f"{e}: {n}, {results[e]['architectures'][n]['cell_params']:,} cell parameters"
+                for e, n in smallest.items()
+            )
+            + ".",
+            f"*One search gives a family from small to large models* (at least tenfold in size): "
+            f"{_by_experiment(wide)}. Cell parameters over the family: "
+            + "; ".join(f"{e}: {lo:,} to {hi:,}" for e, (lo, hi) in spans.items())
+            + " (the paper: about 5,000 to 150,000).",
+        ]
+        blocks.append(f"**{label}** ({', '.join(exps)}):\n\n" + "\n".join(f"* {line}" for line in lines))
+    return "\n\n".join(blocks)

@@ -87,7 +87,7 @@ def plot_op_stats(result: dict):
 
 
 def plot_family_map(result: dict):
-    """Ternary maps over the simplex: cell_params and each op family's share of the 28 edges.
+    """Ternary maps over the simplex: cell parameters and each op family's share of the 28 edges.
 
     For 5 ops the simplex is projected onto (pool, identity, conv) by summing the s of each family;
     grid points that land on the same projected point are averaged.
@@ -98,12 +98,12 @@ def plot_family_map(result: dict):
     df = family_frame(result)
     agg = df.groupby(["s_pool", "s_identity", "s_conv"], as_index=False).mean(numeric_only=True)
     panels = [
-        ("cell_params", "cell_params", "viridis"),
+        ("cell_params", "cell parameters", "viridis"),
         ("share_pool", "pool share", "Blues"),
         ("share_conv", "conv share", "Reds"),
         ("share_identity", "identity share", "Greens"),
     ]
-    fig = plt.figure(figsize=(10, 8.6))
+    fig = plt.figure(figsize=(10, 9.4))
     for i, (col, title, cmap) in enumerate(panels):
         ax = fig.add_subplot(2, 2, i + 1, projection="ternary")
         vmin, vmax = (None, None) if col == "cell_params" else (0, 1)
@@ -126,7 +126,9 @@ def plot_family_map(result: dict):
         cax = ax.inset_axes([1.08, 0.1, 0.04, 0.8], transform=ax.transAxes)
         cb = fig.colorbar(pc, cax=cax)
         cb.ax.tick_params(labelsize=7)
-    fig.subplots_adjust(wspace=0.5, hspace=0.45, left=0.06, right=0.92, top=0.9, bottom=0.07)
+        if col == "cell_params":
+            cb.ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    fig.subplots_adjust(wspace=0.5, hspace=0.6, left=0.06, right=0.92, top=0.9, bottom=0.07)
     return fig
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypernas.io import read_record
@@ -60,19 +61,34 @@ def evaluation_seconds(result: dict) -> float:
     return max(prov["evaluation_time_s"], prov.get("evaluation_compute_time_s", 0.0))
 
 
+def duration_text(seconds: float) -> str:
+    """A duration for a reader: "415 s", "50 min", "4.4 h (15,725 s)"."""
+    if seconds < 600:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h ({seconds:,.0f} s)"
+
+
+def hardware_text(hardware: str) -> str:
+    """A provenance's hardware string in good English ("1 threads" becomes "1 thread")."""
+    return re.sub(r"\b1 threads\b", "1 thread", hardware)
+
+
 def run_times(result: dict) -> str:
-    """Search and evaluation times, hardware and commit of a result (varies from machine to machine)."""
+    """Search and evaluation wall times (pauses of a campaign included), hardware and commit of a result."""
     prov = result["provenance"]
     resumed = evaluation_seconds(result) > prov["evaluation_time_s"] + 1
     return (
-        f"Search time {prov['search_time_s']:.0f} s, evaluation time {evaluation_seconds(result):.0f} s"
+        f"Wall time: search {duration_text(prov['search_time_s'])}, evaluation "
+        f"{duration_text(evaluation_seconds(result))}"
         + (
             f" (summed over the measurements, some made before a resume; the last pass took "
-            f"{prov['evaluation_time_s']:.0f} s)"
+            f"{duration_text(prov['evaluation_time_s'])})"
             if resumed
             else ""
         )
-        + f" on {prov['hardware']} (commit `{prov['commit']}`)."
+        + f" on {hardware_text(prov['hardware'])} (commit `{prov['commit']}`)."
         + (" " + segments_text(result)).rstrip()
     )
 
