@@ -73,7 +73,11 @@ for setting, by_exp in paper_by_setting.items():
     )
     if by_exp:
         v = book.claim_verdicts(by_exp)
-        display(v.style.hide(axis="index").set_properties(**{"text-align": "left", "white-space": "normal"}))
+        display(
+            v.style.set_uuid(f"claims-{setting}")
+            .hide(axis="index")
+            .set_properties(**{"text-align": "left", "white-space": "normal"})
+        )
 
 # %% [markdown]
 # ## Claims at the quick scale
