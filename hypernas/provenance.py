@@ -13,15 +13,23 @@ import torch
 COMMIT_ENV = "HYPERNAS_COMMIT"  # set by the campaign, which runs a snapshot of a commit outside git
 
 
-def git_commit() -> str:
-    """The repository's HEAD commit (with ``-dirty`` when tracked files changed), or ``unknown``.
+# Tracked paths the pipeline writes (results and executed chapters), as git pathspecs.
+OUTPUTS = (":(exclude)results", ":(exclude)book/*.ipynb")
+
+
+def git_commit(repo: Path | None = None) -> str:
+    """The repository's HEAD commit (with ``-dirty`` when tracked files other than outputs changed), or
+    ``unknown``.
+
+    Stored results and executed chapters (:data:`OUTPUTS`) do not make a commit dirty: the book's
+    pipeline writes them while it runs, and they are what is computed, not what computes it.
 
     Code run from an exported snapshot of a commit (the campaign's) reads that commit from
-    ``$HYPERNAS_COMMIT``.
+    ``$HYPERNAS_COMMIT``. ``repo`` defaults to the repository this package lies in.
     """
     if os.environ.get(COMMIT_ENV):
         return os.environ[COMMIT_ENV]
-    repo = Path(__file__).resolve().parent.parent
+    repo = repo or Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
@@ -29,7 +37,7 @@ def git_commit() -> str:
         if head.returncode != 0:
             return "unknown"
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *OUTPUTS],
             cwd=repo,
             capture_output=True,
             text=True,

@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+from hypernas import provenance
 from hypernas.train.run import load_run
 
 SMALL = [
@@ -233,3 +234,25 @@ def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist):
     assert resumed_acc == plain_acc and not ckpt.exists()
     sa, sb = plain.state_dict(), resumed.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_commit_is_dirty_for_code_not_for_outputs(tmp_path, monkeypatch):
+    """A changed result or executed chapter leaves the commit clean; a changed source file does not."""
+    monkeypatch.delenv(provenance.COMMIT_ENV, raising=False)
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    for path in ("results/quick/exp1.json", "book/exp1.ipynb", "hypernas/step.py"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("0")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    head = provenance.git_commit(tmp_path)
+    assert len(head) == 12 and not head.endswith("-dirty")
+    (tmp_path / "results/quick/exp1.json").write_text("1")
+    (tmp_path / "book/exp1.ipynb").write_text("1")
+    assert provenance.git_commit(tmp_path) == head
+    (tmp_path / "hypernas/step.py").write_text("1")
+    assert provenance.git_commit(tmp_path) == head + "-dirty"
