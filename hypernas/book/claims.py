@@ -73,6 +73,12 @@ def penalised_counts(result: dict) -> tuple[int, int, int]:
     return fam["B"]["conv"], fam["C"]["pool"], fam["D"]["identity"]
 
 
+def family_span(result: dict) -> tuple[int, int]:
+    """The smallest and largest cell-parameter count over the family grid of ``result``."""
+    params = [g["cell_params"] for g in result["family_grid"]]
+    return min(params), max(params)
+
+
 def penalised_counts_text(result: dict) -> str:
     """:func:`penalised_counts` as ``conv/pool/identity``."""
     return "/".join(map(str, penalised_counts(result)))
@@ -148,10 +154,10 @@ def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.
     details, spans = [], []
     for e in exps:
         r = results[e]
-        ps = [g["cell_params"] for g in r["family_grid"]]
-        spans.append((min(ps), max(ps)))
+        lo, hi = family_span(r)
+        spans.append((lo, hi))
         details.append(
-            f"{e}: family spans {min(ps):,} to {max(ps):,} cell parameters over {r['n_unique_genotypes']} genotypes"
+            f"{e}: family spans {lo:,} to {hi:,} cell parameters over {r['n_unique_genotypes']} genotypes"
         )
     wide = all(hi / max(lo, 1) >= 10 for lo, hi in spans)
     rows.append(
@@ -247,13 +253,7 @@ def headline(scales: dict[str, dict[str, dict]]) -> str:
             e: min(r["architectures"], key=lambda n: r["architectures"][n]["cell_params"])
             for e, r in results.items()
         }
-        spans = {
-            e: (
-                min(g["cell_params"] for g in r["family_grid"]),
-                max(g["cell_params"] for g in r["family_grid"]),
-            )
-            for e, r in results.items()
-        }
+        spans = {e: family_span(r) for e, r in results.items()}
         wide = {e: hi >= 10 * max(lo, 1) for e, (lo, hi) in spans.items()}
         left = "; ".join(
             f"{e}: {'/'.join(map(str, penalised_counts(r)))}, paper "
