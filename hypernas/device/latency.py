@@ -341,6 +341,11 @@ def measure_genotype(
     batch: int = 1,
     protocol: Protocol = DEFAULT_PROTOCOL,
     runtime: str = "torch",
+    reference_ms: float | None = None,
 ) -> Timing:
-    """Measured latency of the discrete network of ``genotype`` (interleaved with the reference)."""
-    return measure_networks([genotype], space, dataset, runtime, device, batch, protocol)[0]
+    """Measured latency of the discrete network of ``genotype`` (interleaved with the reference);
+    pass a table's ``reference_ms`` to compare it with that table's predictions in one time base."""
+    timings = measure_networks(
+        [genotype], space, dataset, runtime, device, batch, protocol, reference_ms=reference_ms
+    )
+    return timings[0]
