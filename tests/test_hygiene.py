@@ -80,6 +80,26 @@ def test_published_files_name_no_machine_path():
     )
 
 
+def test_committed_links_stay_inside_the_repository():
+    """A committed link to an absolute path (say, a checkout's `.venv` linked into a worktree)
+    replaces the real folder of every clone that checks it out; only relative links to files of the
+    repository (book/_toc.yml -> ../_toc.yml) are published."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-s", "-z"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the published files are the committed ones")
+    links = [entry.split("\t", 1)[1] for entry in out.split("\0") if entry.startswith("120000 ")]
+    bad = []
+    for name in links:
+        target = os.readlink(REPO / name)
+        inside = (REPO / name).parent.joinpath(target).resolve().is_relative_to(REPO.resolve())
+        if os.path.isabs(target) or not inside:
+            bad.append(f"{name} -> {target}")
+    assert not bad, f"links that leave the repository: {bad}"
+
+
 def test_the_path_scan_catches_paths_and_spares_urls():
     bad = {
         "results/x.json": '  "data_source": "Fashion-MNIST (offline IDX copy from /work/shared/datasets)",',

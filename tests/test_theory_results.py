@@ -1,5 +1,6 @@
 """The theorem check, the results cache and the report on a tiny run."""
 
+import copy
 import json
 
 import pytest
@@ -253,6 +254,19 @@ def test_paper_scale_helpers(tiny_result, tmp_path):
     assert ("**yes**" in claims[0]) == (max(b, c, d) <= 2)
     best, acc = book.best_accuracy(r, "inherited")
     assert f"{best} with inherited weights ({acc:.2f} %)" in claims[1]
+
+    # the grid of verdicts: one column per scale, experiments named only where they disagree
+    best_c, worst_c = copy.deepcopy(r), copy.deepcopy(r)
+    best_c["architectures"]["C"]["test_accuracy"]["inherited"] = 100.0
+    worst_c["architectures"]["C"]["test_accuracy"]["inherited"] = -1.0
+    grid = book.verdict_grid({"paper scale": {}, "smoke scale": {"exp1": best_c, "exp3": worst_c}})
+    assert list(grid.columns) == ["paper scale (no run finished)", "smoke scale (exp1, exp3)"]
+    assert len(grid) == 4 and set(grid.iloc[:, 0]) == {"not finished"}
+    smoke = grid["smoke scale (exp1, exp3)"]
+    assert smoke[book.HEADLINE_CLAIMS["best_c"]] == "yes in exp1, no in exp3"
+    assert smoke[book.HEADLINE_CLAIMS["removes"]] in ("yes in exp1, exp3", "no in exp1, exp3")
+    alone = book.verdict_grid({"smoke scale": {"exp1": r}})["smoke scale (exp1)"]
+    assert alone[book.HEADLINE_CLAIMS["removes"]] == ("yes" if max(b, c, d) <= 2 else "no")
 
     fig = book.plot_cells(r)
     assert len(fig.axes) == 8  # A-D, normal and reduction

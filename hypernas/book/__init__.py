@@ -6,6 +6,7 @@ paragraphs written from results (``tables``, ``figures``, ``cell_figure``, ``cla
 the upgrade of results written by earlier code (``upgrade``)."""
 
 from hypernas.book.claims import (
+    HEADLINE_CLAIMS,
     claim_verdicts,
     collapses_onto_identity,
     counts_text,
@@ -17,6 +18,7 @@ from hypernas.book.claims import (
     penalty_effects,
     penalty_effects_text,
     uses_every_family,
+    verdict_grid,
 )
 from hypernas.book.experiment import ensure_search, family_grid, run_experiment, run_sweep, sweep_results
 from hypernas.book.figures import (
@@ -67,6 +69,7 @@ from hypernas.book.theorem_study import run_theorem_study
 __all__ = [
     "ARCH_NAMES",
     "CELL_PARAMS_ROW",
+    "HEADLINE_CLAIMS",
     "PAPER_TABLES",
     "SETTING_TITLES",
     "accuracy_table",
@@ -125,4 +128,5 @@ __all__ = [
     "theorem_text",
     "use_book_style",
     "uses_every_family",
+    "verdict_grid",
 ]

@@ -234,50 +234,88 @@ def _most_accurate(result: dict) -> str:
     return ", ".join(parts)
 
 
-def headline(scales: dict[str, dict[str, dict]]) -> str:
-    """A few plain sentences (Markdown): per scale, whether each of the paper's main claims holds,
-    with the numbers that decide it.
+HEADLINE_CLAIMS = {
+    "removes": "Raising a penalty removes its operation",
+    "best_c": "The pool penalty (C) gives the most accurate model",
+    "smallest_b": "The conv penalty (B) gives the smallest model",
+    "wide": "One search gives a family from small to large models",
+}
 
-    ``scales`` maps a label (e.g. "At the paper's scale, setting (a)") to its results by experiment; a
-    scale without results is named as not finished.
+
+def _smallest(result: dict) -> str:
+    archs = result["architectures"]
+    return min(archs, key=lambda n: archs[n]["cell_params"])
+
+
+def headline_flags(results: dict[str, dict]) -> dict[str, dict[str, bool]]:
+    """For each claim of :data:`HEADLINE_CLAIMS`, whether it holds in each experiment's result:
+    at most 2 of 28 edges left on the penalised operation at B, C and D; C the most accurate with
+    inherited weights; B the smallest in cell parameters; the family at least tenfold in size."""
+    spans = {e: family_span(r) for e, r in results.items()}
+    return {
+        "removes": {e: max(penalised_counts(r)) <= 2 for e, r in results.items()},
+        "best_c": {e: best_accuracy(r, "inherited")[0] == "C" for e, r in results.items()},
+        "smallest_b": {e: _smallest(r) == "B" for e, r in results.items()},
+        "wide": {e: hi >= 10 * max(lo, 1) for e, (lo, hi) in spans.items()},
+    }
+
+
+def verdict_grid(scales: dict[str, dict[str, dict]]) -> pd.DataFrame:
+    """Whether each headline claim holds, one column per scale, headed by the scale's label and its
+    experiments: "yes", "no", or "yes in exp1, no in exp2" where the experiments disagree; "not
+    finished" for a scale without results."""
+    columns = {}
+    for label, results in scales.items():
+        if not results:
+            columns[f"{label} (no run finished)"] = {key: "not finished" for key in HEADLINE_CLAIMS}
+            continue
+        flags = headline_flags(results)
+        columns[f"{label} ({', '.join(results)})"] = {
+            key: _by_experiment(flags[key]).replace("**", "") for key in HEADLINE_CLAIMS
+        }
+    grid = pd.DataFrame(columns, index=list(HEADLINE_CLAIMS))
+    grid.index = [HEADLINE_CLAIMS[key] for key in grid.index]
+    grid.index.name = "claim"
+    return grid
+
+
+def headline(scales: dict[str, dict[str, dict]]) -> str:
+    """The numbers behind :func:`verdict_grid` (Markdown): per scale, whether each of the paper's
+    main claims holds, with the numbers that decide it.
+
+    ``scales`` maps a label (e.g. "Paper scale, setting (a)") to its results by experiment; a scale
+    without results is named as not finished.
     """
     blocks = []
     for label, results in scales.items():
+        title = label[:1].upper() + label[1:]
         if not results:
-            blocks.append(f"**{label}**: no run has finished yet, so nothing is claimed at this scale.")
+            blocks.append(f"**{title}**: no run has finished yet, so nothing is claimed at this scale.")
             continue
-        exps = list(results)
-        removed = {e: max(penalised_counts(r)) <= 2 for e, r in results.items()}
-        best_c = {e: best_accuracy(r, "inherited")[0] == "C" for e, r in results.items()}
-        smallest = {
-            e: min(r["architectures"], key=lambda n: r["architectures"][n]["cell_params"])
-            for e, r in results.items()
-        }
+        flags = headline_flags(results)
         spans = {e: family_span(r) for e, r in results.items()}
-        wide = {e: hi >= 10 * max(lo, 1) for e, (lo, hi) in spans.items()}
         left = "; ".join(
             f"{e}: {'/'.join(map(str, penalised_counts(r)))}, paper "
             f"{PAPER_TABLES[e]['B']['conv']}/{PAPER_TABLES[e]['C']['pool']}/{PAPER_TABLES[e]['D']['identity']}"
             for e, r in results.items()
         )
         lines = [
-            f"*Raising a penalty removes its operation* (at most 2 of 28 edges left): {_by_experiment(removed)}. "
+            f"*{HEADLINE_CLAIMS['removes']}* (at most 2 of 28 edges left): {_by_experiment(flags['removes'])}. "
             f"Edges left on convolution at B, pooling at C, identity at D: {left}.",
-            f"*The pool penalty (C) gives the most accurate model* (judged with inherited weights): "
-            f"{_by_experiment(best_c)}. Most accurate: "
+            f"*{HEADLINE_CLAIMS['best_c']}* (judged with inherited weights): "
+            f"{_by_experiment(flags['best_c'])}. Most accurate: "
             + "; ".join(f"{e}: {_most_accurate(r)}" for e, r in results.items())
             + ".",
-            f"*The conv penalty (B) gives the smallest model*: {_by_experiment({e: n == 'B' for e, n in smallest.items()})}. "
-            "Smallest: "
+            f"*{HEADLINE_CLAIMS['smallest_b']}*: {_by_experiment(flags['smallest_b'])}. Smallest: "
             + "; ".join(
                 f"{e}: {n}, {results[e]['architectures'][n]['cell_params']:,} cell parameters"
-                for e, n in smallest.items()
+                for e, n in ((e, _smallest(r)) for e, r in results.items())
             )
             + ".",
-            f"*One search gives a family from small to large models* (at least tenfold in size): "
-            f"{_by_experiment(wide)}. Cell parameters over the family: "
+            f"*{HEADLINE_CLAIMS['wide']}* (at least tenfold in size): "
+            f"{_by_experiment(flags['wide'])}. Cell parameters over the family: "
             + "; ".join(f"{e}: {lo:,} to {hi:,}" for e, (lo, hi) in spans.items())
             + " (the paper: about 5,000 to 150,000).",
         ]
-        blocks.append(f"**{label}** ({', '.join(exps)}):\n\n" + "\n".join(f"* {line}" for line in lines))
+        blocks.append(f"**{title}** ({', '.join(results)}):\n\n" + "\n".join(f"* {line}" for line in lines))
     return "\n\n".join(blocks)
