@@ -13,7 +13,7 @@ from hypernas.book.claims import (
     penalty_effects,
 )
 from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, FAMILIES, PAPER_TABLES, pool_counts
-from hypernas.book.runs import evaluation_seconds, full_config
+from hypernas.book.runs import duration_text, evaluation_seconds, full_config, hardware_text
 from hypernas.train.config import PROFILE_SOURCES, SETTINGS, resolve
 
 
@@ -200,12 +200,12 @@ def provenance_table(labelled: list[tuple[str, dict]]) -> pd.DataFrame:
             "profile": r["profile"],
             "config hash": r["config_hash"],
             "commit": p["commit"],
-            "hardware": p["hardware"],
+            "hardware": hardware_text(p["hardware"]),
             "torch": p["torch"],
             "data source": p["data_source"],
             "train / test images": f"{p['train_images']:,} / {p['test_images']:,}",
-            "search s": p["search_time_s"],
-            "evaluation s": round(evaluation_seconds(r), 1),
+            "search (wall time)": duration_text(p["search_time_s"]),
+            "evaluation (wall time)": duration_text(evaluation_seconds(r)),
             "date": p["date"],
         }
     return pd.DataFrame(rows)
