@@ -68,8 +68,11 @@ display(
     Markdown(
         "**The numbers behind each verdict.** A raised penalty counts as removing its operation when at "
         "most 2 of the 28 edges keep it; accuracy is judged with inherited weights (the other "
-        "protocols are named beside it); a family is wide when its largest genotype has at least ten "
-        "times the cell parameters of its smallest.\n\n" + book.headline(scales)
+        "protocols are named beside it), and each gap between C and its closest rival is set beside the "
+        "gap that chance alone allows on the test set (95 %, the two accuracies treated as independent, "
+        "which overstates the chance of networks scored on the same images; the search's own seed-to-seed "
+        "spread is not in it, see the seeds of the sweep below); a family is wide when its largest "
+        "genotype has at least ten times the cell parameters of its smallest.\n\n" + book.headline(scales)
     )
 )
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from hypernas import book
-from hypernas.book import theory
+from hypernas.book import claims, theory
 from hypernas.book.experiment import run_experiment
 from hypernas.train.config import PROFILE_SOURCES, SETTINGS, resolve
 
@@ -227,6 +227,23 @@ def test_run_times_count_resumed_evaluation():
     assert book.run_times(long).startswith(
         "Wall time: search 4.4 h (15,725 s), evaluation 30 s on AMD EPYC, 1 thread "
     )
+
+
+def test_accuracy_gaps_are_set_beside_the_test_sets_chance():
+    # two accuracies of 50 % on 10,000 images each: 1.96 * sqrt(2 * 0.25 / 10,000) = 1.386 points
+    assert claims.chance_gap(50.0, 50.0, 10_000) == pytest.approx(1.386, abs=1e-3)
+    assert claims.chance_gap(90.0, 90.0, 2_500) == pytest.approx(2 * claims.chance_gap(90.0, 90.0, 10_000))
+    arch = lambda acc: {"test_accuracy": {"inherited": acc}}  # noqa: E731
+    result = {
+        "architectures": {"A": arch(87.5), "B": arch(74.47), "C": arch(86.28), "D": arch(85.11)},
+        "provenance": {"test_images": 10_000},
+    }
+    noise = claims.chance_gap(86.28, 87.5, 10_000)
+    assert claims.c_margin_text(result) == (
+        f"C trails A by 1.22 points with inherited weights; chance on 10,000 test images allows ±{noise:.2f}"
+    )
+    result["architectures"]["C"] = arch(90.0)
+    assert claims.c_margin_text(result).startswith("C leads A by 2.50 points")
 
 
 def test_paper_scale_helpers(tiny_result, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from hypernas.book.latency_report import verdict as latency_verdict
@@ -234,6 +236,29 @@ def _most_accurate(result: dict) -> str:
     return ", ".join(parts)
 
 
+def chance_gap(acc_a: float, acc_b: float, n_test: int) -> float:
+    """The half-width, in percentage points, of a 95 % interval for the difference of two test
+    accuracies (in %) measured on ``n_test`` images each, as if the two were independent. The two
+    networks see the same images, so the true (paired) spread is smaller: a gap above this bound is
+    not the test set's chance."""
+    pa, pb = acc_a / 100, acc_b / 100
+    return 196 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n_test)
+
+
+def c_margin_text(result: dict) -> str:
+    """How far C leads or trails the best of A, B, D with inherited weights, against the gap that the
+    test set's size allows by chance (:func:`chance_gap`)."""
+    accs = {n: a["test_accuracy"]["inherited"] for n, a in result["architectures"].items()}
+    n_test = result["provenance"]["test_images"]
+    rival = max((n for n in accs if n != "C"), key=accs.get)
+    gap = accs["C"] - accs[rival]
+    noise = chance_gap(accs["C"], accs[rival], n_test)
+    return (
+        f"C {'leads' if gap >= 0 else 'trails'} {rival} by {abs(gap):.2f} points with inherited "
+        f"weights; chance on {n_test:,} test images allows ±{noise:.2f}"
+    )
+
+
 HEADLINE_CLAIMS = {
     "removes": "Raising a penalty removes its operation",
     "best_c": "The pool penalty (C) gives the most accurate model",
@@ -304,7 +329,7 @@ def headline(scales: dict[str, dict[str, dict]]) -> str:
             f"Edges left on convolution at B, pooling at C, identity at D: {left}.",
             f"*{HEADLINE_CLAIMS['best_c']}* (judged with inherited weights): "
             f"{_by_experiment(flags['best_c'])}. Most accurate: "
-            + "; ".join(f"{e}: {_most_accurate(r)}" for e, r in results.items())
+            + "; ".join(f"{e}: {_most_accurate(r)} ({c_margin_text(r)})" for e, r in results.items())
             + ".",
             f"*{HEADLINE_CLAIMS['smallest_b']}*: {_by_experiment(flags['smallest_b'])}. Smallest: "
             + "; ".join(
