@@ -80,7 +80,7 @@ for setting, paper_run in paper_runs.items():
     display(Markdown(book.run_description(paper_run)))
     display(Markdown(book.run_times(paper_run)))
     display(book.comparison_table(paper_run))
-    display(Markdown(book.penalty_effects_text(paper_run)))
+    display(Markdown(book.chance_text(paper_run) + " " + book.penalty_effects_text(paper_run)))
     for plot, caption in (
         (
             book.plot_cells,
@@ -187,7 +187,7 @@ if book.collapse_text(result):
 # %% tags=["remove-input"]
 table = book.comparison_table(result)
 display(table)
-display(Markdown(book.penalty_effects_text(result)))
+display(Markdown(book.chance_text(result) + " " + book.penalty_effects_text(result)))
 
 # %% tags=["remove-input"]
 best_name, best_acc = book.best_accuracy(result, "inherited")

@@ -242,6 +242,10 @@ def test_accuracy_gaps_are_set_beside_the_test_sets_chance():
     assert claims.c_margin_text(result) == (
         f"C trails A by 1.22 points with inherited weights; chance on 10,000 test images allows ±{noise:.2f}"
     )
+    # the mean of A-D is 83.34 %: 1.96 * sqrt(2 * 0.8334 * 0.1666 / 10,000) = 1.03 points
+    assert claims.chance_text(result).startswith(
+        "Each test accuracy is measured on 10,000 images: two accuracies near 83 % differ by up to ±1.0 points"
+    )
     result["architectures"]["C"] = arch(90.0)
     assert claims.c_margin_text(result).startswith("C leads A by 2.50 points")
 

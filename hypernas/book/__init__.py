@@ -7,6 +7,7 @@ the upgrade of results written by earlier code (``upgrade``)."""
 
 from hypernas.book.claims import (
     HEADLINE_CLAIMS,
+    chance_text,
     claim_verdicts,
     collapses_onto_identity,
     counts_text,
@@ -74,6 +75,7 @@ __all__ = [
     "SETTING_TITLES",
     "accuracy_table",
     "best_accuracy",
+    "chance_text",
     "claim_verdicts",
     "collapse_text",
     "collapses_onto_identity",

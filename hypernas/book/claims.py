@@ -245,6 +245,19 @@ def chance_gap(acc_a: float, acc_b: float, n_test: int) -> float:
     return 196 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n_test)
 
 
+def chance_text(result: dict) -> str:
+    """One sentence on the test set's chance: how far two test accuracies of A-D (inherited weights)
+    may differ by chance alone on this result's test images (:func:`chance_gap`)."""
+    accs = [a["test_accuracy"]["inherited"] for a in result["architectures"].values()]
+    mean = sum(accs) / len(accs)
+    n_test = result["provenance"]["test_images"]
+    return (
+        f"Each test accuracy is measured on {n_test:,} images: two accuracies near {mean:.0f} % "
+        f"differ by up to ±{chance_gap(mean, mean, n_test):.1f} points by chance alone (95 %), "
+        "before any seed-to-seed spread of the search."
+    )
+
+
 def c_margin_text(result: dict) -> str:
     """How far C leads or trails the best of A, B, D with inherited weights, against the gap that the
     test set's size allows by chance (:func:`chance_gap`)."""
