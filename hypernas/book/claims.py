@@ -81,6 +81,12 @@ def family_span(result: dict) -> tuple[int, int]:
     return min(params), max(params)
 
 
+def is_wide(span: tuple[int, int]) -> bool:
+    """Whether a family span (:func:`family_span`) covers at least a tenfold range of sizes."""
+    lo, hi = span
+    return hi >= 10 * max(lo, 1)
+
+
 def penalised_counts_text(result: dict) -> str:
     """:func:`penalised_counts` as ``conv/pool/identity``."""
     return "/".join(map(str, penalised_counts(result)))
@@ -161,7 +167,7 @@ def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.
         details.append(
             f"{e}: family spans {lo:,} to {hi:,} cell parameters over {r['n_unique_genotypes']} genotypes"
         )
-    wide = all(hi / max(lo, 1) >= 10 for lo, hi in spans)
+    wide = all(is_wide(span) for span in spans)
     rows.append(
         (
             "3. Moving s moves along an accuracy/complexity front (about 5k to 150k parameters)",
@@ -289,12 +295,11 @@ def headline_flags(results: dict[str, dict]) -> dict[str, dict[str, bool]]:
     """For each claim of :data:`HEADLINE_CLAIMS`, whether it holds in each experiment's result:
     at most 2 of 28 edges left on the penalised operation at B, C and D; C the most accurate with
     inherited weights; B the smallest in cell parameters; the family at least tenfold in size."""
-    spans = {e: family_span(r) for e, r in results.items()}
     return {
         "removes": {e: max(penalised_counts(r)) <= 2 for e, r in results.items()},
         "best_c": {e: best_accuracy(r, "inherited")[0] == "C" for e, r in results.items()},
         "smallest_b": {e: _smallest(r) == "B" for e, r in results.items()},
-        "wide": {e: hi >= 10 * max(lo, 1) for e, (lo, hi) in spans.items()},
+        "wide": {e: is_wide(family_span(r)) for e, r in results.items()},
     }
 
 
@@ -311,10 +316,9 @@ def verdict_grid(scales: dict[str, dict[str, dict]]) -> pd.DataFrame:
         columns[f"{label} ({', '.join(results)})"] = {
             key: _by_experiment(flags[key]).replace("**", "") for key in HEADLINE_CLAIMS
         }
-    grid = pd.DataFrame(columns, index=list(HEADLINE_CLAIMS))
-    grid.index = [HEADLINE_CLAIMS[key] for key in grid.index]
-    grid.index.name = "claim"
-    return grid
+    return (
+        pd.DataFrame(columns, index=list(HEADLINE_CLAIMS)).rename(index=HEADLINE_CLAIMS).rename_axis("claim")
+    )
 
 
 def headline(scales: dict[str, dict[str, dict]]) -> str:
