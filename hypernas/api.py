@@ -39,28 +39,13 @@ from hypernas.space.network import describe as describe_genotype
 from hypernas.train import evaluate as evaluation
 from hypernas.train import run as trained
 from hypernas.train import search as searching
-from hypernas.train.build import load_splits
+from hypernas.train.build import load_splits, torch_device
 from hypernas.train.checkpoint import SUMMARY
 from hypernas.train.config import SearchConfig, nearest, resolve
 
 __all__ = ["Run", "load_run", "profile_latency", "s_device", "search"]
 
 ComplexityVector = Sequence[float] | torch.Tensor | str
-
-
-def _device(name: torch.device | str | None) -> torch.device:
-    """``None`` -> cuda when available, else cpu; a name is checked (unknown or absent devices raise)."""
-    if isinstance(name, torch.device):
-        return name
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda requested but no CUDA GPU is available; use --device cpu")
-    return dev
 
 
 def check_threads(threads: int, name: str = "threads") -> int:
@@ -112,7 +97,7 @@ class Run:
     def family(self) -> trained.TrainedFamily:
         """The supernet and the hypernetwork, loaded from the run's latest checkpoint."""
         if self._family is None:
-            self._family = trained.load_run(self.run_dir, _device(self._device))
+            self._family = trained.load_run(self.run_dir, torch_device(self._device))
         return self._family
 
     @property
@@ -341,7 +326,7 @@ def search(
         raise OutputError(
             f"--out {out} is a file, not a directory; choose another --out for the run directory"
         )
-    dev = _device(device)
+    dev = torch_device(device)
     if not resume:
         check_writable(Path(out) / "config.json")  # before the data is loaded
     summary = searching.search(
@@ -399,7 +384,7 @@ def profile_latency(
     lut = latency.profile(
         cfg.space(),
         cfg.dataset,
-        _device(device),
+        torch_device(device),
         threads=threads,
         batch=batch,
         protocol=protocol,

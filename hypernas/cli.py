@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="checkpoint the search after this many seconds of compute (default 300)",
     )
+    q.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     q.add_argument(
         "--item",
         action="append",
@@ -394,6 +395,7 @@ def cmd_campaign(args) -> int:
         workers=args.workers,
         threads=args.threads,
         checkpoint_every_s=args.checkpoint_every,
+        device=args.device,
         **({"queue": queue} if queue else {}),
     )
     if args.action in ("run", "work"):

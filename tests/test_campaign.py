@@ -204,6 +204,8 @@ def test_campaign_refuses_bad_input(tmp_path, data_root):
         (["--item", "exp1"], "EXPERIMENT:SETTING"),
         (["--workers", "0"], ">= 1"),
         (["--item", "exp1:printed", "--item", "exp1:printed"], "twice"),
+        (["--device", "tpu9"], "unknown device"),
+        *([] if torch.cuda.is_available() else [(["--device", "cuda"], "no CUDA GPU")]),
     ):
         proc = hypernas("campaign", "status", "--runs-dir", str(tmp_path), *args, data_root=data_root)
         _, err = proc.communicate(timeout=120)

@@ -4,6 +4,7 @@ import copy
 import json
 
 import pytest
+import torch
 
 from hypernas import book
 from hypernas.book import claims, theory
@@ -46,6 +47,25 @@ def tiny_result(tmp_path_factory, data_root):
         family_eval_max=2,
     )
     return tmp, kw, run_experiment("exp1", **kw)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_gpu_runs_search_and_evaluation(tmp_path, data_root):
+    """With a GPU, the evaluation runs where the search ran (not on the CPU after a GPU search)."""
+    r = run_experiment(
+        "exp1",
+        profile="smoke",
+        data_root=data_root,
+        results_dir=tmp_path / "results",
+        runs_dir=tmp_path / "runs",
+        overrides={"train_subset": "256", "epochs": "1", "retrain_epochs": "1"},
+        progress=False,
+        family_eval_max=2,
+        device="cuda",
+    )
+    prov = r["provenance"]
+    assert "CUDA" in prov["hardware"], prov["hardware"]
+    assert all("CUDA" in segment["hardware"] for segment in prov["search_segments"])
 
 
 def test_result_fields_and_cache(tiny_result):

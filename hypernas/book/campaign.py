@@ -54,7 +54,7 @@ STATE_FILE = "campaign.json"
 
 @dataclass
 class CampaignConfig:
-    """How the campaign runs: where, how many workers of how many threads, which queue."""
+    """How the campaign runs: where, on which device, how many workers of how many threads, which queue."""
 
     profile: str = "paper"
     runs_dir: str = "runs"
@@ -62,6 +62,7 @@ class CampaignConfig:
     workers: int = 2
     threads: int = 1
     checkpoint_every_s: float = 300.0
+    device: str | None = None  # cpu, cuda, cuda:N; None: cuda when available, else cpu
     queue: list[list[str]] = field(default_factory=lambda: [list(item) for item in QUEUE])
 
     def __post_init__(self) -> None:
@@ -76,6 +77,10 @@ class CampaignConfig:
             )
         if not finite(self.checkpoint_every_s) or self.checkpoint_every_s <= 0:
             raise ConfigError("--checkpoint-every must be a finite number of seconds > 0")
+        if self.device is not None:  # a one-line error now, not in every worker
+            from hypernas.train.build import torch_device
+
+            torch_device(self.device)
         for experiment, setting in self.queue:
             result_name(experiment, setting)  # a one-line error for an unknown setting
         dirs = [run_dir(self, experiment, setting) for experiment, setting in self.queue]
@@ -227,6 +232,7 @@ def _cli_args(cc: CampaignConfig) -> list[str]:
         str(cc.threads),
         "--checkpoint-every",
         str(cc.checkpoint_every_s),
+        *(["--device", cc.device] if cc.device else []),
     ]
     for experiment, setting in cc.queue:
         args += ["--item", f"{experiment}:{setting}"]
@@ -399,6 +405,7 @@ def work(cc: CampaignConfig, experiment: str, setting: str) -> int:
                 progress=False,
                 stop=stop_event,
                 checkpoint_every_s=cc.checkpoint_every_s,
+                device=cc.device,
             )
         except Interrupted as exc:
             log.info("%s: %s", name, exc)

@@ -29,7 +29,7 @@ from hypernas.provenance import provenance
 from hypernas.space.genotype import derive
 from hypernas.space.network import describe
 from hypernas.train import evaluate as ev
-from hypernas.train.build import load_splits
+from hypernas.train.build import load_splits, torch_device
 from hypernas.train.checkpoint import CHECKPOINT, PROGRESS, SUMMARY, adopt_run_dir
 from hypernas.train.config import SearchConfig, paper_s, resolve
 from hypernas.train.eval_cache import EvaluationCache
@@ -55,8 +55,11 @@ def ensure_search(
     splits=None,
     stop: threading.Event | None = None,
     checkpoint_every_s: float = 600.0,
+    device: torch.device | str | None = None,
 ) -> tuple[TrainedFamily, dict]:
-    """The finished search of ``cfg``: reused, resumed, or run from scratch (see :func:`search` for ``stop``)."""
+    """The finished search of ``cfg``: reused, resumed, or run from scratch (see :func:`search` for
+    ``stop``), loaded on ``device`` (None: cuda when available), where the search also runs."""
+    device = torch_device(device)
     run_dir = run_dir_for(cfg, runs_dir, name)
     adopt_run_dir(run_dir, cfg)  # a run directory of this config named by earlier code's hash
     if (run_dir / SUMMARY).is_file():
@@ -69,12 +72,13 @@ def ensure_search(
             run_dir,
             data_root,
             resume=resume,
+            device=device,
             progress=progress,
             splits=splits,
             stop=stop,
             checkpoint_every_s=checkpoint_every_s,
         )
-    return load_run(run_dir), summary
+    return load_run(run_dir, device), summary
 
 
 def family_grid(run: TrainedFamily, divisions: int | None = None) -> list[dict]:
@@ -123,8 +127,11 @@ def run_experiment(
     name: str | None = None,
     stop: threading.Event | None = None,
     checkpoint_every_s: float = 600.0,
+    device: torch.device | str | None = None,
 ) -> dict:
     """Search + evaluation of ``experiment`` under ``profile``, cached by config hash.
+
+    The search and every evaluation run on ``device`` (None: cuda when available, else cpu).
 
     ``name`` (default: the experiment) names the result file and run directory, for variants such as
     ``exp1-sampled`` with ``overrides={"path_sampling": "one"}``. When ``stop`` is set, the search
@@ -150,6 +157,7 @@ def run_experiment(
         family_eval_max=family_eval_max,
         stop=stop,
         checkpoint_every_s=checkpoint_every_s,
+        device=device,
     )
     write_json(out, result)
     return result
@@ -172,6 +180,7 @@ def _pipeline(
     family_eval_max: int | None,
     stop: threading.Event | None,
     checkpoint_every_s: float,
+    device: torch.device | str | None = None,
 ) -> dict:
     """The search of ``cfg`` (cached in its run directory), A-D, the family and their accuracies."""
     experiment, profile = cfg.experiment, cfg.profile
@@ -186,6 +195,7 @@ def _pipeline(
         splits=splits,
         stop=stop,
         checkpoint_every_s=checkpoint_every_s,
+        device=device,
     )
     search_time = summary["wall_time_s"]
 

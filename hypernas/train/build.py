@@ -29,6 +29,22 @@ def load_splits(cfg: SearchConfig, data_root=None) -> data_mod.Splits:
     return splits
 
 
+def torch_device(name: torch.device | str | None) -> torch.device:
+    """The device to train on: ``None`` is cuda when available, else cpu; a name is checked (an
+    unknown device, or cuda without a GPU, raises :class:`ConfigError`)."""
+    if isinstance(name, torch.device):
+        return name
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name} requested but no CUDA GPU is available; use --device cpu")
+    return dev
+
+
 def memory_format(cfg: SearchConfig) -> torch.memory_format:
     return torch.channels_last if cfg.channels_last else torch.contiguous_format
 
