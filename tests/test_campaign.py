@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -258,3 +259,20 @@ def test_commit_is_dirty_for_code_not_for_outputs(tmp_path, monkeypatch):
     assert provenance.git_commit(tmp_path) == head
     (tmp_path / "hypernas/step.py").write_text("1")
     assert provenance.git_commit(tmp_path) == head + "-dirty"
+
+
+def test_campaign_leg_refuses_bad_input(tmp_path):
+    """scripts/campaign_leg.sh (a leg of the queue on another machine) says what is wrong in one line."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "campaign_leg.sh"
+    env = {**os.environ, "HYPERNAS_COMMIT": "0123456789ab"}
+    for args, words in (
+        ([], "usage"),
+        (["run", "soon", str(tmp_path)], "whole number"),
+        (["run", "5", str(tmp_path), "--runs-dir", "elsewhere"], "leave --runs-dir out"),
+        (["unpack", str(tmp_path / "missing.tar.gz")], "no such archive"),
+    ):
+        proc = subprocess.run(
+            ["bash", str(script), *args], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
