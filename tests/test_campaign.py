@@ -213,7 +213,7 @@ def test_campaign_refuses_bad_input(tmp_path, data_root):
         assert proc.returncode == 2 and words in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist):
+def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist, monkeypatch):
     import threading
 
     from hypernas import data
@@ -233,8 +233,15 @@ def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist):
     with pytest.raises(Interrupted):
         retrain(g, cfg, splits, epochs=2, stop=stop, checkpoint=ckpt)
     assert torch.load(ckpt, weights_only=False)["step"] == 1
-    resumed_acc, resumed = retrain(g, cfg, splits, epochs=2, checkpoint=ckpt, checkpoint_every_s=0)
+    monkeypatch.setattr("hypernas.train.evaluate.REPORT_EVERY_S", 0.0)
+    reports = []  # where the resumed training stands, as the campaign's status reads it
+    resumed_acc, resumed = retrain(
+        g, cfg, splits, epochs=2, checkpoint=ckpt, checkpoint_every_s=0, report=reports.append
+    )
     assert resumed_acc == plain_acc and not ckpt.exists()
+    steps = [r["epoch"] * r["steps_per_epoch"] + r["step"] for r in reports]
+    assert steps == list(range(2, 2 * reports[0]["steps_per_epoch"] + 1))  # from step 2, after the resume
+    assert all(r["epochs"] == 2 and r["images_per_s"] > 0 for r in reports) and reports[-1]["eta_s"] == 0
     sa, sb = plain.state_dict(), resumed.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
@@ -276,3 +283,19 @@ def test_campaign_leg_refuses_bad_input(tmp_path):
         )
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_status_shows_a_retraining_under_way():
+    from hypernas.book.campaign_status import format_status
+
+    row = {"name": "exp3-rebalanced", "state": "evaluating", "epoch": 2, "epochs": 10, "step": 120}
+    row.update(
+        steps_per_epoch=390, images_per_s=95.5, eta_s=9000, measured=5, measurement="retrain|epochs=10|x"
+    )
+    st = {
+        "supervisor": {"alive": True, "pid": 1, "commit": "c", "started": "t", "state": "running"},
+        "runs": [row],
+    }
+    line = format_status(st).splitlines()[2]
+    assert line.split()[:6] == ["exp3-rebalanced", "evaluating", "2/10", "120/390", "95.5", "2h30m"], line
+    assert "measurement 5: retrain|epochs=10|x" in line and "retraining under way" in format_status(st)

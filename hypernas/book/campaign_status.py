@@ -88,7 +88,7 @@ def format_status(st: dict) -> str:
         epoch = f"{r['epoch']}/{r['epochs']}" if r.get("epochs") else ""
         step = f"{r['step']}/{r['steps_per_epoch']}" if r.get("steps_per_epoch") else ""
         ips = f"{r['images_per_s']:.1f}" if r.get("images_per_s") else ""
-        eta = _hms(r["eta_s"]) if r.get("eta_s") and r["state"] == "searching" else ""
+        eta = _hms(r["eta_s"]) if r.get("eta_s") and r["state"] in ("searching", "evaluating") else ""
         note = ""
         if r["state"] == "done" and r.get("wall_time_s"):
             note = f"result written ({_hms(r['wall_time_s'])} of compute)"
@@ -97,6 +97,10 @@ def format_status(st: dict) -> str:
         elif r["state"] == "failed":
             note = f"worker exited with status {r.get('exit_code')}; see the run's log"
         lines.append(f"{r['name']:22}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
+    if any(r["state"] in ("searching", "evaluating") for r in st["runs"]):
+        lines.append(
+            "(epoch, step, images/s and ETA: of the search, or of the retraining under way in an evaluation)"
+        )
     return "\n".join(lines)
 
 

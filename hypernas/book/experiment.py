@@ -25,7 +25,7 @@ from hypernas.book.runs import RESULT_FIX, read_result
 from hypernas.errors import ConfigError
 from hypernas.io import read_jsonl, read_record, write_json, write_text
 from hypernas.method import simplex
-from hypernas.provenance import provenance
+from hypernas.provenance import provenance, utc_now
 from hypernas.space.genotype import derive
 from hypernas.space.network import describe
 from hypernas.train import evaluate as ev
@@ -210,16 +210,14 @@ def _pipeline(
             raise Interrupted(f"stopped during the evaluation, after {n_measured} measurements (all kept)")
         key = cache.key(protocol, g.key(), s, cfg.retrain_epochs)
         n_measured += 1
-        write_json(
-            run_dir / PROGRESS,
-            {
-                "state": "evaluating",
-                "measurement": key,
-                "cached": key in cache.entries,
-                "measured": n_measured,
-                "pid": os.getpid(),
-            },
-        )
+        where = {
+            "state": "evaluating",
+            "measurement": key,
+            "cached": key in cache.entries,
+            "measured": n_measured,
+            "pid": os.getpid(),
+        }
+        write_json(run_dir / PROGRESS, {**where, "updated": utc_now()})
         partial = (
             run_dir / "retrain" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
             if protocol == "retrain"
@@ -237,6 +235,7 @@ def _pipeline(
                 stop=stop,
                 checkpoint=partial,
                 checkpoint_every_s=checkpoint_every_s,
+                report=lambda info: write_json(run_dir / PROGRESS, {**where, **info, "updated": utc_now()}),
             ),
         )
 

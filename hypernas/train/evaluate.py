@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ from hypernas.train.stopping import Interrupted
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("inherited", "retrain", "relaxed")
+REPORT_EVERY_S = 15.0  # how often a retraining reports where it stands
 
 
 def _batches(
@@ -97,13 +99,16 @@ def retrain(
     stop: threading.Event | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every_s: float = 600.0,
+    report: Callable[[dict], None] | None = None,
 ) -> tuple[float, torch.nn.Module]:
     """Train the discrete network from scratch (Adam, lr_weights, cosine) and return (test accuracy, net).
 
     With ``checkpoint`` (a file path) the training state is saved there every ``checkpoint_every_s``
     seconds and resumed from it, with the same result as an uninterrupted training; the file is
     removed at the end. When ``stop`` is set the training saves its state (if it has a checkpoint
-    file) and ends with :class:`~hypernas.train.stopping.Interrupted`.
+    file) and ends with :class:`~hypernas.train.stopping.Interrupted`. ``report`` receives, every
+    :data:`REPORT_EVERY_S` seconds, where the training stands: epoch, epochs, step, steps_per_epoch,
+    images_per_s and eta_s (the campaign's status shows them).
     """
     torch.manual_seed(cfg.seed)
     net = build_discrete(genotype, cfg.space()).to(device, memory_format=memory_format(cfg))
@@ -151,6 +156,7 @@ def retrain(
             )
 
     last = time.perf_counter()
+    mark = (last, start_epoch * len(train) + start_step)  # (time, global step) of the last report
     for epoch in range(start_epoch, epochs):
         net.train()
         epoch_order = order if order is not None else train.draw_order()
@@ -173,6 +179,21 @@ def retrain(
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             opt.step()
             sched.step()
+            now = time.perf_counter()
+            if report is not None and now - mark[0] >= REPORT_EVERY_S:
+                done = epoch * len(train) + step
+                rate = (done - mark[1]) / (now - mark[0])  # steps per second
+                mark = (now, done)
+                report(
+                    {
+                        "epoch": epoch,
+                        "epochs": epochs,
+                        "step": step,
+                        "steps_per_epoch": len(train),
+                        "images_per_s": round(rate * cfg.batch_size, 2),
+                        "eta_s": round((epochs * len(train) - done) / rate) if rate > 0 else None,
+                    }
+                )
             stopping = stop is not None and stop.is_set()
             if stopping or time.perf_counter() - last >= checkpoint_every_s:
                 save(epoch, step, epoch_order)
@@ -198,8 +219,9 @@ def evaluate(
     stop: threading.Event | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every_s: float = 600.0,
+    report: Callable[[dict], None] | None = None,
 ) -> float:
-    """Test accuracy (%) of the architecture at s under ``protocol``."""
+    """Test accuracy (%) of the architecture at s under ``protocol`` (``report``: see :func:`retrain`)."""
     if protocol == "inherited":
         return inherited(run, genotype, splits)
     if protocol == "relaxed":
@@ -208,6 +230,6 @@ def evaluate(
         device = next(run.supernet.parameters()).device
         n = run.config.retrain_epochs if epochs is None else epochs
         return retrain(
-            genotype, run.config, splits, n, device, progress, stop, checkpoint, checkpoint_every_s
+            genotype, run.config, splits, n, device, progress, stop, checkpoint, checkpoint_every_s, report
         )[0]
     raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
