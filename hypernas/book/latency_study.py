@@ -110,7 +110,7 @@ def run_repetition(
     cpus = pin_to_cpus(threads)
     cfg = resolve("exp1", profile, {"seed": str(seed)})
     space = cfg.space()
-    run = ensure_search(cfg, runs_dir, data_root, progress=False)[0]
+    run = ensure_search(cfg, runs_dir, data_root, progress=False, device="cpu")[0]  # CPU latency
     protocol = protocol or protocol_for(profile)
     protocol = replace(protocol, seed=protocol.seed + 100 * repetition)
     lut = latency.profile(
@@ -243,7 +243,7 @@ def run_latency_study(
         and set(runtimes) <= set(cached["runtimes"])
     ):
         return cached
-    ensure_search(cfg, runs_dir, data_root, progress=False)  # the trained family, before any timing
+    ensure_search(cfg, runs_dir, data_root, progress=False, device="cpu")  # the family, before any timing
     tic = time.perf_counter()
     common = [
         "--profile",
