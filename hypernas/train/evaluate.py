@@ -195,7 +195,7 @@ def retrain(
                     }
                 )
             stopping = stop is not None and stop.is_set()
-            if stopping or time.perf_counter() - last >= checkpoint_every_s:
+            if stopping or now - last >= checkpoint_every_s:
                 save(epoch, step, epoch_order)
                 last = time.perf_counter()
             if stopping:
