@@ -29,8 +29,14 @@ SMALL = [
 ]
 
 
-def hypernas(*args, data_root, **kw):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYPERNAS_DATA": str(data_root), "HYPERNAS_OFFLINE": "1"}
+def hypernas(*args, data_root, env=None, **kw):
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HYPERNAS_DATA": str(data_root),
+        "HYPERNAS_OFFLINE": "1",
+        **(env or {}),
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "hypernas", *args],
         env=env,
@@ -211,6 +217,25 @@ def test_campaign_refuses_bad_input(tmp_path, data_root):
         proc = hypernas("campaign", "status", "--runs-dir", str(tmp_path), *args, data_root=data_root)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_campaign_start_reports_missing_data(tmp_path):
+    """A dataset that cannot be found stops `start` with the data layer's one-line error, and the
+    status keeps it, instead of a campaign that says 'started' and dies in its log."""
+    from hypernas.data.datasets import DEBIAN_DATASETS
+
+    if (DEBIAN_DATASETS / "fashion-mnist").exists():
+        pytest.skip("this machine has Debian's Fashion-MNIST, so the data cannot be missing")
+    common = ["--profile", "smoke", "--runs-dir", str(tmp_path / "runs"), "--item", "exp1:rebalanced"]
+    no_data = {"data_root": tmp_path / "no-data", "env": {"HYPERNAS_OFFLINE_DIRS": str(tmp_path / "none")}}
+    proc = hypernas("campaign", "start", *common, **no_data)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert "could not start: Fashion-MNIST not found" in err and "Fix:" in err
+    proc = hypernas("campaign", "status", *common, **no_data)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "last state failed" in out and "error: Fashion-MNIST not found" in out
 
 
 def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist, monkeypatch):

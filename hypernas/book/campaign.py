@@ -50,6 +50,7 @@ QUEUE: tuple[tuple[str, str], ...] = (
     ("exp2", "printed"),
 )
 STATE_FILE = "campaign.json"
+PREPARING = "preparing data"  # the supervisor's first state: finding and unpacking the datasets
 
 
 @dataclass
@@ -239,8 +240,11 @@ def _cli_args(cc: CampaignConfig) -> list[str]:
     return args
 
 
-def start(cc: CampaignConfig, repo: Path | None = None) -> dict:
-    """Start the supervisor in the background (or report the one already running)."""
+def start(cc: CampaignConfig, repo: Path | None = None, data_wait_s: float = 120.0) -> dict:
+    """Start the supervisor in the background (or report the one already running).
+
+    Waits up to ``data_wait_s`` for the supervisor to find and unpack the datasets of the queue, so
+    that a missing dataset is an error here rather than a line in a log nobody reads."""
     state = read_state(cc)
     if supervisor_alive(state):
         return {**state, "already_running": True}
@@ -264,17 +268,25 @@ def start(cc: CampaignConfig, repo: Path | None = None) -> dict:
             env=env,
             start_new_session=True,
         )
-    for _ in range(100):  # the supervisor writes its state file first thing
-        state = read_state(cc)
-        if state and state.get("pid") == proc.pid:
+    deadline = time.monotonic() + data_wait_s
+    while True:  # the supervisor writes its state file first thing, then prepares the datasets
+        exited = proc.poll() is not None
+        state = read_state(cc) or {}
+        mine = state.get("pid") == proc.pid
+        if mine and state.get("state") == "failed":
+            raise HyperNASError(f"the campaign could not start: {state.get('error')}")
+        if mine and state.get("state") != PREPARING:
             break
-        if proc.poll() is not None:
+        if exited:
             raise HyperNASError(
                 f"the campaign supervisor exited at once (status {proc.returncode}); "
                 f"see {cc.home / 'logs' / 'supervisor.log'}"
             )
+        if mine and time.monotonic() > deadline:  # a slow first unpacking goes on in the background
+            log.warning("the campaign is still preparing its data; `hypernas campaign status` follows it")
+            break
         time.sleep(0.1)
-    return {**(read_state(cc) or {}), "already_running": False, "adopted": adopted}
+    return {**state, "already_running": False, "adopted": adopted}
 
 
 def stop(cc: CampaignConfig, wait_s: float = 900.0) -> bool:
@@ -304,7 +316,7 @@ def supervise(cc: CampaignConfig) -> int:
         "commit": os.environ.get("HYPERNAS_COMMIT", "unknown"),
         "config": asdict(cc),
         "started": utc_now(),
-        "state": "running",
+        "state": PREPARING,
         "items": {},
     }
     home = cc.home
@@ -312,10 +324,15 @@ def supervise(cc: CampaignConfig) -> int:
     write_json(home / STATE_FILE, state)
     items = state["items"]
     with stop_on_sigterm((signal.SIGTERM, signal.SIGINT)) as stop_event:
-        for name in sorted(
-            {PRESETS[e]["dataset"] for e, _ in cc.queue}
-        ):  # unpack once, before workers race for it
-            data_mod.load(name)
+        try:  # unpack each dataset once, before the workers race for it
+            for name in sorted({PRESETS[e]["dataset"] for e, _ in cc.queue}):
+                data_mod.load(name)
+        except HyperNASError as exc:
+            state.update(state="failed", error=str(exc), ended=utc_now())
+            write_json(home / STATE_FILE, state)
+            raise
+        state["state"] = "running"
+        write_json(home / STATE_FILE, state)
         pending = [(e, s) for e, s in cc.queue if not is_done(cc, e, s)]
         for e, s in cc.queue:
             items[result_name(e, s)] = {"state": "done" if (e, s) not in pending else "waiting"}

@@ -70,6 +70,7 @@ def status(cc: CampaignConfig) -> dict:
             "commit": state.get("commit"),
             "started": state.get("started"),
             "state": state.get("state", "never started"),
+            "error": state.get("error"),
         },
         "runs": rows,
     }
@@ -80,6 +81,7 @@ def format_status(st: dict) -> str:
     head = (
         f"campaign: {'running' if sup['alive'] else 'not running'} (pid {sup['pid']}, commit {sup['commit']}, "
         f"started {sup['started']}, last state {sup['state']})"
+        + (f"\n  error: {sup['error']}" if sup.get("error") else "")
         if sup["pid"]
         else "campaign: never started"
     )
