@@ -324,3 +324,23 @@ def test_status_shows_a_retraining_under_way():
     line = format_status(st).splitlines()[2]
     assert line.split()[:6] == ["exp3-rebalanced", "evaluating", "2/10", "120/390", "95.5", "2h30m"], line
     assert "measurement 5: retrain|epochs=10|x" in line and "retraining under way" in format_status(st)
+
+
+def test_status_names_a_failed_workers_error(tmp_path):
+    """A worker that failed shows its log's last line (the one-line error) in the status."""
+    from hypernas.book.campaign import STATE_FILE, CampaignConfig
+    from hypernas.book.campaign_status import format_status, status
+
+    cc = CampaignConfig(profile="smoke", runs_dir=str(tmp_path), queue=[["exp1", "rebalanced"]])
+    run = tmp_path / "smoke" / "exp1-rebalanced-0"
+    run.mkdir(parents=True)
+    (run / "progress.json").write_text(json.dumps({"state": "searching", "epoch": 1, "epochs": 2}))
+    (cc.home / "logs").mkdir()
+    (cc.home / "logs" / "exp1-rebalanced.log").write_text("started\nhypernas: error: loss became NaN\n\n")
+    state = {"pid": 0, "state": "finished", "items": {"exp1-rebalanced": {"state": "failed", "exit_code": 2}}}
+    (cc.home / STATE_FILE).write_text(json.dumps(state))
+    with pytest.MonkeyPatch.context() as mp:  # the run directory this config would use
+        mp.setattr("hypernas.book.campaign_status.run_dir", lambda *a: run)
+        st = status(cc)
+    assert st["runs"][0]["state"] == "failed"
+    assert "worker exited with status 2: hypernas: error: loss became NaN" in format_status(st)

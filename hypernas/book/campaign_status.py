@@ -61,7 +61,11 @@ def status(cc: CampaignConfig) -> dict:
                 phase if worker_alive else {"searching": "paused", "evaluating": "paused"}.get(phase, phase)
             )
             if item.get("state") == "failed":
-                row.update(state="failed", exit_code=item.get("exit_code"))
+                row.update(
+                    state="failed",
+                    exit_code=item.get("exit_code"),
+                    error=last_line(Path(cc.home) / "logs" / f"{name}.log"),
+                )
         rows.append(row)
     return {
         "supervisor": {
@@ -97,13 +101,24 @@ def format_status(st: dict) -> str:
         elif r.get("measurement"):
             note = f"measurement {r['measured']}: {r['measurement']}"
         elif r["state"] == "failed":
-            note = f"worker exited with status {r.get('exit_code')}; see the run's log"
+            note = f"worker exited with status {r.get('exit_code')}: {r.get('error') or 'see its log'}"
         lines.append(f"{r['name']:22}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
     if any(r["state"] in ("searching", "evaluating") for r in st["runs"]):
         lines.append(
             "(epoch, step, images/s and ETA: of the search, or of the retraining under way in an evaluation)"
         )
     return "\n".join(lines)
+
+
+def last_line(log_file: Path, tail_bytes: int = 4096) -> str | None:
+    """The last non-empty line of a worker's log (its error, when it failed), or None."""
+    try:
+        with open(log_file, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - tail_bytes))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    return next((line.strip() for line in reversed(lines) if line.strip()), None)
 
 
 def _hms(seconds: float) -> str:
