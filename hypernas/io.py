@@ -44,7 +44,7 @@ def write_problem(exc: OSError) -> str:
     return _WRITE_HINTS.get(exc.errno, exc.strerror or exc.__class__.__name__)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,7 +59,7 @@ def remove_orphans(path: Path) -> list[Path]:
     removed = []
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         pid_text = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
             try:
                 tmp.unlink()
                 removed.append(tmp)

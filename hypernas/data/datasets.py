@@ -23,6 +23,7 @@ import os
 import shutil
 import socket
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 from hypernas.errors import DataError
-from hypernas.io import load_torch
+from hypernas.io import load_torch, pid_alive, temporary_beside, write_text
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,7 @@ def _read_source(folder: Path, default: str) -> str:
 
 
 def _write_source(folder: Path, text: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / _SOURCE_FILE).write_text(text + "\n")
+    write_text(folder / _SOURCE_FILE, text + "\n")
 
 
 def _load_fmnist(root: Path, download: bool) -> ImageData:
@@ -207,13 +207,14 @@ def _tv_fmnist(root: Path, download: bool, train: bool = True):
 
 
 def _unpack_idx(src: Path, dst: Path) -> None:
-    """Gunzip the four IDX files into torchvision's raw folder (real copies, never symlinks)."""
-    dst.mkdir(parents=True, exist_ok=True)
+    """Gunzip the four IDX files into torchvision's raw folder (real copies, never symlinks). Each
+    file is written under a name of this process's own and moved into place, so that processes
+    preparing the same data root at once never read or clobber each other's half-written file."""
     for f in FMNIST_FILES:
-        tmp = dst / (f + ".part")
-        with gzip.open(src / (f + ".gz"), "rb") as fin, open(tmp, "wb") as fout:
-            shutil.copyfileobj(fin, fout)
-        os.replace(tmp, dst / f)
+        with temporary_beside(dst / f) as tmp:
+            with gzip.open(src / (f + ".gz"), "rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+            os.replace(tmp, dst / f)
 
 
 def _try_download(fn) -> None:
@@ -282,19 +283,31 @@ def _tv_cifar(root: Path, download: bool, train: bool = True):
     return CIFAR10(str(root), train=train, download=download)
 
 
+_EXTRACTING = ".cifar10-jpeg.extracting."
+
+
 def _extract_tar(tarball: Path, root: Path) -> None:
+    """Extract the JPEG copy into a folder of this process's own, then move it into place. When
+    another process got there first, its complete copy is kept and this one discarded."""
     root.mkdir(parents=True, exist_ok=True)
-    tmp = root / ".cifar10-jpeg.extracting"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    with tarfile.open(tarball) as tf:
-        tf.extractall(tmp, filter="data")
-    inner = tmp / "cifar10-jpeg"
-    if not inner.is_dir():
-        raise DataError(f"{tarball} does not contain a cifar10-jpeg/ folder; re-fetch the tarball")
-    os.replace(inner, _cifar_jpeg_dir(root))
-    shutil.rmtree(tmp)
+    for stale in root.glob(_EXTRACTING + "*"):  # left by an extraction that was killed
+        pid = stale.name[len(_EXTRACTING) :].split(".", 1)[0]
+        if not (pid.isdigit() and pid_alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_EXTRACTING}{os.getpid()}.", dir=root))
+    try:
+        with tarfile.open(tarball) as tf:
+            tf.extractall(tmp, filter="data")
+        inner = tmp / "cifar10-jpeg"
+        if not inner.is_dir():
+            raise DataError(f"{tarball} does not contain a cifar10-jpeg/ folder; re-fetch the tarball")
+        try:
+            os.replace(inner, _cifar_jpeg_dir(root))
+        except OSError:
+            if not _cifar_jpeg_ready(root):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _decode_jpeg_copy(folder: Path) -> ImageData:
