@@ -66,7 +66,11 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(tmp_path, data_roo
         if pos is not None and pos[0] == 1 and 2 <= pos[1] <= 7:  # inside the second of two 10-step epochs
             part.send_signal(signal.SIGKILL)
             break
-        assert part.poll() is None, "the search finished before it could be killed mid-epoch"
+        if part.poll() is not None:
+            pytest.fail(
+                f"the search ended (status {part.returncode}) before it could be killed mid-epoch: "
+                + part.communicate()[1][-1500:]
+            )
         time.sleep(0.05)
     part.wait()
     assert part.returncode == -signal.SIGKILL
