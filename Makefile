@@ -21,7 +21,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 test: setup lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 	$(PY) scripts/run_chapters.py --profile smoke --out build/smoke --results build/smoke/results
 	$(PY) -m pytest -q --nbval build/smoke/ipynb --nbval-current-env -p no:cacheprovider \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg
