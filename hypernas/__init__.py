@@ -18,7 +18,7 @@ Run
     ``derive(s, normalize=False) -> Genotype``, ``describe(s) -> dict`` (the record of
     ``hypernas derive --json``), ``evaluate(s, protocol="inherited") -> float`` (test accuracy in %;
     protocols inherited, retrain, relaxed), ``select(budget_ms, lut) -> dict`` (the best
-    architecture within a latency budget) and ``export(s, format, out) -> Path`` (onnx, torchscript).
+    architecture within a latency budget) and ``export(s, format, out) -> Path`` (onnx, pt2, torchscript).
 profile_latency(experiment="exp1", *, device="cpu", out=None) -> dict, s_device(lut) -> dict
     A measured per-op latency table and the device's complexity vector.
 HyperNASError

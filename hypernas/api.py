@@ -276,7 +276,8 @@ class Run:
         retrained: str | Path | None = None,
         data_root: str | Path | None = None,
     ) -> Path:
-        """Write the network at ``s`` to ``out`` as ``onnx`` or ``torchscript`` and return the path.
+        """Write the network at ``s`` to ``out`` as ``onnx``, ``pt2`` (``torch.export``) or ``torchscript``;
+        return the path.
 
         The weights are inherited from the supernet (BatchNorm re-estimated on training data), or
         those of ``retrained`` (a file saved by ``evaluate(..., "retrain", save_model=...)``); the

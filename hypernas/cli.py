@@ -181,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         "data), or with the weights of a retrained state dict, and check its outputs against PyTorch's.",
     )
     _arch_args(q, json_flag=False)
-    q.add_argument("--format", required=True, help="onnx or torchscript")
+    q.add_argument(
+        "--format", required=True, help="onnx, pt2 (torch.export, load with torch.export.load) or torchscript"
+    )
     q.add_argument("--out", required=True, help="output file")
     q.add_argument("--retrained", default=None, help="state dict of the retrained discrete network")
     q.add_argument("--data-root", default=None, help=DATA_ROOT)

@@ -104,7 +104,7 @@ def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, c
     assert rc == 2 and "hypernas latency profile" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx", "pt2"])
 def test_export_matches_pytorch(tmp_path, smoke_run, data_root, fmt):
     run = load_run(smoke_run)
     splits = load_splits(run.config, data_root)
@@ -117,4 +117,4 @@ def test_export_cli_errors(capsys, smoke_run, tmp_path):
     rc = main(
         ["export", str(smoke_run), "--s", "0.2,0.3,0.5", "--format", "tflite", "--out", str(tmp_path / "m")]
     )
-    assert rc == 2 and "onnx or torchscript" in capsys.readouterr().err
+    assert rc == 2 and "onnx, pt2 or torchscript" in capsys.readouterr().err

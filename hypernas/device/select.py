@@ -33,6 +33,7 @@ from hypernas.train.run import TrainedFamily
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 3  # measurement passes of a budget selection before it gives up
+EXPORT_FORMATS = ("onnx", "pt2", "torchscript")  # pt2: a torch.export program (torch.export.load)
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:
@@ -191,13 +192,14 @@ def export_model(
     retrained: str | Path | None = None,
     batch: int = 2,
 ) -> dict:
-    """Export the discrete network at s (inherited weights, or a retrained state dict) to ONNX or TorchScript.
+    """Export the discrete network at s (inherited weights, or a retrained state dict) to ONNX,
+    a ``torch.export`` program (``pt2``, batch size free) or TorchScript.
 
     Returns ``{"path", "format", "max_abs_diff"}`` where the difference compares the exported model's
     outputs with PyTorch's on a random batch.
     """
-    if fmt not in ("onnx", "torchscript"):
-        raise ConfigError(f"unknown export format {fmt!r}; choose onnx or torchscript")
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; choose onnx, pt2 or torchscript")
     g = derive(run.hypernet, s, run.config.ops)
     net = discrete_from_supernet(g, run.supernet).cpu()
     if retrained:
@@ -232,6 +234,8 @@ def export_model(
             traced = torch.jit.trace(net, x)
             traced.save(str(tmp))
             got = torch.jit.load(str(tmp))(x).detach().numpy()
+        elif fmt == "pt2":
+            got = _export_pt2(net, x, tmp)
         else:
             got = _export_onnx(net, x, tmp)
         tmp.replace(out)
@@ -243,6 +247,15 @@ def export_model(
         "genotype": g.to_dict(),
         "max_abs_diff": float(np.abs(ref - got).max()),
     }
+
+
+def _export_pt2(net: torch.nn.Module, x: torch.Tensor, path: Path):
+    """Write ``net`` as a ``torch.export`` program (any batch size) to ``path``; return the loaded
+    program's outputs on ``x``."""
+    program = torch.export.export(net, (x,), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    torch.export.save(program, str(path))
+    with torch.no_grad():
+        return torch.export.load(str(path)).module()(x).numpy()
 
 
 def _export_onnx(net: torch.nn.Module, x: torch.Tensor, path: Path):
