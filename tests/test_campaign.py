@@ -88,6 +88,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(tmp_path, data_roo
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
     segments = json.loads((tmp_path / "part" / "search.json").read_text())["provenance"]["segments"]
     assert [s["from"] for s in segments] == [[0, 0], [epoch, step]] and segments[-1]["to"] == [2, 0]
+    assert not list((tmp_path / "part").glob(".*.tmp")), "the kill left a temporary file behind"
 
 
 def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
