@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +45,7 @@ def write_problem(exc: OSError) -> str:
     return _WRITE_HINTS.get(exc.errno, exc.strerror or exc.__class__.__name__)
 
 
-def pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -55,13 +56,14 @@ def pid_alive(pid: int) -> bool:
 
 
 def remove_orphans(path: Path) -> list[Path]:
-    """Delete the temporary files of ``path`` left by writers that no longer run; return them."""
+    """Delete the temporary files (or folders) ``.<name>.<pid>.*.tmp`` of ``path`` left by writers
+    that no longer run; return them."""
     removed = []
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         pid_text = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
-        if pid_text.isdigit() and not pid_alive(int(pid_text)):
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
             try:
-                tmp.unlink()
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
                 removed.append(tmp)
             except OSError:
                 pass

@@ -67,7 +67,7 @@ def test_cifar_extraction_keeps_a_finished_copy_and_clears_a_killed_one(tmp_path
     with tarfile.open(tarball, "w:gz") as tf:
         tf.add(src, arcname="cifar10-jpeg")
     root = tmp_path / "root"
-    killed = root / f"{datasets._EXTRACTING}999999999.abc"  # no process has this pid
+    killed = root / ".cifar10-jpeg.999999999.abc.tmp"  # no process has this pid
     (killed / "cifar10-jpeg").mkdir(parents=True)
     datasets._extract_tar(tarball, root)
     assert datasets._cifar_jpeg_ready(root) and sorted(p.name for p in root.iterdir()) == ["cifar10-jpeg"]

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from hypernas.errors import DataError
-from hypernas.io import load_torch, pid_alive, temporary_beside, write_text
+from hypernas.io import load_torch, remove_orphans, temporary_beside, write_text
 
 log = logging.getLogger(__name__)
 
@@ -283,18 +283,13 @@ def _tv_cifar(root: Path, download: bool, train: bool = True):
     return CIFAR10(str(root), train=train, download=download)
 
 
-_EXTRACTING = ".cifar10-jpeg.extracting."
-
-
 def _extract_tar(tarball: Path, root: Path) -> None:
     """Extract the JPEG copy into a folder of this process's own, then move it into place. When
     another process got there first, its complete copy is kept and this one discarded."""
+    target = _cifar_jpeg_dir(root)
     root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(_EXTRACTING + "*"):  # left by an extraction that was killed
-        pid = stale.name[len(_EXTRACTING) :].split(".", 1)[0]
-        if not (pid.isdigit() and pid_alive(int(pid))):
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_EXTRACTING}{os.getpid()}.", dir=root))
+    remove_orphans(target)  # folders of an extraction that was killed
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=root))
     try:
         with tarfile.open(tarball) as tf:
             tf.extractall(tmp, filter="data")
@@ -302,7 +297,7 @@ def _extract_tar(tarball: Path, root: Path) -> None:
         if not inner.is_dir():
             raise DataError(f"{tarball} does not contain a cifar10-jpeg/ folder; re-fetch the tarball")
         try:
-            os.replace(inner, _cifar_jpeg_dir(root))
+            os.replace(inner, target)
         except OSError:
             if not _cifar_jpeg_ready(root):
                 raise
