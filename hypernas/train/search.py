@@ -137,7 +137,7 @@ def search(
     pos, wall = Position(), 0.0
     partial = None  # the interrupted epoch's order, running sums and elapsed time
     if resume:
-        ck = read_checkpoint(run_dir, device)
+        ck = read_checkpoint(run_dir)  # on the CPU: generator states must stay there; weights move on load
         ckpt = run_dir / CHECKPOINT
         restore(supernet, ck["supernet"], "supernet", ckpt)
         restore(hypernet, ck["hypernet"], "hypernetwork", ckpt)
