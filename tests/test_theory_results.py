@@ -313,3 +313,36 @@ def test_paper_scale_helpers(tiny_result, tmp_path):
     assert len(fig.axes) == 8  # A-D, normal and reduction
     # every edge of the normal cell of A is drawn (14 arrows) plus the 4 edges into c_k
     assert len(fig.axes[0].patches) == 14 + 4
+
+
+def test_run_times_name_each_machine_of_a_search_that_moved():
+    def segment(hardware, start, end, images, seconds):
+        return {
+            "commit": "c1",
+            "hardware": hardware,
+            "threads": 1,
+            "from": start,
+            "to": end,
+            "images": images,
+            "seconds": seconds,
+        }
+
+    cpu, gpu = "AMD EPYC, 1 threads", "NVIDIA H200 (CUDA)"
+    prov = {
+        "search_time_s": 9000.0,
+        "evaluation_time_s": 60.0,
+        "evaluation_compute_time_s": 60.0,
+        "hardware": cpu,
+        "commit": "c1",
+        "search_segments": [
+            segment(cpu, [0, 0], [8, 329], 220_736, 8_495.3),
+            segment(gpu, [8, 329], [24, 99], 363_520, 425.8),
+        ],
+    }
+    text = book.run_times({"provenance": prov})
+    assert "The search ran on AMD EPYC, 1 thread and NVIDIA H200 (CUDA); the evaluation on AMD EPYC" in text
+    assert "from epoch 0 step 0 to epoch 8 step 329 on AMD EPYC, 1 thread, 26 images/s" in text
+    assert "to epoch 24 step 99 on NVIDIA H200 (CUDA), 854 images/s" in text
+    one_machine = {"provenance": {**prov, "search_segments": [segment(cpu, [0, 0], [1, 0], 10, 1.0)] * 2}}
+    assert "The search ran on" not in book.run_times(one_machine)
+    assert "(1 thread)" in book.run_times(one_machine)

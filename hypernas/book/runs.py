@@ -76,9 +76,17 @@ def hardware_text(hardware: str) -> str:
 
 
 def run_times(result: dict) -> str:
-    """Search and evaluation wall times (pauses of a campaign included), hardware and commit of a result."""
+    """Search and evaluation wall times (pauses of a campaign included), hardware and commit of a result.
+
+    A search whose segments ran on other hardware than the evaluation names each machine."""
     prov = result["provenance"]
     resumed = evaluation_seconds(result) > prov["evaluation_time_s"] + 1
+    machines = search_hardware(result)
+    where = (
+        f" The search ran on {' and '.join(machines)}; the evaluation on {hardware_text(prov['hardware'])}."
+        if machines != [hardware_text(prov["hardware"])]
+        else ""
+    )
     return (
         f"Wall time: search {duration_text(prov['search_time_s'])}, evaluation "
         f"{duration_text(evaluation_seconds(result))}"
@@ -89,8 +97,17 @@ def run_times(result: dict) -> str:
             else ""
         )
         + f" on {hardware_text(prov['hardware'])} (commit `{prov['commit']}`)."
+        + where
         + (" " + segments_text(result)).rstrip()
     )
+
+
+def search_hardware(result: dict) -> list[str]:
+    """The machines the search's segments ran on, in order of first use (the result's own hardware
+    for a result without segments)."""
+    prov = result["provenance"]
+    found = [hardware_text(s["hardware"]) for s in prov.get("search_segments", []) if s.get("hardware")]
+    return list(dict.fromkeys(found)) or [hardware_text(prov["hardware"])]
 
 
 def best_accuracy(result: dict, protocol: str = "inherited") -> tuple[str, float]:
@@ -140,13 +157,25 @@ def paper_results(
 
 
 def segments_text(result: dict) -> str:
-    """Which commits ran which part of a resumed search ('' for a search run in one go)."""
+    """Which commits ran which part of a resumed search ('' for a search run in one go); when the
+    segments ran on several machines, each segment's machine and speed."""
     segments = result["provenance"].get("search_segments", [])
     if len(segments) < 2:
         return ""
+    mixed = len(search_hardware(result)) > 1  # then each segment names its machine and speed
     parts = [
         f"`{s['commit']}` from epoch {s['from'][0]} step {s['from'][1]} to epoch {s['to'][0]} step {s['to'][1]}"
-        f" ({s['threads']} thread{'s' if s['threads'] > 1 else ''})"
+        + (
+            f" on {hardware_text(s['hardware'])}"
+            + (
+                f", {s['images'] / s['seconds']:,.0f} images/s"
+                if s.get("images") and s.get("seconds")
+                else ""
+            )
+            if mixed
+            else f" ({s['threads']} thread{'s' if s['threads'] > 1 else ''})"
+        )
         for s in segments
     ]
-    return f"The search ran in {len(segments)} segments: " + "; ".join(parts) + "."
+    speeds = " (images per second of wall time, pauses included)" if mixed else ""
+    return f"The search ran in {len(segments)} segments{speeds}: " + "; ".join(parts) + "."
