@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from hypernas.space.genotype import derive
@@ -43,3 +44,14 @@ def test_resume_equals_uninterrupted(tmp_path, data_root):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_cpu_checkpoint_resumes_on_the_gpu(tmp_path, data_root):
+    """A search checkpointed on the CPU goes on on cuda: the generators' states stay on the CPU."""
+    cfg = resolve("exp1", "smoke", TINY)
+    search(cfg, tmp_path / "run", data_root, progress=False, max_epochs=1, device="cpu")
+    resumed = search(cfg, tmp_path / "run", data_root, resume=True, progress=False, device="cuda")
+    assert resumed["epochs_done"] == 3
+    hardware = [segment["hardware"] for segment in resumed["provenance"]["segments"]]
+    assert "CUDA" not in hardware[0] and "CUDA" in hardware[1], hardware
