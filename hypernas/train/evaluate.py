@@ -132,7 +132,8 @@ def retrain(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * len(train), 1))
     start_epoch, start_step, order = 0, 0, None
     if checkpoint is not None and Path(checkpoint).is_file():
-        ck = torch.load(checkpoint, map_location="cpu", weights_only=False)  # generator state stays on the CPU
+        # on the CPU: the data generator's state must stay there; the state dicts move on load
+        ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
         net.load_state_dict(ck["net"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
