@@ -162,20 +162,19 @@ def segments_text(result: dict) -> str:
     segments = result["provenance"].get("search_segments", [])
     if len(segments) < 2:
         return ""
-    mixed = len(search_hardware(result)) > 1  # then each segment names its machine and speed
+    mixed = len(search_hardware(result)) > 1
     parts = [
         f"`{s['commit']}` from epoch {s['from'][0]} step {s['from'][1]} to epoch {s['to'][0]} step {s['to'][1]}"
-        + (
-            f" on {hardware_text(s['hardware'])}"
-            + (
-                f", {s['images'] / s['seconds']:,.0f} images/s"
-                if s.get("images") and s.get("seconds")
-                else ""
-            )
-            if mixed
-            else f" ({s['threads']} thread{'s' if s['threads'] > 1 else ''})"
-        )
+        + (_machine_and_speed(s) if mixed else f" ({s['threads']} thread{'s' if s['threads'] > 1 else ''})")
         for s in segments
     ]
     speeds = " (images per second of wall time, pauses included)" if mixed else ""
     return f"The search ran in {len(segments)} segments{speeds}: " + "; ".join(parts) + "."
+
+
+def _machine_and_speed(segment: dict) -> str:
+    """' on <machine>, <n> images/s' for one search segment (the speed only where it was recorded)."""
+    text = f" on {hardware_text(segment['hardware'])}"
+    if segment.get("images") and segment.get("seconds"):
+        text += f", {segment['images'] / segment['seconds']:,.0f} images/s"
+    return text
