@@ -325,6 +325,7 @@ def test_run_times_name_each_machine_of_a_search_that_moved():
             "to": end,
             "images": images,
             "seconds": seconds,
+            "torch": "2.11.0" if "CUDA" in hardware else "2.14.1",
         }
 
     cpu, gpu = "AMD EPYC, 1 threads", "NVIDIA H200 (CUDA)"
@@ -341,8 +342,8 @@ def test_run_times_name_each_machine_of_a_search_that_moved():
     }
     text = book.run_times({"provenance": prov})
     assert "The search ran on AMD EPYC, 1 thread and NVIDIA H200 (CUDA); the evaluation on AMD EPYC" in text
-    assert "from epoch 0 step 0 to epoch 8 step 329 on AMD EPYC, 1 thread, 26 images/s" in text
-    assert "to epoch 24 step 99 on NVIDIA H200 (CUDA), 854 images/s" in text
+    assert "from epoch 0 step 0 to epoch 8 step 329 on AMD EPYC, 1 thread (torch 2.14.1), 26 images/s" in text
+    assert "to epoch 24 step 99 on NVIDIA H200 (CUDA) (torch 2.11.0), 854 images/s" in text
     one_machine = {"provenance": {**prov, "search_segments": [segment(cpu, [0, 0], [1, 0], 10, 1.0)] * 2}}
     assert "The search ran on" not in book.run_times(one_machine)
     assert "(1 thread)" in book.run_times(one_machine)

@@ -173,8 +173,11 @@ def segments_text(result: dict) -> str:
 
 
 def _machine_and_speed(segment: dict) -> str:
-    """' on <machine>, <n> images/s' for one search segment (the speed only where it was recorded)."""
+    """' on <machine> (torch <version>), <n> images/s' for one search segment (the version and
+    the speed where they were recorded)."""
     text = f" on {hardware_text(segment['hardware'])}"
+    if segment.get("torch"):
+        text += f" (torch {segment['torch']})"
     if segment.get("images") and segment.get("seconds"):
         text += f", {segment['images'] / segment['seconds']:,.0f} images/s"
     return text
