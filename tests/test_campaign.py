@@ -247,9 +247,10 @@ def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist, monkeypatch):
     import threading
 
     from hypernas import data
+    from hypernas.provenance import hardware
     from hypernas.space.genotype import Genotype
     from hypernas.train.config import resolve
-    from hypernas.train.evaluate import retrain
+    from hypernas.train.evaluate import retrain, retrain_history
     from hypernas.train.stopping import Interrupted
 
     cfg = resolve("exp1", "smoke")
@@ -263,6 +264,9 @@ def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist, monkeypatch):
     with pytest.raises(Interrupted):
         retrain(g, cfg, splits, epochs=2, stop=stop, checkpoint=ckpt)
     assert torch.load(ckpt, weights_only=False)["step"] == 1
+    earlier = retrain_history(ckpt)  # one step's time, on this machine
+    assert earlier["hardware"] == [hardware("cpu")] and 0 < earlier["seconds"] < 60
+    assert retrain_history(tmp_path / "none.pt") == {"seconds": 0.0, "hardware": []}
     monkeypatch.setattr("hypernas.train.evaluate.REPORT_EVERY_S", 0.0)
     reports = []  # where the resumed training stands, as the campaign's status reads it
     resumed_acc, resumed = retrain(

@@ -118,7 +118,11 @@ def test_evaluation_resumes_from_its_cache(tiny_result):
     run_dir = next((tmp / "runs" / "smoke").glob("exp1-*"))
     cache = json.loads((run_dir / "evaluations.json").read_text())
     n_arch_keys = len({k for k in cache if not k.startswith("inherited")})
-    assert n_arch_keys >= 2 and all(set(v) == {"accuracy", "seconds", "commit"} for v in cache.values())
+    assert n_arch_keys >= 2 and all(
+        set(v) == {"accuracy", "seconds", "commit", "hardware"} for v in cache.values()
+    )
+    assert r["provenance"]["evaluation_hardware"] == [r["provenance"]["hardware"]]  # measured here, all of it
+    assert all(v["hardware"] == [r["provenance"]["hardware"]] for v in cache.values())
     (tmp / "results" / "exp1.json").unlink()
     resumed = run_experiment("exp1", **kw)
     assert resumed["architectures"] == r["architectures"] and resumed["family_eval"] == r["family_eval"]
@@ -347,3 +351,9 @@ def test_run_times_name_each_machine_of_a_search_that_moved():
     one_machine = {"provenance": {**prov, "search_segments": [segment(cpu, [0, 0], [1, 0], 10, 1.0)] * 2}}
     assert "The search ran on" not in book.run_times(one_machine)
     assert "(1 thread)" in book.run_times(one_machine)
+    both = {"provenance": {**prov, "evaluation_hardware": [gpu, cpu]}}  # a retraining resumed on the CPU
+    assert "; the evaluation on NVIDIA H200 (CUDA) and AMD EPYC, 1 thread." in book.run_times(both)
+    moved_eval = {"provenance": {**one_machine["provenance"], "evaluation_hardware": [gpu]}}
+    assert "The search ran on AMD EPYC, 1 thread; the evaluation on NVIDIA H200 (CUDA)." in book.run_times(
+        moved_eval
+    )

@@ -25,7 +25,7 @@ from hypernas.book.runs import RESULT_FIX, read_result
 from hypernas.errors import ConfigError
 from hypernas.io import read_jsonl, read_record, write_json, write_text
 from hypernas.method import simplex
-from hypernas.provenance import provenance, utc_now
+from hypernas.provenance import hardware, provenance, utc_now
 from hypernas.space.genotype import derive
 from hypernas.space.network import describe
 from hypernas.train import evaluate as ev
@@ -202,6 +202,7 @@ def _pipeline(
     t_eval = time.perf_counter()
     run_dir = run_dir_for(cfg, runs_dir, name)
     cache = EvaluationCache(run_dir, fresh=force)
+    device_used = next(run.supernet.parameters()).device
     n_measured = 0
 
     def measure(g, s, protocol: str) -> float:
@@ -237,6 +238,8 @@ def _pipeline(
                 checkpoint_every_s=checkpoint_every_s,
                 report=lambda info: write_json(run_dir / PROGRESS, {**where, **info, "updated": utc_now()}),
             ),
+            hardware(device_used),
+            ev.retrain_history(partial),
         )
 
     archs = {}
@@ -268,7 +271,8 @@ def _pipeline(
         "config_hash": cfg.hash(),
         "config": cfg.to_dict(),
         "provenance": {
-            **provenance(next(run.supernet.parameters()).device),
+            **provenance(device_used),
+            "evaluation_hardware": cache.hardware_used(),
             "data_source": splits.source,
             # an evaluation resumed from its cache took longer than this call: count each measurement once
             "wall_time_s": round(search_time + max(eval_time, eval_compute_time), 1),

@@ -78,13 +78,13 @@ def hardware_text(hardware: str) -> str:
 def run_times(result: dict) -> str:
     """Search and evaluation wall times (pauses of a campaign included), hardware and commit of a result.
 
-    A search whose segments ran on other hardware than the evaluation names each machine."""
+    A result made on more than one machine names the machines of its search and of its evaluation."""
     prov = result["provenance"]
     resumed = evaluation_seconds(result) > prov["evaluation_time_s"] + 1
-    machines = search_hardware(result)
+    machines, evaluated_on = search_hardware(result), evaluation_hardware(result)
     where = (
-        f" The search ran on {' and '.join(machines)}; the evaluation on {hardware_text(prov['hardware'])}."
-        if machines != [hardware_text(prov["hardware"])]
+        f" The search ran on {' and '.join(machines)}; the evaluation on {' and '.join(evaluated_on)}."
+        if machines != [hardware_text(prov["hardware"])] or evaluated_on != machines
         else ""
     )
     return (
@@ -108,6 +108,14 @@ def search_hardware(result: dict) -> list[str]:
     prov = result["provenance"]
     found = [hardware_text(s["hardware"]) for s in prov.get("search_segments", []) if s.get("hardware")]
     return list(dict.fromkeys(found)) or [hardware_text(prov["hardware"])]
+
+
+def evaluation_hardware(result: dict) -> list[str]:
+    """The machines the evaluation's measurements ran on, in the order measured (the result's own
+    hardware for a result that does not record them)."""
+    prov = result["provenance"]
+    found = [hardware_text(h) for h in prov.get("evaluation_hardware", [])]
+    return found or [hardware_text(prov["hardware"])]
 
 
 def best_accuracy(result: dict, protocol: str = "inherited") -> tuple[str, float]:

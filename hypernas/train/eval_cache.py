@@ -9,6 +9,7 @@ training set) takes hours on a CPU. Each measured accuracy is written to
 * ``relaxed``: the complexity vector s, since the supernet is sampled at alpha(s).
 
 Every protocol is seeded from the run's config, so a cached value equals a recomputed one.
+Each entry also names the machines that measured it: a retraining resumed elsewhere has several.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ FILENAME = "evaluations.json"
 
 
 class EvaluationCache:
-    """Maps an evaluation key to ``{"accuracy": %, "seconds": compute time}``."""
+    """Maps an evaluation key to ``{"accuracy": %, "seconds": compute time, "commit", "hardware": [machines]}``."""
 
     def __init__(self, run_dir: str | Path, fresh: bool = False) -> None:
         self.path = Path(run_dir) / FILENAME
@@ -46,18 +47,25 @@ class EvaluationCache:
             return f"retrain|epochs={retrain_epochs}|{genotype_key}"
         return f"{protocol}|{genotype_key}"
 
-    def accuracy(self, key: str, compute: Callable[[], float]) -> float:
-        """The cached accuracy for ``key``, or ``compute()`` timed and saved at once."""
+    def accuracy(
+        self, key: str, compute: Callable[[], float], hardware: str, earlier: dict | None = None
+    ) -> float:
+        """The cached accuracy for ``key``, or ``compute()`` on ``hardware`` timed and saved at once.
+
+        ``earlier`` (``{"seconds", "hardware"}``) is the part of the measurement made before a
+        resume, by :func:`~hypernas.train.evaluate.retrain_history`; it counts in the entry."""
         self.used.add(key)
         if key in self.entries:
             log.info("reusing %s from %s", key, self.path)
             return self.entries[key]["accuracy"]
+        earlier = earlier or {"seconds": 0.0, "hardware": []}
         tic = time.perf_counter()
         acc = compute()
         self.entries[key] = {
             "accuracy": acc,
-            "seconds": round(time.perf_counter() - tic, 1),
+            "seconds": round(earlier["seconds"] + time.perf_counter() - tic, 1),
             "commit": git_commit(),
+            "hardware": list(dict.fromkeys([*earlier["hardware"], hardware])),
         }
         write_json(self.path, self.entries)
         return acc
@@ -65,3 +73,9 @@ class EvaluationCache:
     def seconds_used(self) -> float:
         """Compute time of every distinct evaluation used so far (each counted once)."""
         return round(sum(self.entries[k]["seconds"] for k in self.used), 1)
+
+    def hardware_used(self) -> list[str]:
+        """The machines of every evaluation used so far, in the order measured (where recorded)."""
+        return list(
+            dict.fromkeys(h for k, e in self.entries.items() if k in self.used for h in e.get("hardware", []))
+        )

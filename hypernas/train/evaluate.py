@@ -24,6 +24,7 @@ from hypernas import data as data_mod
 from hypernas.errors import ConfigError
 from hypernas.io import save_torch
 from hypernas.method.gumbel import gumbel_softmax
+from hypernas.provenance import hardware
 from hypernas.space.genotype import Genotype
 from hypernas.space.network import build_discrete, discrete_from_supernet, recalibrate_bn
 from hypernas.train.build import memory_format
@@ -105,7 +106,8 @@ def retrain(
 
     With ``checkpoint`` (a file path) the training state is saved there every ``checkpoint_every_s``
     seconds and resumed from it, with the same result as an uninterrupted training; the file is
-    removed at the end. When ``stop`` is set the training saves its state (if it has a checkpoint
+    removed at the end; it also keeps the training time and the machines of the segments so far
+    (:func:`retrain_history`). When ``stop`` is set the training saves its state (if it has a checkpoint
     file) and ends with :class:`~hypernas.train.stopping.Interrupted`. ``report`` receives, every
     :data:`REPORT_EVERY_S` seconds, where the training stands: epoch, epochs, step, steps_per_epoch,
     images_per_s and eta_s (the campaign's status shows them).
@@ -131,6 +133,7 @@ def retrain(
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_weights)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * len(train), 1))
     start_epoch, start_step, order = 0, 0, None
+    earlier = {"seconds": 0.0, "hardware": []}  # the segments before this one
     if checkpoint is not None and Path(checkpoint).is_file():
         # on the CPU: the data generator's state must stay there; the state dicts move on load
         ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -139,7 +142,10 @@ def retrain(
         sched.load_state_dict(ck["sched"])
         gen.set_state(ck["data_rng"])
         start_epoch, start_step, order = ck["epoch"], ck["step"], ck["order"]
+        earlier = _history(ck)
         log.info("resuming the retraining in %s at epoch %d, step %d", checkpoint, start_epoch, start_step)
+    machines = list(dict.fromkeys([*earlier["hardware"], hardware(device)]))
+    began = time.perf_counter()
 
     def save(epoch: int, step: int, epoch_order: torch.Tensor) -> None:
         if checkpoint is not None:
@@ -153,6 +159,8 @@ def retrain(
                     "epoch": epoch,
                     "step": step,
                     "order": epoch_order,
+                    "seconds": earlier["seconds"] + time.perf_counter() - began,
+                    "hardware": machines,
                 },
             )
 
@@ -207,6 +215,18 @@ def retrain(
     if checkpoint is not None and Path(checkpoint).is_file():
         Path(checkpoint).unlink()
     return acc, net
+
+
+def retrain_history(checkpoint: str | Path | None) -> dict:
+    """``{"seconds", "hardware"}`` of a partial retraining: its training time up to its last
+    checkpoint and the machines it ran on (0 and [] without a checkpoint file)."""
+    if checkpoint is None or not Path(checkpoint).is_file():
+        return {"seconds": 0.0, "hardware": []}
+    return _history(torch.load(checkpoint, map_location="cpu", weights_only=False))
+
+
+def _history(ck: dict) -> dict:
+    return {"seconds": float(ck.get("seconds", 0.0)), "hardware": list(ck.get("hardware", []))}
 
 
 def evaluate(
