@@ -310,6 +310,12 @@ def test_paper_scale_helpers(tiny_result, tmp_path):
     smoke = grid["smoke scale (exp1, exp3)"]
     assert smoke[book.HEADLINE_CLAIMS["best_c"]] == "yes in exp1, no in exp3"
     assert smoke[book.HEADLINE_CLAIMS["removes"]] in ("yes in exp1, exp3", "no in exp1, exp3")
+    close_c = copy.deepcopy(r)  # C ahead by 0.1 point: a lead the test set allows by chance
+    others = [a["test_accuracy"]["inherited"] for n, a in close_c["architectures"].items() if n != "C"]
+    close_c["architectures"]["C"]["test_accuracy"]["inherited"] = max(others) + 0.1
+    assert book.c_lead_within_chance(close_c) and not book.c_lead_within_chance(best_c)
+    mixed = book.verdict_grid({"smoke scale": {"exp1": best_c, "exp2": close_c}})["smoke scale (exp1, exp2)"]
+    assert mixed[book.HEADLINE_CLAIMS["best_c"]] == "yes in exp1, exp2 (a lead within chance in exp2)"
     alone = book.verdict_grid({"smoke scale": {"exp1": r}})["smoke scale (exp1)"]
     assert alone[book.HEADLINE_CLAIMS["removes"]] == ("yes" if max(b, c, d) <= 2 else "no")
 
@@ -353,6 +359,7 @@ def test_run_times_name_each_machine_of_a_search_that_moved():
     assert "(1 thread)" in book.run_times(one_machine)
     both = {"provenance": {**prov, "evaluation_hardware": [gpu, cpu]}}  # a retraining resumed on the CPU
     assert "; the evaluation on NVIDIA H200 (CUDA) and AMD EPYC, 1 thread." in book.run_times(both)
+    assert "evaluation 60 s (commit `c1`). The search ran on" in book.run_times(both)  # no single machine
     moved_eval = {"provenance": {**one_machine["provenance"], "evaluation_hardware": [gpu]}}
     assert "The search ran on AMD EPYC, 1 thread; the evaluation on NVIDIA H200 (CUDA)." in book.run_times(
         moved_eval

@@ -278,6 +278,24 @@ def c_margin_text(result: dict) -> str:
     )
 
 
+def c_lead_within_chance(result: dict) -> bool:
+    """True when C is the most accurate of A-D with inherited weights, but by less than the gap
+    the test set's size allows by chance (:func:`chance_gap`)."""
+    accs = {n: a["test_accuracy"]["inherited"] for n, a in result["architectures"].items()}
+    rival = max((n for n in accs if n != "C"), key=accs.get)
+    gap = accs["C"] - accs[rival]
+    return 0 <= gap < chance_gap(accs["C"], accs[rival], result["provenance"]["test_images"])
+
+
+def _best_c_text(flags: dict[str, bool], results: dict[str, dict]) -> str:
+    """:func:`_by_experiment` of the best-C flags, saying where C leads only within chance."""
+    close = [e for e, r in results.items() if c_lead_within_chance(r)]
+    if not close:
+        return _by_experiment(flags)
+    where = "" if len(results) == 1 else f" in {', '.join(close)}"
+    return _by_experiment(flags) + f" (a lead within chance{where})"
+
+
 HEADLINE_CLAIMS = {
     "removes": "Raising a penalty removes its operation",
     "best_c": "The pool penalty (C) gives the most accurate model",
@@ -305,16 +323,18 @@ def headline_flags(results: dict[str, dict]) -> dict[str, dict[str, bool]]:
 
 def verdict_grid(scales: dict[str, dict[str, dict]]) -> pd.DataFrame:
     """Whether each headline claim holds, one column per scale, headed by the scale's label and its
-    experiments: "yes", "no", or "yes in exp1, no in exp2" where the experiments disagree; "not
-    finished" for a scale without results."""
+    experiments: "yes", "no", or "yes in exp1, no in exp2" where the experiments disagree (a C that
+    leads by less than chance is named); "not finished" for a scale without results."""
     columns = {}
     for label, results in scales.items():
         if not results:
             columns[f"{label} (no run finished)"] = {key: "not finished" for key in HEADLINE_CLAIMS}
             continue
         flags = headline_flags(results)
+        texts = {key: _by_experiment(flags[key]) for key in HEADLINE_CLAIMS}
+        texts["best_c"] = _best_c_text(flags["best_c"], results)
         columns[f"{label} ({', '.join(results)})"] = {
-            key: _by_experiment(flags[key]).replace("**", "") for key in HEADLINE_CLAIMS
+            key: text.replace("**", "") for key, text in texts.items()
         }
     return (
         pd.DataFrame(columns, index=list(HEADLINE_CLAIMS)).rename(index=HEADLINE_CLAIMS).rename_axis("claim")
@@ -345,7 +365,7 @@ def headline(scales: dict[str, dict[str, dict]]) -> str:
             f"*{HEADLINE_CLAIMS['removes']}* (at most 2 of 28 edges left): {_by_experiment(flags['removes'])}. "
             f"Edges left on convolution at B, pooling at C, identity at D: {left}.",
             f"*{HEADLINE_CLAIMS['best_c']}* (judged with inherited weights): "
-            f"{_by_experiment(flags['best_c'])}. Most accurate: "
+            f"{_best_c_text(flags['best_c'], results)}. Most accurate: "
             + "; ".join(f"{e}: {_most_accurate(r)} ({c_margin_text(r)})" for e, r in results.items())
             + ".",
             f"*{HEADLINE_CLAIMS['smallest_b']}*: {_by_experiment(flags['smallest_b'])}. Smallest: "

@@ -96,7 +96,11 @@ def run_times(result: dict) -> str:
             if resumed
             else ""
         )
-        + f" on {hardware_text(prov['hardware'])} (commit `{prov['commit']}`)."
+        + (
+            f" (commit `{prov['commit']}`)."
+            if where
+            else f" on {hardware_text(prov['hardware'])} (commit `{prov['commit']}`)."
+        )
         + where
         + (" " + segments_text(result)).rstrip()
     )
