@@ -310,12 +310,16 @@ def test_paper_scale_helpers(tiny_result, tmp_path):
     smoke = grid["smoke scale (exp1, exp3)"]
     assert smoke[book.HEADLINE_CLAIMS["best_c"]] == "yes in exp1, no in exp3"
     assert smoke[book.HEADLINE_CLAIMS["removes"]] in ("yes in exp1, exp3", "no in exp1, exp3")
-    close_c = copy.deepcopy(r)  # C ahead by 0.1 point: a lead the test set allows by chance
-    others = [a["test_accuracy"]["inherited"] for n, a in close_c["architectures"].items() if n != "C"]
+    close_c, behind_c = copy.deepcopy(r), copy.deepcopy(r)  # C 0.1 point ahead / behind: chance
+    others = [a["test_accuracy"]["inherited"] for n, a in r["architectures"].items() if n != "C"]
     close_c["architectures"]["C"]["test_accuracy"]["inherited"] = max(others) + 0.1
-    assert book.c_lead_within_chance(close_c) and not book.c_lead_within_chance(best_c)
-    mixed = book.verdict_grid({"smoke scale": {"exp1": best_c, "exp2": close_c}})["smoke scale (exp1, exp2)"]
-    assert mixed[book.HEADLINE_CLAIMS["best_c"]] == "yes in exp1, exp2 (a lead within chance in exp2)"
+    behind_c["architectures"]["C"]["test_accuracy"]["inherited"] = max(others) - 0.1
+    assert book.c_gap_within_chance(close_c) and book.c_gap_within_chance(behind_c)
+    assert not book.c_gap_within_chance(best_c) and not book.c_gap_within_chance(worst_c)
+    mixed = book.verdict_grid({"smoke scale": {"exp1": best_c, "exp2": close_c, "exp3": behind_c}})
+    assert mixed["smoke scale (exp1, exp2, exp3)"][book.HEADLINE_CLAIMS["best_c"]] == (
+        "yes in exp1, exp2, no in exp3 (the gap is within chance in exp2, exp3)"
+    )
     alone = book.verdict_grid({"smoke scale": {"exp1": r}})["smoke scale (exp1)"]
     assert alone[book.HEADLINE_CLAIMS["removes"]] == ("yes" if max(b, c, d) <= 2 else "no")
 

@@ -7,7 +7,7 @@ the upgrade of results written by earlier code (``upgrade``)."""
 
 from hypernas.book.claims import (
     HEADLINE_CLAIMS,
-    c_lead_within_chance,
+    c_gap_within_chance,
     chance_text,
     claim_verdicts,
     collapses_onto_identity,
@@ -76,7 +76,7 @@ __all__ = [
     "SETTING_TITLES",
     "accuracy_table",
     "best_accuracy",
-    "c_lead_within_chance",
+    "c_gap_within_chance",
     "chance_text",
     "claim_verdicts",
     "collapse_text",

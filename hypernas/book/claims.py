@@ -278,22 +278,22 @@ def c_margin_text(result: dict) -> str:
     )
 
 
-def c_lead_within_chance(result: dict) -> bool:
-    """True when C is the most accurate of A-D with inherited weights, but by less than the gap
-    the test set's size allows by chance (:func:`chance_gap`)."""
+def c_gap_within_chance(result: dict) -> bool:
+    """True when C and the best of A, B, D (inherited weights) differ by less than the gap the test
+    set's size allows by chance (:func:`chance_gap`): C's lead, or its lag, decides nothing."""
     accs = {n: a["test_accuracy"]["inherited"] for n, a in result["architectures"].items()}
     rival = max((n for n in accs if n != "C"), key=accs.get)
     gap = accs["C"] - accs[rival]
-    return 0 <= gap < chance_gap(accs["C"], accs[rival], result["provenance"]["test_images"])
+    return abs(gap) < chance_gap(accs["C"], accs[rival], result["provenance"]["test_images"])
 
 
 def _best_c_text(flags: dict[str, bool], results: dict[str, dict]) -> str:
-    """:func:`_by_experiment` of the best-C flags, saying where C leads only within chance."""
-    close = [e for e, r in results.items() if c_lead_within_chance(r)]
+    """:func:`_by_experiment` of the best-C flags, saying where C's lead or lag is within chance."""
+    close = [e for e, r in results.items() if c_gap_within_chance(r)]
     if not close:
         return _by_experiment(flags)
     where = "" if len(results) == 1 else f" in {', '.join(close)}"
-    return _by_experiment(flags) + f" (a lead within chance{where})"
+    return _by_experiment(flags) + f" (the gap is within chance{where})"
 
 
 HEADLINE_CLAIMS = {
@@ -324,7 +324,7 @@ def headline_flags(results: dict[str, dict]) -> dict[str, dict[str, bool]]:
 def verdict_grid(scales: dict[str, dict[str, dict]]) -> pd.DataFrame:
     """Whether each headline claim holds, one column per scale, headed by the scale's label and its
     experiments: "yes", "no", or "yes in exp1, no in exp2" where the experiments disagree (a C that
-    leads by less than chance is named); "not finished" for a scale without results."""
+    leads or trails by less than chance is named); "not finished" for a scale without results."""
     columns = {}
     for label, results in scales.items():
         if not results:
