@@ -264,27 +264,30 @@ def chance_text(result: dict) -> str:
     )
 
 
+def _c_gap(result: dict) -> tuple[str, float, float]:
+    """(rival, gap, chance): the best of A, B, D with inherited weights, C's accuracy minus the
+    rival's in points, and the gap the test set's size allows by chance (:func:`chance_gap`)."""
+    accs = {n: a["test_accuracy"]["inherited"] for n, a in result["architectures"].items()}
+    rival = max((n for n in accs if n != "C"), key=accs.get)
+    noise = chance_gap(accs["C"], accs[rival], result["provenance"]["test_images"])
+    return rival, accs["C"] - accs[rival], noise
+
+
 def c_margin_text(result: dict) -> str:
     """How far C leads or trails the best of A, B, D with inherited weights, against the gap that the
     test set's size allows by chance (:func:`chance_gap`)."""
-    accs = {n: a["test_accuracy"]["inherited"] for n, a in result["architectures"].items()}
-    n_test = result["provenance"]["test_images"]
-    rival = max((n for n in accs if n != "C"), key=accs.get)
-    gap = accs["C"] - accs[rival]
-    noise = chance_gap(accs["C"], accs[rival], n_test)
+    rival, gap, noise = _c_gap(result)
     return (
         f"C {'leads' if gap >= 0 else 'trails'} {rival} by {abs(gap):.2f} points with inherited "
-        f"weights; chance on {n_test:,} test images allows ±{noise:.2f}"
+        f"weights; chance on {result['provenance']['test_images']:,} test images allows ±{noise:.2f}"
     )
 
 
 def c_gap_within_chance(result: dict) -> bool:
     """True when C and the best of A, B, D (inherited weights) differ by less than the gap the test
     set's size allows by chance (:func:`chance_gap`): C's lead, or its lag, decides nothing."""
-    accs = {n: a["test_accuracy"]["inherited"] for n, a in result["architectures"].items()}
-    rival = max((n for n in accs if n != "C"), key=accs.get)
-    gap = accs["C"] - accs[rival]
-    return abs(gap) < chance_gap(accs["C"], accs[rival], result["provenance"]["test_images"])
+    _, gap, noise = _c_gap(result)
+    return abs(gap) < noise
 
 
 def _best_c_text(flags: dict[str, bool], results: dict[str, dict]) -> str:
