@@ -200,8 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("start", "status", "stop", "run", "work"),
         help="start | status | stop (run and work are the supervisor's and workers' own)",
     )
-    q.add_argument("experiment", nargs="?", help=argparse.SUPPRESS)
-    q.add_argument("setting", nargs="?", help=argparse.SUPPRESS)
+    q.add_argument("work_item", nargs="?", help=argparse.SUPPRESS)
     q.add_argument("--profile", default="paper", help="profile of every run (default paper)")
     q.add_argument("--runs-dir", default="runs", help="checkpoints and logs (default runs)")
     q.add_argument("--results-dir", default=None, help="result JSON files (default results/<profile>)")
@@ -218,9 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--item",
         action="append",
-        metavar="EXPERIMENT:SETTING",
-        help="queue item (repeatable; default: exp1 printed and rebalanced, exp3, exp2 rebalanced, "
-        "exp3, exp2 printed); settings: printed, rebalanced",
+        metavar="EXPERIMENT:SETTING[:seedN|:baselines]",
+        help="queue item (repeatable; default: the paper's queue, `hypernas campaign status` lists it); "
+        "settings: printed, rebalanced; seedN: another seed; baselines: the baseline study",
     )
     q.add_argument(
         "--wait", type=float, default=900.0, help="stop: seconds to wait for the workers (default 900)"
@@ -382,14 +381,9 @@ def cmd_export(args) -> int:
 
 def cmd_campaign(args) -> int:
     from hypernas.book import campaign
+    from hypernas.book.campaign_items import QueueItem
 
-    queue = None
-    if args.item:
-        queue = []
-        for item in args.item:
-            if ":" not in item:
-                raise ConfigError(f"--item expects EXPERIMENT:SETTING (e.g. exp1:printed), got {item!r}")
-            queue.append(item.split(":", 1))
+    queue = list(args.item) if args.item else None
     cc = campaign.CampaignConfig(
         profile=args.profile,
         runs_dir=args.runs_dir,
@@ -405,9 +399,9 @@ def cmd_campaign(args) -> int:
     if args.action == "run":
         return campaign.supervise(cc)
     if args.action == "work":
-        if not (args.experiment and args.setting):
-            raise ConfigError("campaign work needs an experiment and a setting")
-        return campaign.work(cc, args.experiment, args.setting)
+        if not args.work_item:
+            raise ConfigError("campaign work needs a queue item")
+        return campaign.work(cc, QueueItem.parse(args.work_item))
     if args.action == "start":
         st = campaign.start(cc)
         verb = "already running" if st["already_running"] else "started"

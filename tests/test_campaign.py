@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from hypernas import provenance
+from hypernas.book.campaign_items import QueueItem
 from hypernas.train.run import load_run
 
 SMALL = [
@@ -161,7 +162,8 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
         workers=1,
         queue=[["exp1", "rebalanced"]],
     )
-    cfg = campaign.item_config("exp1", "rebalanced", "smoke")
+    item = QueueItem("exp1", "rebalanced")
+    cfg = campaign.item_config(item, "smoke")
     home = runs / "smoke"
     old = home / "exp1-rebalanced-0123456789ab"
     search(cfg, old, data_root, progress=False, max_epochs=1)  # one of two epochs, under an earlier name
@@ -184,12 +186,12 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
         old.is_dir() and campaign_status.status(cc)["runs"][0]["epoch"] == 1
     )  # status finds it under its old name
     notes = campaign.adopt_earlier(cc)
-    new = campaign.run_dir(cc, "exp1", "rebalanced")
+    new = campaign.run_dir(cc, item)
     assert len(notes) == 1 and not old.exists() and new.is_dir() and other.is_dir()
     assert json.loads((new / "config.json").read_text())["config_hash"] == cfg.hash() == new.name[-12:]
 
     common = ["--profile", "smoke", "--runs-dir", str(runs), "--results-dir", str(results), "--workers", "1"]
-    proc = hypernas("campaign", "work", "exp1", "rebalanced", *common, data_root=data_root)
+    proc = hypernas("campaign", "work", "exp1:rebalanced", *common, data_root=data_root)
     _, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err[-2000:]
     path = results / "exp1-rebalanced.json"
@@ -203,8 +205,8 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
         "provenance": {**result["provenance"], "data_source": "Fashion-MNIST (offline IDX copy from /x/y)"},
     }
     path.write_text(json.dumps(earlier))
-    assert not campaign.is_done(cc, "exp1", "rebalanced")
-    assert len(campaign.adopt_earlier(cc)) == 1 and campaign.is_done(cc, "exp1", "rebalanced")
+    assert not campaign.is_done(cc, item)
+    assert len(campaign.adopt_earlier(cc)) == 1 and campaign.is_done(cc, item)
     upgraded = json.loads(path.read_text())
     assert upgraded["provenance"]["data_source"] == "Fashion-MNIST (offline IDX copy)"
     assert upgraded["architectures"] == result["architectures"] and upgraded["config"] == result["config"]
@@ -214,6 +216,8 @@ def test_campaign_refuses_bad_input(tmp_path, data_root):
     for args, words in (
         (["--item", "exp1:fast"], "unknown setting"),
         (["--item", "exp1"], "EXPERIMENT:SETTING"),
+        (["--item", "exp1:printed:seedx"], "seedN or baselines"),
+        (["--item", "exp9:printed"], "unknown experiment"),
         (["--workers", "0"], ">= 1"),
         (["--item", "exp1:printed", "--item", "exp1:printed"], "twice"),
         (["--device", "tpu9"], "unknown device"),
@@ -353,3 +357,21 @@ def test_status_names_a_failed_workers_error(tmp_path):
         st = status(cc)
     assert st["runs"][0]["state"] == "failed"
     assert "worker exited with status 2: hypernas: error: loss became NaN" in format_status(st)
+
+
+def test_queue_items_name_their_results_and_differ_only_by_seed():
+    """An item's spec reads back, names its result, and a seed changes the search config, not its split."""
+    items = [
+        QueueItem.parse(t) for t in ("exp1:rebalanced", "exp1:rebalanced:seed2", "exp1:rebalanced:baselines")
+    ]
+    assert [i.name for i in items] == [
+        "exp1-rebalanced",
+        "exp1-rebalanced-seed2",
+        "exp1-rebalanced-baselines",
+    ]
+    assert [QueueItem.parse(i.spec()) for i in items] == items
+    a, b = items[0].config("paper"), items[1].config("paper")
+    assert (a.seed, b.seed) == (0, 2) and a.hash() != b.hash()
+    assert {k: v for k, v in a.to_dict().items() if k != "seed"} == {
+        k: v for k, v in b.to_dict().items() if k != "seed"
+    }

@@ -29,25 +29,32 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hypernas.book.campaign_items import QueueItem
 from hypernas.book.runs import RESULT_FIX
 from hypernas.errors import ConfigError, HyperNASError
 from hypernas.io import finite, read_record, write_json
 from hypernas.provenance import utc_now
 from hypernas.train.checkpoint import adopt_run_dir
-from hypernas.train.config import PRESETS, SETTINGS, SearchConfig, resolve, result_name
+from hypernas.train.config import PRESETS, SearchConfig
 from hypernas.train.stopping import EXIT_STOPPED, stop_on_sigterm
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the hypernas package this module belongs to
 log = logging.getLogger(__name__)
 
-# The queue of issue order: the paper as printed and the rebalanced objective, exp1 first.
-QUEUE: tuple[tuple[str, str], ...] = (
-    ("exp1", "printed"),
-    ("exp1", "rebalanced"),
-    ("exp3", "rebalanced"),
-    ("exp2", "rebalanced"),
-    ("exp3", "printed"),
-    ("exp2", "printed"),
+# The queue in the order of the issues: the paper as printed and the rebalanced objective (seed 0),
+# then the seeds and the baseline study of exp1 (b), the seeds of exp1 (a), then exp3 and exp2 (a).
+QUEUE: tuple[str, ...] = (
+    "exp1:printed",
+    "exp1:rebalanced",
+    "exp3:rebalanced",
+    "exp2:rebalanced",
+    "exp1:rebalanced:seed1",
+    "exp1:rebalanced:seed2",
+    "exp1:rebalanced:baselines",
+    "exp1:printed:seed1",
+    "exp1:printed:seed2",
+    "exp3:printed",
+    "exp2:printed",
 )
 STATE_FILE = "campaign.json"
 PREPARING = "preparing data"  # the supervisor's first state: finding and unpacking the datasets
@@ -64,9 +71,10 @@ class CampaignConfig:
     threads: int = 1
     checkpoint_every_s: float = 300.0
     device: str | None = None  # cpu, cuda, cuda:N; None: cuda when available, else cpu
-    queue: list[list[str]] = field(default_factory=lambda: [list(item) for item in QUEUE])
+    queue: list[str] = field(default_factory=lambda: list(QUEUE))  # QueueItem specs
 
     def __post_init__(self) -> None:
+        self.queue = [QueueItem.parse(item).spec() for item in self.queue]  # one-line errors; lists too
         if self.results_dir is None:
             self.results_dir = str(Path("results") / self.profile)
         if self.workers < 1 or self.threads < 1:
@@ -82,9 +90,7 @@ class CampaignConfig:
             from hypernas.train.build import torch_device
 
             torch_device(self.device)
-        for experiment, setting in self.queue:
-            result_name(experiment, setting)  # a one-line error for an unknown setting
-        dirs = [run_dir(self, experiment, setting) for experiment, setting in self.queue]
+        dirs = [run_dir(self, item) for item in self.items]
         if len(set(dirs)) < len(dirs):
             raise ConfigError("the queue names one run twice (same experiment and config); remove the repeat")
 
@@ -92,31 +98,42 @@ class CampaignConfig:
     def home(self) -> Path:
         return Path(self.runs_dir) / self.profile
 
+    @property
+    def items(self) -> list[QueueItem]:
+        return [QueueItem.parse(spec) for spec in self.queue]
+
     def names(self) -> list[str]:
-        return [result_name(e, s) for e, s in self.queue]
+        return [item.name for item in self.items]
 
 
-def item_config(experiment: str, setting: str, profile: str):
-    return resolve(experiment, profile, SETTINGS[setting])
+def item_config(item: QueueItem, profile: str) -> SearchConfig:
+    """The config of the item's (main) search."""
+    return item.config(profile)
 
 
-def is_done(cc: CampaignConfig, experiment: str, setting: str) -> bool:
+def item_hash(item: QueueItem, profile: str) -> str:
+    """The hash a finished result of ``item`` records: its search config's, or its baseline study's."""
+    if item.study == "baselines":
+        from hypernas.book.baselines import study_config
+
+        return study_config(item.config(profile)).hash()
+    return item.config(profile).hash()
+
+
+def is_done(cc: CampaignConfig, item: QueueItem) -> bool:
     """True when the item's result exists and was made with its current config."""
-    path = Path(cc.results_dir) / f"{result_name(experiment, setting)}.json"
+    path = Path(cc.results_dir) / f"{item.name}.json"
     if not path.is_file():
         return False
     try:
-        return (
-            read_record(path, "result", RESULT_FIX).get("config_hash")
-            == item_config(experiment, setting, cc.profile).hash()
-        )
+        return read_record(path, "result", RESULT_FIX).get("config_hash") == item_hash(item, cc.profile)
     except ValueError:
         return False
 
 
-def run_dir(cc: CampaignConfig, experiment: str, setting: str) -> Path:
-    cfg = item_config(experiment, setting, cc.profile)
-    return Path(cc.runs_dir) / cc.profile / f"{result_name(experiment, setting)}-{cfg.hash()}"
+def run_dir(cc: CampaignConfig, item: QueueItem) -> Path:
+    """Where the item keeps its checkpoints: ``runs/<profile>/<name>-<hash>``."""
+    return Path(cc.runs_dir) / cc.profile / f"{item.name}-{item_hash(item, cc.profile)}"
 
 
 def adopt_earlier(cc: CampaignConfig) -> list[str]:
@@ -132,13 +149,15 @@ def adopt_earlier(cc: CampaignConfig) -> list[str]:
     from hypernas.book.upgrade import upgrade_result
 
     notes = []
-    for experiment, setting in cc.queue:
-        cfg = item_config(experiment, setting, cc.profile)
-        new_dir = run_dir(cc, experiment, setting)
+    for item in cc.items:
+        if item.study != "experiment":
+            continue
+        cfg = item_config(item, cc.profile)
+        new_dir = run_dir(cc, item)
         old_dir = adopt_run_dir(new_dir, cfg)
         if old_dir is not None:
             notes.append(f"renamed {old_dir} to {new_dir.name} (same config, hash of earlier code)")
-        path = Path(cc.results_dir) / f"{result_name(experiment, setting)}.json"
+        path = Path(cc.results_dir) / f"{item.name}.json"
         result = read_json_or_none(path)
         if result is None or result.get("config_hash") == cfg.hash() or "config" not in result:
             continue
@@ -235,8 +254,8 @@ def _cli_args(cc: CampaignConfig) -> list[str]:
         str(cc.checkpoint_every_s),
         *(["--device", cc.device] if cc.device else []),
     ]
-    for experiment, setting in cc.queue:
-        args += ["--item", f"{experiment}:{setting}"]
+    for spec in cc.queue:
+        args += ["--item", spec]
     return args
 
 
@@ -325,7 +344,7 @@ def supervise(cc: CampaignConfig) -> int:
     items = state["items"]
     with stop_on_sigterm((signal.SIGTERM, signal.SIGINT)) as stop_event:
         try:  # unpack each dataset once, before the workers race for it
-            for name in sorted({PRESETS[e]["dataset"] for e, _ in cc.queue}):
+            for name in sorted({PRESETS[item.experiment]["dataset"] for item in cc.items}):
                 data_mod.load(name)
         except HyperNASError as exc:
             state.update(state="failed", error=str(exc), ended=utc_now())
@@ -333,23 +352,16 @@ def supervise(cc: CampaignConfig) -> int:
             raise
         state["state"] = "running"
         write_json(home / STATE_FILE, state)
-        pending = [(e, s) for e, s in cc.queue if not is_done(cc, e, s)]
-        for e, s in cc.queue:
-            items[result_name(e, s)] = {"state": "done" if (e, s) not in pending else "waiting"}
+        pending = [item for item in cc.items if not is_done(cc, item)]
+        for item in cc.items:
+            items[item.name] = {"state": "done" if item not in pending else "waiting"}
         running: dict[str, subprocess.Popen] = {}
         forwarded = False
         while pending or running:
             while pending and len(running) < cc.workers and not stop_event.is_set():
-                experiment, setting = pending.pop(0)
-                name = result_name(experiment, setting)
-                cmd = [
-                    *_python_with(_PACKAGE_DIR.parent),
-                    "campaign",
-                    "work",
-                    experiment,
-                    setting,
-                    *_cli_args(cc),
-                ]
+                item = pending.pop(0)
+                name = item.name
+                cmd = [*_python_with(_PACKAGE_DIR.parent), "campaign", "work", item.spec(), *_cli_args(cc)]
                 with open(home / "logs" / f"{name}.log", "ab") as logf:
                     running[name] = subprocess.Popen(
                         cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT
@@ -379,8 +391,9 @@ def supervise(cc: CampaignConfig) -> int:
     return 0
 
 
-def work(cc: CampaignConfig, experiment: str, setting: str) -> int:
-    """One queue item to its result: search (resumed where it stands), evaluation, result JSON."""
+def work(cc: CampaignConfig, item: QueueItem) -> int:
+    """One queue item to its result: search (resumed where it stands), evaluation, result JSON; or,
+    for a baseline study, its searches and evaluations (:mod:`hypernas.book.baselines`)."""
     import torch
 
     from hypernas.book.experiment import run_experiment
@@ -388,8 +401,11 @@ def work(cc: CampaignConfig, experiment: str, setting: str) -> int:
     from hypernas.train.stopping import Interrupted
 
     threads = cc.threads
-    ckpt_dir = run_dir(cc, experiment, setting)
-    adopt_run_dir(ckpt_dir, item_config(experiment, setting, cc.profile))  # before reading its threads
+    ckpt_dir = run_dir(cc, item)
+    if item.study == "experiment":
+        adopt_run_dir(ckpt_dir, item_config(item, cc.profile))  # before reading its threads
+    else:  # a study keeps the thread count of its main search
+        ckpt_dir = run_dir(cc, QueueItem(item.experiment, item.setting, item.seed))
     if (ckpt_dir / CHECKPOINT).is_file():
         segments = read_checkpoint(ckpt_dir).get("segments") or [{}]
         threads = segments[0].get("threads", threads)
@@ -401,29 +417,47 @@ def work(cc: CampaignConfig, experiment: str, setting: str) -> int:
                 threads,
             )
     torch.set_num_threads(threads)
-    name = result_name(experiment, setting)
+    name = item.name
     log.info(
-        "%s: %s, setting %s, %d thread(s), commit %s",
+        "%s: %s, %d thread(s), commit %s",
         name,
-        experiment,
-        setting,
+        item.spec(),
         threads,
         os.environ.get("HYPERNAS_COMMIT", "unknown"),
     )
     with stop_on_sigterm() as stop_event:
         try:
-            result = run_experiment(
-                experiment,
-                cc.profile,
-                results_dir=cc.results_dir,
-                runs_dir=cc.runs_dir,
-                overrides=SETTINGS[setting],
-                name=name,
-                progress=False,
-                stop=stop_event,
-                checkpoint_every_s=cc.checkpoint_every_s,
-                device=cc.device,
-            )
+            if item.study == "baselines":
+                from hypernas.book.baselines import run_baseline_study
+
+                result = run_baseline_study(
+                    item.experiment,
+                    cc.profile,
+                    seed=item.seed,
+                    overrides=item.overrides,
+                    name=name,
+                    main_name=QueueItem(item.experiment, item.setting, item.seed).name,
+                    results_dir=cc.results_dir,
+                    runs_dir=cc.runs_dir,
+                    progress=False,
+                    stop=stop_event,
+                    checkpoint_every_s=cc.checkpoint_every_s,
+                    device=cc.device,
+                )
+            else:
+                result = run_experiment(
+                    item.experiment,
+                    cc.profile,
+                    seed=item.seed,
+                    results_dir=cc.results_dir,
+                    runs_dir=cc.runs_dir,
+                    overrides=item.overrides,
+                    name=name,
+                    progress=False,
+                    stop=stop_event,
+                    checkpoint_every_s=cc.checkpoint_every_s,
+                    device=cc.device,
+                )
         except Interrupted as exc:
             log.info("%s: %s", name, exc)
             return EXIT_STOPPED

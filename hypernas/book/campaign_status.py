@@ -17,7 +17,6 @@ from hypernas.book.campaign import (
 from hypernas.book.runs import RESULT_FIX
 from hypernas.io import read_record
 from hypernas.train.checkpoint import earlier_run_dir
-from hypernas.train.config import result_name
 
 
 def status(cc: CampaignConfig) -> dict:
@@ -25,15 +24,29 @@ def status(cc: CampaignConfig) -> dict:
     state = read_state(cc) or {}
     alive = supervisor_alive(state)
     rows = []
-    for experiment, setting in cc.queue:
-        name = result_name(experiment, setting)
-        row = {"name": name, "experiment": experiment, "setting": setting}
+    for queued in cc.items:
+        name = queued.name
+        row = {
+            "name": name,
+            "experiment": queued.experiment,
+            "setting": queued.setting,
+            "item": queued.spec(),
+        }
         item = state.get("items", {}).get(name, {})
-        rd = run_dir(cc, experiment, setting)
-        if not rd.exists():  # a run that earlier code named by another hash, until start renames it
-            rd = earlier_run_dir(rd, item_config(experiment, setting, cc.profile)) or rd
+        rd = run_dir(cc, queued)
+        if (
+            not rd.exists() and queued.study == "experiment"
+        ):  # named by earlier code's hash, until start renames it
+            rd = earlier_run_dir(rd, item_config(queued, cc.profile)) or rd
         progress = read_json_or_none(rd / "progress.json")
-        if is_done(cc, experiment, setting):
+        if progress is not None and progress.get("run"):  # a study: where its current search stands
+            inner = read_json_or_none(Path(progress["run"]) / "progress.json") or {}
+            progress = {
+                **inner,
+                **{k: v for k, v in progress.items() if k != "state"},
+                "state": progress["state"],
+            }
+        if is_done(cc, queued):
             res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
             row.update(state="done", wall_time_s=res["provenance"].get("wall_time_s"))
         elif progress is None:
@@ -89,7 +102,7 @@ def format_status(st: dict) -> str:
         if sup["pid"]
         else "campaign: never started"
     )
-    lines = [head, f"{'run':22}{'state':12}{'epoch':>9}{'step':>11}{'images/s':>10}{'ETA':>9}  note"]
+    lines = [head, f"{'run':30}{'state':12}{'epoch':>9}{'step':>11}{'images/s':>10}{'ETA':>9}  note"]
     for r in st["runs"]:
         epoch = f"{r['epoch']}/{r['epochs']}" if r.get("epochs") else ""
         step = f"{r['step']}/{r['steps_per_epoch']}" if r.get("steps_per_epoch") else ""
@@ -102,7 +115,7 @@ def format_status(st: dict) -> str:
             note = f"measurement {r['measured']}: {r['measurement']}"
         elif r["state"] == "failed":
             note = f"worker exited with status {r.get('exit_code')}: {r.get('error') or 'see its log'}"
-        lines.append(f"{r['name']:22}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
+        lines.append(f"{r['name']:30}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
     if any(r["state"] in ("searching", "evaluating") for r in st["runs"]):
         lines.append(
             "(epoch, step, images/s and ETA: of the search, or of the retraining under way in an evaluation)"
