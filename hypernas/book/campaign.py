@@ -34,7 +34,7 @@ from hypernas.book.runs import RESULT_FIX
 from hypernas.errors import ConfigError, HyperNASError
 from hypernas.io import finite, read_record, write_json
 from hypernas.provenance import utc_now
-from hypernas.train.checkpoint import adopt_run_dir
+from hypernas.train.checkpoint import SUMMARY, adopt_run_dir
 from hypernas.train.config import PRESETS, SearchConfig
 from hypernas.train.stopping import EXIT_STOPPED, stop_on_sigterm
 
@@ -50,6 +50,11 @@ QUEUE: tuple[str, ...] = (
     "exp2:rebalanced",
     "exp1:rebalanced:seed1",
     "exp1:rebalanced:seed2",
+    "exp1:rebalanced:search",
+    "exp1:rebalanced:separateA",
+    "exp1:rebalanced:separateB",
+    "exp1:rebalanced:separateC",
+    "exp1:rebalanced:separateD",
     "exp1:rebalanced:baselines",
     "exp1:printed:seed1",
     "exp1:printed:seed2",
@@ -90,9 +95,9 @@ class CampaignConfig:
             from hypernas.train.build import torch_device
 
             torch_device(self.device)
-        dirs = [run_dir(self, item) for item in self.items]
-        if len(set(dirs)) < len(dirs):
-            raise ConfigError("the queue names one run twice (same experiment and config); remove the repeat")
+        names = self.names()
+        if len(set(names)) < len(names):
+            raise ConfigError("the queue names one item twice; remove the repeat")
 
     @property
     def home(self) -> Path:
@@ -121,7 +126,10 @@ def item_hash(item: QueueItem, profile: str) -> str:
 
 
 def is_done(cc: CampaignConfig, item: QueueItem) -> bool:
-    """True when the item's result exists and was made with its current config."""
+    """True when the item's result exists and was made with its current config (a search alone: when
+    its run directory holds the finished search's summary)."""
+    if item.study in ("search", "separate"):
+        return (run_dir(cc, item) / SUMMARY).is_file()
     path = Path(cc.results_dir) / f"{item.name}.json"
     if not path.is_file():
         return False
@@ -132,8 +140,22 @@ def is_done(cc: CampaignConfig, item: QueueItem) -> bool:
 
 
 def run_dir(cc: CampaignConfig, item: QueueItem) -> Path:
-    """Where the item keeps its checkpoints: ``runs/<profile>/<name>-<hash>``."""
-    return Path(cc.runs_dir) / cc.profile / f"{item.name}-{item_hash(item, cc.profile)}"
+    """Where the item keeps its checkpoints: ``runs/<profile>/<run name>-<hash of its (main) search>``."""
+    return Path(cc.runs_dir) / cc.profile / f"{item.run_name}-{item.config(cc.profile).hash()}"
+
+
+def next_startable(
+    cc: CampaignConfig, pending: list[QueueItem], running: list[QueueItem]
+) -> QueueItem | None:
+    """The first pending item that may start now: none of its queued dependencies is unfinished, and
+    no running item writes to its run directory."""
+    busy = {run_dir(cc, item) for item in running}
+    unfinished = {item.name for item in [*pending, *running]}
+    for item in pending:
+        if run_dir(cc, item) in busy or any(dep.name in unfinished for dep in item.depends_on()):
+            continue
+        return item
+    return None
 
 
 def adopt_earlier(cc: CampaignConfig) -> list[str]:
@@ -150,7 +172,7 @@ def adopt_earlier(cc: CampaignConfig) -> list[str]:
 
     notes = []
     for item in cc.items:
-        if item.study != "experiment":
+        if item.study not in ("experiment", "search"):
             continue
         cfg = item_config(item, cc.profile)
         new_dir = run_dir(cc, item)
@@ -356,10 +378,15 @@ def supervise(cc: CampaignConfig) -> int:
         for item in cc.items:
             items[item.name] = {"state": "done" if item not in pending else "waiting"}
         running: dict[str, subprocess.Popen] = {}
+        running_items: dict[str, QueueItem] = {}
         forwarded = False
         while pending or running:
             while pending and len(running) < cc.workers and not stop_event.is_set():
-                item = pending.pop(0)
+                item = next_startable(cc, pending, list(running_items.values()))
+                if item is None:  # the rest waits for what is running
+                    break
+                pending.remove(item)
+                running_items[item.name] = item
                 name = item.name
                 cmd = [*_python_with(_PACKAGE_DIR.parent), "campaign", "work", item.spec(), *_cli_args(cc)]
                 with open(home / "logs" / f"{name}.log", "ab") as logf:
@@ -378,6 +405,7 @@ def supervise(cc: CampaignConfig) -> int:
                 if proc.poll() is None:
                     continue
                 del running[name]
+                del running_items[name]
                 code = proc.returncode
                 outcome = {0: "done", EXIT_STOPPED: "stopped"}.get(code, "failed")
                 items[name] = {**items[name], "state": outcome, "exit_code": code, "ended": utc_now()}
@@ -402,10 +430,10 @@ def work(cc: CampaignConfig, item: QueueItem) -> int:
 
     threads = cc.threads
     ckpt_dir = run_dir(cc, item)
-    if item.study == "experiment":
+    if item.study in ("experiment", "search"):
         adopt_run_dir(ckpt_dir, item_config(item, cc.profile))  # before reading its threads
-    else:  # a study keeps the thread count of its main search
-        ckpt_dir = run_dir(cc, QueueItem(item.experiment, item.setting, item.seed))
+    elif item.study == "baselines":  # a study keeps the thread count of its main search
+        ckpt_dir = run_dir(cc, item.main())
     if (ckpt_dir / CHECKPOINT).is_file():
         segments = read_checkpoint(ckpt_dir).get("segments") or [{}]
         threads = segments[0].get("threads", threads)
@@ -427,7 +455,20 @@ def work(cc: CampaignConfig, item: QueueItem) -> int:
     )
     with stop_on_sigterm() as stop_event:
         try:
-            if item.study == "baselines":
+            if item.study in ("search", "separate"):
+                from hypernas.book.experiment import ensure_search
+
+                _, summary = ensure_search(
+                    item.config(cc.profile),
+                    cc.runs_dir,
+                    name=item.run_name,
+                    progress=False,
+                    stop=stop_event,
+                    checkpoint_every_s=cc.checkpoint_every_s,
+                    device=cc.device,
+                )
+                result = {"provenance": {"wall_time_s": round(summary["wall_time_s"], 1)}}
+            elif item.study == "baselines":
                 from hypernas.book.baselines import run_baseline_study
 
                 result = run_baseline_study(
@@ -436,7 +477,7 @@ def work(cc: CampaignConfig, item: QueueItem) -> int:
                     seed=item.seed,
                     overrides=item.overrides,
                     name=name,
-                    main_name=QueueItem(item.experiment, item.setting, item.seed).name,
+                    main_name=item.base,
                     results_dir=cc.results_dir,
                     runs_dir=cc.runs_dir,
                     progress=False,

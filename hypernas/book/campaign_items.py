@@ -1,9 +1,15 @@
-"""What the paper-scale campaign queues: one experiment at a seed, or the baseline study of one.
+"""What the paper-scale campaign queues: an experiment at a seed, a search alone, or a baseline study.
 
-An item is written ``EXPERIMENT:SETTING[:seedN|:baselines]`` on the command line (``exp1:rebalanced``,
-``exp1:rebalanced:seed1``, ``exp1:rebalanced:baselines``) and names its result file:
-``exp1-rebalanced``, ``exp1-rebalanced-seed1``, ``exp1-rebalanced-baselines``. A seed changes the
-search (initial weights, data order, draws of s, Gumbel noise), never the held-out split.
+An item is written ``EXPERIMENT:SETTING[:PART]`` on the command line; PART is one of
+
+* nothing or ``seedN``: the experiment (search, then evaluation of A-D and the family) at seed N;
+* ``search``: the experiment's search alone (its run directory is the experiment's);
+* ``separateA`` ... ``separateD``: the ordinary search at the s of A-D, fixed (a baseline);
+* ``baselines``: the baseline study of the experiment (:mod:`hypernas.book.baselines`), which uses
+  the search and the four separate searches and scores every architecture of its groups.
+
+``seedN`` may follow any part (``exp1:rebalanced:baselines:seed1``). A seed changes the search
+(initial weights, data order, draws of s, Gumbel noise), never the held-out split.
 """
 
 from __future__ import annotations
@@ -12,10 +18,14 @@ import re
 from dataclasses import dataclass
 
 from hypernas.errors import ConfigError
-from hypernas.train.config import PRESETS, SETTINGS, SearchConfig, nearest, resolve, result_name
+from hypernas.train.config import PRESETS, SETTINGS, SearchConfig, nearest, paper_s, resolve, result_name
 
-STUDIES = ("experiment", "baselines")
+STUDIES = ("experiment", "search", "separate", "baselines")
 _SEED = re.compile(r"^seed(\d+)$")
+_SEPARATE = re.compile(r"^separate([A-D])$")
+FORM = (
+    "EXPERIMENT:SETTING[:search|:separateA-D|:baselines][:seedN] (e.g. exp1:printed, exp1:rebalanced:seed1)"
+)
 
 
 @dataclass(frozen=True)
@@ -25,7 +35,8 @@ class QueueItem:
     experiment: str
     setting: str = "printed"
     seed: int = 0
-    study: str = "experiment"  # "experiment": search + evaluation; "baselines": the baseline study
+    study: str = "experiment"
+    arch: str | None = None  # the paper's architecture (A-D) of a separate search
 
     def __post_init__(self) -> None:
         if self.experiment not in PRESETS:
@@ -36,6 +47,8 @@ class QueueItem:
         result_name(self.experiment, self.setting)  # a one-line error for an unknown setting
         if self.study not in STUDIES:
             raise ConfigError(f"unknown study {self.study!r}; choose one of {', '.join(STUDIES)}")
+        if (self.study == "separate") != (self.arch in ("A", "B", "C", "D")):
+            raise ConfigError("a separate search needs one of the architectures A-D, and only it takes one")
 
     @classmethod
     def parse(cls, text: str | list | tuple | QueueItem) -> QueueItem:
@@ -43,39 +56,76 @@ class QueueItem:
         if isinstance(text, QueueItem):
             return text
         parts = list(text) if isinstance(text, (list, tuple)) else str(text).split(":")
-        if len(parts) not in (2, 3) or not all(parts):
-            raise ConfigError(
-                f"--item expects EXPERIMENT:SETTING[:seedN|:baselines] (e.g. exp1:printed, "
-                f"exp1:rebalanced:seed1), got {':'.join(map(str, parts))!r}"
-            )
+        if not 2 <= len(parts) <= 4 or not all(parts):
+            raise ConfigError(f"--item expects {FORM}, got {':'.join(map(str, parts))!r}")
         experiment, setting, *extra = parts
-        if not extra:
-            return cls(experiment, setting)
-        if extra[0] == "baselines":
-            return cls(experiment, setting, study="baselines")
-        m = _SEED.match(extra[0])
-        if m is None:
-            raise ConfigError(f"the third part of --item must be seedN or baselines, got {extra[0]!r}")
-        return cls(experiment, setting, seed=int(m.group(1)))
+        seed, study, arch = 0, "experiment", None
+        if extra and _SEED.match(extra[-1]):
+            seed = int(_SEED.match(extra.pop())[1])
+        if len(extra) > 1:
+            raise ConfigError(f"--item expects {FORM}, got {':'.join(parts)!r}")
+        if extra:
+            part = extra[0]
+            if part in ("search", "baselines"):
+                study = part
+            elif _SEPARATE.match(part):
+                study, arch = "separate", _SEPARATE.match(part)[1]
+            else:
+                raise ConfigError(
+                    f"unknown part {part!r} of --item; use search, separateA-D, baselines or seedN"
+                )
+        return cls(experiment, setting, seed, study, arch)
 
     def spec(self) -> str:
         """The command-line form, which :meth:`parse` reads back."""
-        tail = ":baselines" if self.study == "baselines" else (f":seed{self.seed}" if self.seed else "")
-        return f"{self.experiment}:{self.setting}{tail}"
+        part = {"experiment": "", "search": ":search", "baselines": ":baselines"}.get(
+            self.study, f":separate{self.arch}"
+        )
+        return f"{self.experiment}:{self.setting}{part}" + (f":seed{self.seed}" if self.seed else "")
+
+    @property
+    def base(self) -> str:
+        """The experiment's result stem at this seed: ``exp1-rebalanced``, ``exp1-rebalanced-seed1``."""
+        return result_name(self.experiment, self.setting) + (f"-seed{self.seed}" if self.seed else "")
 
     @property
     def name(self) -> str:
-        """File stem of the item's result (and of its run directory)."""
-        base = result_name(self.experiment, self.setting)
-        if self.study == "baselines":
-            return f"{base}-baselines" + (f"-seed{self.seed}" if self.seed else "")
-        return base + (f"-seed{self.seed}" if self.seed else "")
+        """The item's own name: its result file, log and state entry."""
+        suffix = {"experiment": "", "search": "-search", "baselines": "-baselines"}.get(
+            self.study, f"-separate{self.arch}"
+        )
+        return self.base + suffix
+
+    @property
+    def run_name(self) -> str:
+        """Stem of the run directory: a search alone shares the experiment's."""
+        return self.base if self.study == "search" else self.name
 
     @property
     def overrides(self) -> dict:
         """The setting's config overrides (the seed is given apart, as ``run_experiment(seed=...)``)."""
         return dict(SETTINGS[self.setting])
 
+    def main(self) -> QueueItem:
+        """The experiment this item belongs to."""
+        return QueueItem(self.experiment, self.setting, self.seed)
+
     def config(self, profile: str) -> SearchConfig:
-        """The resolved config of the item's (main) search."""
-        return resolve(self.experiment, profile, {**self.overrides, "seed": self.seed})
+        """The resolved config of the item's search (of the main search, for a baseline study)."""
+        cfg = resolve(self.experiment, profile, {**self.overrides, "seed": self.seed})
+        if self.study == "separate":
+            from hypernas.book.baselines import separate_config
+
+            return separate_config(cfg, paper_s(len(cfg.ops))[self.arch])
+        return cfg
+
+    def depends_on(self) -> list[QueueItem]:
+        """Items that must finish first when they are queued too (a study needs its searches)."""
+        if self.study != "baselines":
+            return []
+        main = self.main()
+        return [
+            main,
+            QueueItem(main.experiment, main.setting, main.seed, "search"),
+            *(QueueItem(main.experiment, main.setting, main.seed, "separate", a) for a in "ABCD"),
+        ]

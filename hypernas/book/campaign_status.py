@@ -16,7 +16,7 @@ from hypernas.book.campaign import (
 )
 from hypernas.book.runs import RESULT_FIX
 from hypernas.io import read_record
-from hypernas.train.checkpoint import earlier_run_dir
+from hypernas.train.checkpoint import SUMMARY, earlier_run_dir
 
 
 def status(cc: CampaignConfig) -> dict:
@@ -47,8 +47,12 @@ def status(cc: CampaignConfig) -> dict:
                 "state": progress["state"],
             }
         if is_done(cc, queued):
-            res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
-            row.update(state="done", wall_time_s=res["provenance"].get("wall_time_s"))
+            if queued.study in ("search", "separate"):  # a search alone: its summary, not a result file
+                wall = read_record(rd / SUMMARY, "search summary", RESULT_FIX).get("wall_time_s")
+            else:
+                res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
+                wall = res["provenance"].get("wall_time_s")
+            row.update(state="done", wall_time_s=wall)
         elif progress is None:
             row.update(state=item.get("state", "waiting") if alive else "not started")
         else:

@@ -104,3 +104,24 @@ class RBFHypernet(nn.Module):
             return torch.einsum("...r,rek->...ek", w, self.alpha_ref)
         w_edge = w[..., self.edge_groups, :]  # (..., n_edges, m)
         return torch.einsum("...er,rek->...ek", w_edge, self.alpha_ref)
+
+
+class PlainLogits(nn.Module):
+    """Architecture logits alpha learned directly, one k-vector per edge, the same for every s.
+
+    This is an ordinary DARTS search at one fixed complexity vector (the separate-search baseline:
+    ``SearchConfig.fixed_s``); it has the hypernetwork's call signature, so deriving, evaluating and
+    checkpointing treat both alike.
+    """
+
+    def __init__(
+        self, k: int, n_edges: int, init_scale: float = 1e-3, generator: torch.Generator | None = None
+    ):
+        super().__init__()
+        self.k = k
+        self.n_edges = n_edges
+        self.alpha = nn.Parameter(torch.randn(n_edges, k, generator=generator) * init_scale)
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        """alpha: shape ``(n_edges, k)`` for one s, ``(B, n_edges, k)`` for a batch of s."""
+        return self.alpha if s.dim() == 1 else self.alpha.expand(s.shape[0], -1, -1)

@@ -6,7 +6,7 @@ import torch
 
 from hypernas import data as data_mod
 from hypernas.errors import ConfigError
-from hypernas.method.hypernet import RBFHypernet, random_node_references
+from hypernas.method.hypernet import PlainLogits, RBFHypernet, random_node_references
 from hypernas.space.cells import SearchSpace
 from hypernas.space.supernet import Network, build_supernet
 from hypernas.train.config import SearchConfig
@@ -49,8 +49,11 @@ def memory_format(cfg: SearchConfig) -> torch.memory_format:
     return torch.channels_last if cfg.channels_last else torch.contiguous_format
 
 
-def build_hypernet(cfg: SearchConfig, space: SearchSpace) -> RBFHypernet:
-    """The hypernetwork of ``cfg``: the shared lattice, or the authors' random references per intermediate node."""
+def build_hypernet(cfg: SearchConfig, space: SearchSpace) -> RBFHypernet | PlainLogits:
+    """The hypernetwork of ``cfg``: the shared lattice, or the authors' random references per intermediate
+    node; with ``cfg.fixed_s`` plain logits instead (one ordinary search at that s)."""
+    if cfg.fixed_s is not None:
+        return PlainLogits(space.k, space.n_arch_edges)
     if cfg.ref_layout == "lattice":
         return RBFHypernet(
             space.k, space.n_arch_edges, learnable_refs=cfg.learnable_refs, sigma=cfg.sigma, sign=cfg.rbf_sign

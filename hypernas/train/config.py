@@ -29,6 +29,8 @@ PATH_SAMPLING = ("none", "one")
 # of this project's first hypernetwork) lack them, and every such run was made with these values.
 # ``from_dict`` fills them in; ``hash`` covers every key like any other.
 ADDED_KEYS = {"ref_layout": "lattice", "rbf_sign": -1.0}
+# Keys added after results were stored, hashed only when set, so the hash of every earlier config stays.
+HASHED_WHEN_SET = {"fixed_s": None}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class SearchConfig:
     learnable_refs: bool = True
     ref_layout: str = "random_per_node"
     rbf_sign: float = -1.0  # -1: w_r ~ exp(-||s - s_ref,r||^2) as in the paper; +1: the authors' code
+    # None: the method (s ~ U(simplex), alpha = u_a(s)). A point of the simplex: an ordinary search at that
+    # fixed s with plain learned logits alpha and no hypernetwork (the separate-search baseline).
+    fixed_s: tuple[float, ...] | None = None
     # optimisation
     optimizer: str = "adam"
     lr_weights: float = 1e-3
@@ -97,6 +102,8 @@ class SearchConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["ops"] = list(self.ops)
+        if d["fixed_s"] is not None:
+            d["fixed_s"] = list(d["fixed_s"])
         return d
 
     @classmethod
@@ -106,11 +113,15 @@ class SearchConfig:
         d = {**ADDED_KEYS, **{k: v for k, v in d.items() if k in known}}
         if "ops" in d:
             d["ops"] = tuple(d["ops"])
+        if d.get("fixed_s") is not None:
+            d["fixed_s"] = tuple(float(v) for v in d["fixed_s"])
         return cls(**d)
 
     def hash(self) -> str:
-        """sha256 of the resolved config, every key included (profile and seed too), 12 hex digits."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        """sha256 of the resolved config, every key included (profile and seed too; the keys of
+        ``HASHED_WHEN_SET`` only when they differ from their default), 12 hex digits."""
+        d = {k: v for k, v in self.to_dict().items() if k not in HASHED_WHEN_SET or v != HASHED_WHEN_SET[k]}
+        blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def validate(self) -> SearchConfig:
@@ -151,6 +162,21 @@ class SearchConfig:
             raise ConfigError("gumbel_hard and learnable_refs must be true or false")
         if self.rbf_sign not in (-1.0, 1.0):
             raise ConfigError("rbf_sign must be -1 (paper) or 1 (authors' code)")
+        if self.fixed_s is not None:
+            from hypernas.method import simplex
+
+            if len(self.fixed_s) != len(self.ops):
+                raise ConfigError(
+                    f"fixed_s has {len(self.fixed_s)} entries but there are {len(self.ops)} ops; "
+                    "give one penalty per op, in the order of ops"
+                )
+            try:
+                simplex.validate(list(self.fixed_s), len(self.ops))
+            except ValueError:
+                raise ConfigError(
+                    f"fixed_s={','.join(f'{v:g}' for v in self.fixed_s)} is not a point of the simplex; "
+                    "give non-negative penalties that sum to 1"
+                ) from None
         return self
 
 
@@ -287,6 +313,7 @@ PROFILE_SOURCES: dict[str, str] = {
     "augment": "this project (random crop and horizontal flip; the code adds a vertical flip on Fashion-MNIST)",
     "retrain_epochs": "this project (the paper does not retrain; 5 for exp1 keeps evaluation within the search's cost)",
     "seed": "authors' code (seed 0 only)",
+    "fixed_s": "this project (none: the method; a fixed s: the separate-search baseline)",
 }
 
 
@@ -339,7 +366,8 @@ def _convert(name: str, text: str, typ) -> object:
                 return False
             raise ValueError
         if origin is tuple:
-            return tuple(p.strip() for p in text.split(",") if p.strip())
+            item = typing.get_args(typ)[0]
+            return tuple(item(p.strip()) for p in text.split(",") if p.strip())
         return typ(text)
     except ValueError:
         tname = getattr(typ, "__name__", str(typ))

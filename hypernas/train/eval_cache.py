@@ -70,6 +70,29 @@ class EvaluationCache:
         write_json(self.path, self.entries)
         return acc
 
+    def scores(
+        self, key: str, compute: Callable[[], dict[str, float]], hardware: str, earlier: dict | None = None
+    ) -> dict[str, float]:
+        """As :meth:`accuracy` for one measurement on both splits: ``{"val": %, "test": %}``; the entry
+        keeps the test accuracy as ``accuracy`` and the validation accuracy as ``val_accuracy``."""
+        self.used.add(key)
+        entry = self.entries.get(key)
+        if entry is not None and "val_accuracy" in entry:
+            log.info("reusing %s from %s", key, self.path)
+            return {"val": entry["val_accuracy"], "test": entry["accuracy"]}
+        earlier = earlier or {"seconds": 0.0, "hardware": []}
+        tic = time.perf_counter()
+        got = compute()
+        self.entries[key] = {
+            "accuracy": got["test"],
+            "val_accuracy": got["val"],
+            "seconds": round(earlier["seconds"] + time.perf_counter() - tic, 1),
+            "commit": git_commit(),
+            "hardware": list(dict.fromkeys([*earlier["hardware"], hardware])),
+        }
+        write_json(self.path, self.entries)
+        return {"val": got["val"], "test": got["test"]}
+
     def seconds_used(self) -> float:
         """Compute time of every distinct evaluation used so far (each counted once)."""
         return round(sum(self.entries[k]["seconds"] for k in self.used), 1)

@@ -60,6 +60,18 @@ def accuracy(net: torch.nn.Module, batches, gamma_fn=None) -> float:
 
 def inherited(run: TrainedFamily, genotype: Genotype, splits: data_mod.Splits, split: str = "test") -> float:
     """Accuracy of the argmax network with inherited weights on ``split`` ('test' or 'val')."""
+    net = inherited_net(run, genotype, splits)
+    return _split_accuracy(net, run.config, splits, split)
+
+
+def _split_accuracy(net: torch.nn.Module, cfg: SearchConfig, splits: data_mod.Splits, split: str) -> float:
+    device = next(net.parameters()).device
+    x, y = (splits.test_x, splits.test_y) if split == "test" else (splits.val_x, splits.val_y)
+    return accuracy(net, _batches(x, y, splits, cfg.eval_batch_size, device, cfg.channels_last))
+
+
+def inherited_net(run: TrainedFamily, genotype: Genotype, splits: data_mod.Splits) -> torch.nn.Module:
+    """The argmax network with the supernet's weights, BatchNorm re-estimated on training batches."""
     cfg = run.config
     device = next(run.supernet.parameters()).device
     net = discrete_from_supernet(genotype, run.supernet).to(memory_format=memory_format(cfg))
@@ -75,8 +87,7 @@ def inherited(run: TrainedFamily, genotype: Genotype, splits: data_mod.Splits, s
         generator=torch.Generator().manual_seed(cfg.seed),
     )
     recalibrate_bn(net, calib, cfg.bn_recalibration_batches)
-    x, y = (splits.test_x, splits.test_y) if split == "test" else (splits.val_x, splits.val_y)
-    return accuracy(net, _batches(x, y, splits, cfg.eval_batch_size, device, cl))
+    return net
 
 
 def relaxed(run: TrainedFamily, s, splits: data_mod.Splits, t: float = 1.0, seed: int = 0) -> float:
@@ -254,3 +265,30 @@ def evaluate(
             genotype, run.config, splits, n, device, progress, stop, checkpoint, checkpoint_every_s, report
         )[0]
     raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def split_scores(
+    run: TrainedFamily,
+    genotype: Genotype,
+    protocol: str,
+    splits: data_mod.Splits,
+    epochs: int | None = None,
+    progress: bool = False,
+    stop: threading.Event | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every_s: float = 600.0,
+    report: Callable[[dict], None] | None = None,
+) -> dict[str, float]:
+    """``{"val": %, "test": %}`` of one network of ``genotype``: inherited from ``run``'s supernet, or
+    retrained once (as :func:`retrain`) and scored on both splits. Validation picks, test reports."""
+    if protocol == "inherited":
+        net = inherited_net(run, genotype, splits)
+    elif protocol == "retrain":
+        device = next(run.supernet.parameters()).device
+        n = run.config.retrain_epochs if epochs is None else epochs
+        net = retrain(
+            genotype, run.config, splits, n, device, progress, stop, checkpoint, checkpoint_every_s, report
+        )[1]
+    else:
+        raise ConfigError(f"split_scores takes the inherited or retrain protocol, not {protocol!r}")
+    return {split: _split_accuracy(net, run.config, splits, split) for split in ("val", "test")}

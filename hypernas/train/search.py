@@ -200,7 +200,7 @@ def search(
     total_steps = cfg.epochs * steps_per_epoch
     status = ProgressFile(run_dir / PROGRESS, cfg, steps_per_epoch, enabled=ctx.is_main)
     arch_s = paper_s(len(cfg.ops)) if len(cfg.ops) in (3, 5) else {}
-    centre = [1.0 / len(cfg.ops)] * len(cfg.ops)
+    centre = list(cfg.fixed_s) if cfg.fixed_s is not None else [1.0 / len(cfg.ops)] * len(cfg.ops)
     end_epoch = cfg.epochs if max_epochs is None else min(cfg.epochs, pos.epoch + max_epochs)
     last_checkpoint = time.perf_counter()
     while pos.epoch < end_epoch:

@@ -64,7 +64,7 @@ def train_step(
     noise: torch.Generator,
     ctx: dist_mod.DistContext | None = None,
 ) -> StepResult:
-    """One optimisation step of the single-level objective at a freshly drawn s.
+    """One optimisation step of the single-level objective at a freshly drawn s (``cfg.fixed_s``: at that s).
 
     ``x, y`` is the global mini-batch; under torchrun each rank computes on its own slice. A loss or
     gradient that is not finite raises :class:`NonFiniteStep` before the optimisers step. With
@@ -74,7 +74,10 @@ def train_step(
     """
     ctx = ctx or dist_mod.DistContext()
     k = len(cfg.ops)
-    s = simplex.sample_uniform(k, generator=noise).to(x.device)
+    if cfg.fixed_s is None:
+        s = simplex.sample_uniform(k, generator=noise).to(x.device)
+    else:  # one ordinary search at a fixed s (the separate-search baseline)
+        s = torch.tensor(cfg.fixed_s, dtype=torch.float32, device=x.device)
     alpha = hypernet(s)
     active = None
     if cfg.path_sampling == "one":
