@@ -19,6 +19,11 @@ Run
     ``hypernas derive --json``), ``evaluate(s, protocol="inherited") -> float`` (test accuracy in %;
     protocols inherited, retrain, relaxed), ``select(budget_ms, lut) -> dict`` (the best
     architecture within a latency budget) and ``export(s, format, out) -> Path`` (onnx, pt2, torchscript).
+    ``describe``, ``evaluate`` and ``export`` also take an architecture itself instead of s: a
+    ``Genotype``, its dict or JSON, or its key (``"0120...|2201..."``).
+Genotype, random_genotypes(ops, n_edges, n, seed=0), parameter_counts(genotype, space)
+    Architectures as plain data, random architectures of a space (op counts drawn first, so that
+    they span its sizes), and their parameter counts (``cell_params``, ``total_params``).
 profile_latency(experiment="exp1", *, device="cpu", out=None) -> dict, s_device(lut) -> dict
     A measured per-op latency table and the device's complexity vector.
 HyperNASError
@@ -40,9 +45,28 @@ The command line ``hypernas`` (``python -m hypernas``) is a thin layer over this
 from hypernas.errors import HyperNASError
 
 __version__ = "0.1.0"
-__all__ = ["HyperNASError", "Run", "load_run", "profile_latency", "s_device", "search"]
+__all__ = [
+    "Genotype",
+    "HyperNASError",
+    "Run",
+    "load_run",
+    "parameter_counts",
+    "profile_latency",
+    "random_genotypes",
+    "s_device",
+    "search",
+]
 
-_API = {"Run", "load_run", "profile_latency", "s_device", "search"}
+_API = {
+    "Genotype",
+    "Run",
+    "load_run",
+    "parameter_counts",
+    "profile_latency",
+    "random_genotypes",
+    "s_device",
+    "search",
+}
 
 
 def __getattr__(name: str):

@@ -4,12 +4,17 @@
 >>> run = load_run("runs/try")                                 # doctest: +SKIP
 >>> run.derive([0.2, 0.3, 0.5]).op_counts()                    # doctest: +SKIP
 >>> run.evaluate([0.2, 0.3, 0.5], "inherited")                 # doctest: +SKIP
+>>> g = random_genotypes(run.config.ops, 14, 1)[0]             # doctest: +SKIP
+>>> run.evaluate(g, "retrain")                                 # doctest: +SKIP
 
 :func:`search` and :func:`load_run` give a :class:`Run`: the trained family of one run directory
 (its ``family`` is the loaded :class:`~hypernas.train.run.TrainedFamily`: supernet + hypernetwork).
 Its methods take a complexity vector ``s`` as a sequence, a 1-D tensor or a ``"a,b,c"`` string, in
 the order of ``run.config.ops``; an ``s`` off the simplex raises :class:`~hypernas.errors.SimplexError`
-(``normalize=True`` rescales any non-negative vector). Every error a user can cause is a
+(``normalize=True`` rescales any non-negative vector). ``describe``, ``evaluate`` and ``export`` also
+take an architecture itself: a :class:`~hypernas.space.genotype.Genotype`, its dict or JSON (a file
+too), or its key (``"0120...|2201..."``, op indices in the order of the run's ops), so that any
+architecture of the space (a random one, one of another search) is scored the way the family is. Every error a user can cause is a
 :class:`~hypernas.errors.HyperNASError` with a one-line message; the command line (``hypernas.cli``)
 is a thin layer over this module.
 """
@@ -36,6 +41,8 @@ from hypernas.space.cells import SearchSpace
 from hypernas.space.genotype import Genotype
 from hypernas.space.genotype import derive as derive_genotype
 from hypernas.space.network import describe as describe_genotype
+from hypernas.space.network import parameter_counts
+from hypernas.space.sample import random_genotypes
 from hypernas.train import evaluate as evaluation
 from hypernas.train import run as trained
 from hypernas.train import search as searching
@@ -43,9 +50,19 @@ from hypernas.train.build import load_splits, torch_device
 from hypernas.train.checkpoint import SUMMARY
 from hypernas.train.config import SearchConfig, nearest, resolve
 
-__all__ = ["Run", "load_run", "profile_latency", "s_device", "search"]
+__all__ = [
+    "Genotype",
+    "Run",
+    "load_run",
+    "parameter_counts",
+    "profile_latency",
+    "random_genotypes",
+    "s_device",
+    "search",
+]
 
 ComplexityVector = Sequence[float] | torch.Tensor | str
+Architecture = ComplexityVector | Genotype | dict  # an s of the family, or an architecture itself
 
 
 def check_threads(threads: int, name: str = "threads") -> int:
@@ -149,10 +166,24 @@ class Run:
         """The architecture at ``s``: the argmax op on each edge of ``alpha(s)``."""
         return derive_genotype(self.family.hypernet, self.check_s(s, normalize), self.config.ops)
 
-    def describe(self, s: ComplexityVector, normalize: bool = False) -> dict:
-        """The JSON record of the architecture at ``s`` (as ``hypernas derive --json`` prints it)."""
-        values = self.check_s(s, normalize)
-        return describe_genotype(self.derive(values), self.space, values)
+    def architecture(
+        self, arch: Architecture, normalize: bool = False
+    ) -> tuple[Genotype, list[float] | None]:
+        """``(genotype, s)`` of ``arch``: an s of the family (derived), or a genotype given as such
+        (checked to fit the run's space; s is then None)."""
+        if isinstance(arch, (Genotype, dict)) or (isinstance(arch, str) and _looks_like_genotype(arch)):
+            return Genotype.parse(arch, self.config.ops).check(self.config.ops, self.space.n_edges), None
+        values = self.check_s(arch, normalize)
+        return self.derive(values), values
+
+    def describe(self, arch: Architecture, normalize: bool = False) -> dict:
+        """The JSON record of the architecture at ``s``, or of a genotype (as ``hypernas derive --json``
+        prints it; ``s`` is None for a genotype given as such)."""
+        genotype, values = self.architecture(arch, normalize)
+        record = describe_genotype(genotype, self.space, values or [])
+        record["s"] = record["s"] if values is not None else None
+        record["genotype"] = genotype.key()
+        return record
 
     def splits(self, data_root: str | Path | None = None) -> data.Splits:
         """The run's train / validation / test splits (loaded once per data root)."""
@@ -163,7 +194,7 @@ class Run:
 
     def evaluate(
         self,
-        s: ComplexityVector,
+        arch: Architecture,
         protocol: str = "inherited",
         *,
         normalize: bool = False,
@@ -172,15 +203,19 @@ class Run:
         save_model: str | Path | None = None,
         progress: bool = False,
     ) -> float:
-        """Test accuracy (%) of the architecture at ``s`` under ``protocol``.
+        """Test accuracy (%) of the architecture at ``s`` (or of a genotype) under ``protocol``.
 
         ``inherited``: the discrete network with the supernet's weights; ``retrain``: trained from
         scratch for ``epochs`` (default: the profile's ``retrain_epochs``), its weights saved to
-        ``save_model`` when given; ``relaxed``: the supernet at ``s`` with Gumbel-Softmax at t = 1.
+        ``save_model`` when given; ``relaxed``: the supernet at ``s`` with Gumbel-Softmax at t = 1
+        (an s of the family only: a genotype has no alpha to sample).
         """
         _check_protocol(protocol, epochs)
-        values = self.check_s(s, normalize)
-        genotype = self.derive(values)
+        genotype, values = self.architecture(arch, normalize)
+        if values is None and protocol == "relaxed":
+            raise ConfigError(
+                "the relaxed protocol samples the supernet at alpha(s): give an s, or use inherited or retrain"
+            )
         splits = self.splits(data_root)
         if save_model and protocol != "retrain":
             raise ConfigError("--save-model needs --protocol retrain")
@@ -252,7 +287,7 @@ class Run:
 
     def export_model(
         self,
-        s: ComplexityVector,
+        arch: Architecture,
         format: str,
         out: str | Path,
         *,
@@ -261,14 +296,14 @@ class Run:
         data_root: str | Path | None = None,
     ) -> dict:
         """:meth:`export`, returning ``{"path", "format", "genotype", "max_abs_diff"}``."""
-        values = self.check_s(s, normalize)
+        genotype, _ = self.architecture(arch, normalize)
         check_writable(out)  # before the network is built and its BatchNorm re-estimated
         splits = None if retrained else self.splits(data_root)
-        return export_model(self.family, values, format, out, splits=splits, retrained=retrained)
+        return export_model(self.family, genotype, format, out, splits=splits, retrained=retrained)
 
     def export(
         self,
-        s: ComplexityVector,
+        arch: Architecture,
         format: str,
         out: str | Path,
         *,
@@ -276,15 +311,23 @@ class Run:
         retrained: str | Path | None = None,
         data_root: str | Path | None = None,
     ) -> Path:
-        """Write the network at ``s`` to ``out`` as ``onnx``, ``pt2`` (``torch.export``) or ``torchscript``;
+        """Write the network at ``s`` (or of a genotype) to ``out`` as ``onnx``, ``pt2`` (``torch.export``) or ``torchscript``;
         return the path.
 
         The weights are inherited from the supernet (BatchNorm re-estimated on training data), or
         those of ``retrained`` (a file saved by ``evaluate(..., "retrain", save_model=...)``); the
         exported model's outputs are checked against PyTorch's.
         """
-        rec = self.export_model(s, format, out, normalize=normalize, retrained=retrained, data_root=data_root)
+        rec = self.export_model(
+            arch, format, out, normalize=normalize, retrained=retrained, data_root=data_root
+        )
         return Path(rec["path"])
+
+
+def _looks_like_genotype(text: str) -> bool:
+    """A genotype key (``0120|2201``), JSON text or a file name, rather than an s such as ``0.2,0.3,0.5``."""
+    text = text.strip()
+    return "|" in text or text.startswith("{") or (not any(c in text for c in ",") and Path(text).is_file())
 
 
 def search(

@@ -1,4 +1,4 @@
-"""Command line: ``hypernas search | derive | evaluate | latency | select | export | campaign``.
+"""Command line: ``hypernas search | derive | evaluate | latency | select | export | baseline | campaign``.
 
 Each command parses its arguments and calls :mod:`hypernas.api` (the campaign: :mod:`hypernas.book.campaign`).
 Every error a user can cause prints one line to stderr and exits with status 2.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import logging
 import os
 import sys
@@ -34,12 +35,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _arch_args(q: argparse.ArgumentParser, json_flag: bool = True) -> None:
-    """run_dir, --s and --normalize (and --json): the architecture at s of a trained family."""
+    """run_dir, --s or --genotype, --normalize (and --json): an architecture of a trained family's space."""
     q.add_argument("run_dir", help="run directory written by `hypernas search`")
-    q.add_argument(
+    which = q.add_mutually_exclusive_group(required=True)
+    which.add_argument(
         "--s",
-        required=True,
         help="complexity vector, k comma-separated numbers on the simplex (order of the run's ops)",
+    )
+    which.add_argument(
+        "--genotype",
+        help="an architecture itself instead of an s: its key (op indices, normal|reduce, as `derive --json` "
+        "prints), JSON with normal and reduce, or a JSON file",
     )
     q.add_argument("--normalize", action="store_true", help="rescale a non-negative --s onto the simplex")
     if json_flag:
@@ -189,6 +195,40 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data-root", default=None, help=DATA_ROOT)
 
     q = sub.add_parser(
+        "baseline",
+        help="random architectures and the baseline study of an experiment",
+        description="Baselines of the same space: `random` draws architectures of a run's space (op counts "
+        "first, so that they span the family's sizes); `study` runs the whole baseline study of an experiment "
+        "(random, matched, separate searches and the family, retrained and inherited) into a result JSON. "
+        "One separate search alone is `hypernas search EXP --set fixed_s=a,b,c`.",
+    )
+    bq = q.add_subparsers(dest="baseline_command", required=True, parser_class=_Parser)
+    r = bq.add_parser("random", help="draw random architectures of a run's space (one JSON record per line)")
+    r.add_argument("run_dir", help="run directory written by `hypernas search` (its space and ops)")
+    r.add_argument("--n", type=int, default=16, help="how many (default 16)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    r.add_argument(
+        "--sampler",
+        default="split",
+        help="split: each cell's op counts uniform over all splits, then placed (default); edge: each edge uniform",
+    )
+    r = bq.add_parser("study", help="run the baseline study of an experiment (cached by its hash)")
+    r.add_argument("experiment", help=f"preset: {', '.join(PRESETS)}")
+    r.add_argument("--profile", default="quick", help=f"{', '.join(PROFILES)} (default quick)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the main search (default 0)")
+    _set_arg(r, "override a config key of the main search (as `hypernas search --set`)")
+    r.add_argument("--name", default=None, help="result name (default <experiment>-baselines)")
+    r.add_argument("--runs-dir", default="runs", help="checkpoints (default runs)")
+    r.add_argument("--results-dir", default=None, help="result JSON files (default results/<profile>)")
+    r.add_argument("--n-random", type=int, default=None, help="random architectures (default: the profile's)")
+    r.add_argument(
+        "--front-size", type=int, default=None, help="family members beside A-D (default: the profile's)"
+    )
+    r.add_argument("--data-root", default=None, help=DATA_ROOT)
+    r.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
+    r.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    q = sub.add_parser(
         "campaign",
         help="run the paper-scale queue of searches and evaluations in the background",
         description="A queue of (experiment, setting) runs taken to their results in the background: search with "
@@ -236,7 +276,9 @@ def _print_arch(record: dict, as_json: bool) -> None:
     if as_json:
         _print_json(record)
         return
-    print("s: " + ", ".join(f"{o}={v:.3f}" for o, v in zip(record["ops"], record["s"])))
+    if record["s"] is not None:
+        print("s: " + ", ".join(f"{o}={v:.3f}" for o, v in zip(record["ops"], record["s"])))
+    print(f"genotype: {record['genotype']}")
     print("normal: " + " ".join(record["normal"]))
     print("reduce: " + " ".join(record["reduce"]))
     print("op counts: " + ", ".join(f"{k}={v}" for k, v in record["op_counts"].items()))
@@ -290,15 +332,20 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _arch(args):
+    """The architecture the user named: ``--s`` or ``--genotype``."""
+    return args.s if args.s is not None else args.genotype
+
+
 def cmd_derive(args) -> int:
-    _print_arch(api.load_run(args.run_dir).describe(args.s, normalize=args.normalize), args.json)
+    _print_arch(api.load_run(args.run_dir).describe(_arch(args), normalize=args.normalize), args.json)
     return 0
 
 
 def cmd_evaluate(args) -> int:
     run = api.Run(args.run_dir, args.device)  # loaded after the protocol is checked
     acc = run.evaluate(
-        args.s,
+        _arch(args),
         args.protocol,
         normalize=args.normalize,
         epochs=args.epochs,
@@ -306,7 +353,7 @@ def cmd_evaluate(args) -> int:
         save_model=args.save_model,
     )
     splits = run.splits(args.data_root)
-    record = run.describe(args.s, normalize=args.normalize)
+    record = run.describe(_arch(args), normalize=args.normalize)
     record.update(
         test_accuracy=round(acc, 4),
         protocol=args.protocol,
@@ -368,12 +415,61 @@ def cmd_export(args) -> int:
     run = api.load_run(args.run_dir)
     _print_json(
         run.export_model(
-            args.s,
+            _arch(args),
             args.format,
             args.out,
             normalize=args.normalize,
             retrained=args.retrained,
             data_root=args.data_root,
+        )
+    )
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    if args.baseline_command == "random":
+        if args.n < 1 or args.n > 100_000:
+            raise ConfigError("--n must be from 1 to 100000")
+        run = api.load_run(args.run_dir)
+        for g in api.random_genotypes(run.config.ops, run.space.n_edges, args.n, args.seed, args.sampler):
+            print(json.dumps(run.describe(g)))
+        return 0
+    from hypernas.book import compare
+    from hypernas.book.baselines import run_baseline_study
+
+    sizes = {
+        key: value
+        for key, value in (("n_random", args.n_random), ("front_size", args.front_size))
+        if value is not None
+    }
+    if any(v < 1 for v in sizes.values()):
+        raise ConfigError("--n-random and --front-size must be >= 1")
+    result = run_baseline_study(
+        args.experiment,
+        args.profile,
+        seed=args.seed,
+        overrides=parse_set(args.set),
+        name=args.name,
+        main_name=args.experiment if args.seed == 0 else f"{args.experiment}-seed{args.seed}",
+        data_root=args.data_root,
+        results_dir=args.results_dir,
+        runs_dir=args.runs_dir,
+        progress=not args.no_progress,
+        device=args.device,
+        sizes=sizes,
+    )
+    hv = compare.hypervolumes(result, n=200)
+    print(
+        json_text(
+            {
+                "result": result["name"],
+                "architectures": len(result["architectures"]),
+                "hypervolume": {k: round(v["hv"], 4) for k, v in hv.items()},
+                "compute_ratio": result["compute"]["ratio"],
+                "rank_agreement": {
+                    k: round(v, 3) for k, v in compare.rank_agreement(result, n=200).items() if k != "n"
+                },
+            }
         )
     )
     return 0
@@ -424,6 +520,7 @@ def cmd_campaign(args) -> int:
 
 
 COMMANDS = {
+    "baseline": cmd_baseline,
     "campaign": cmd_campaign,
     "search": cmd_search,
     "derive": cmd_derive,

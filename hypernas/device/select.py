@@ -192,7 +192,7 @@ def export_model(
     retrained: str | Path | None = None,
     batch: int = 2,
 ) -> dict:
-    """Export the discrete network at s (inherited weights, or a retrained state dict) to ONNX,
+    """Export the discrete network at s, or of a given :class:`Genotype` (inherited weights, or a retrained state dict) to ONNX,
     a ``torch.export`` program (``pt2``, batch size free) or TorchScript.
 
     Returns ``{"path", "format", "max_abs_diff"}`` where the difference compares the exported model's
@@ -200,7 +200,7 @@ def export_model(
     """
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose onnx, pt2 or torchscript")
-    g = derive(run.hypernet, s, run.config.ops)
+    g = s if isinstance(s, Genotype) else derive(run.hypernet, s, run.config.ops)
     net = discrete_from_supernet(g, run.supernet).cpu()
     if retrained:
         load_retrained(net, retrained)

@@ -11,13 +11,19 @@ derive(s) takes alpha(s) from the hypernetwork and keeps the argmax op on every 
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
+from hypernas.errors import ConfigError
 from hypernas.space.ops import OP_FAMILY
+
+_KEY = re.compile(r"^\d+\|\d+$")
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,68 @@ class Genotype:
         return {"ops": list(self.ops), "normal": list(self.normal), "reduce": list(self.reduce)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Genotype:
-        return cls(tuple(d["ops"]), tuple(d["normal"]), tuple(d["reduce"]))
+    def from_dict(cls, d: dict, ops: Sequence[str] | None = None) -> Genotype:
+        """A genotype from ``{"ops", "normal", "reduce"}`` (``ops`` fills a missing ``"ops"``)."""
+        if not isinstance(d, dict) or not {"normal", "reduce"} <= set(d):
+            raise ConfigError(
+                'a genotype as JSON needs "normal" and "reduce" (lists of op names, one per edge)'
+            )
+        names = d.get("ops", ops)
+        if names is None:
+            raise ConfigError('a genotype as JSON needs "ops" (the op names in the order of s)')
+        return cls(tuple(names), tuple(d["normal"]), tuple(d["reduce"]))
+
+    @classmethod
+    def from_key(cls, key: str, ops: Sequence[str]) -> Genotype:
+        """The genotype of a :meth:`key` (``"0120...|2201..."``: op indices into ``ops``, normal|reduce)."""
+        if not _KEY.match(key):
+            raise ConfigError(
+                f"cannot read genotype {key!r}: expected op indices, normal|reduce, as 0120|2201"
+            )
+        normal, reduce = key.split("|")
+        try:
+            return cls(tuple(ops), tuple(ops[int(c)] for c in normal), tuple(ops[int(c)] for c in reduce))
+        except IndexError:
+            raise ConfigError(
+                f"genotype {key!r} names op index {max(map(int, normal + reduce))}, but there are {len(ops)} ops"
+            ) from None
+
+    @classmethod
+    def parse(cls, text: str | dict | Genotype, ops: Sequence[str]) -> Genotype:
+        """A genotype from what a user writes: a :class:`Genotype`, a dict or JSON text, a JSON file,
+        or a :meth:`key` (op indices into ``ops``)."""
+        if isinstance(text, Genotype):
+            return text
+        if isinstance(text, dict):
+            return cls.from_dict(text, ops)
+        text = str(text).strip()
+        if _KEY.match(text):
+            return cls.from_key(text, ops)
+        if not text.startswith("{") and Path(text).is_file():
+            text = Path(text).read_text()
+        try:
+            return cls.from_dict(json.loads(text), ops)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                f"cannot read genotype {text[:60]!r}: give a key such as 0120...|2201..., "
+                'JSON with "normal" and "reduce", or a JSON file'
+            ) from None
+
+    def check(self, ops: Sequence[str], n_edges: int) -> Genotype:
+        """This genotype, checked to fit a space of ``ops`` and ``n_edges`` edges per cell."""
+        if tuple(self.ops) != tuple(ops):
+            raise ConfigError(f"the genotype's ops {list(self.ops)} differ from the run's {list(ops)}")
+        unknown = sorted(set(self.normal + self.reduce) - set(ops))
+        if unknown:
+            raise ConfigError(
+                f"the genotype uses {', '.join(unknown)}, which is not among the ops {list(ops)}"
+            )
+        if len(self.normal) != n_edges or len(self.reduce) != n_edges:
+            raise ConfigError(
+                f"the genotype has {len(self.normal)} normal and {len(self.reduce)} reduction edges; "
+                f"the run's cells have {n_edges} each"
+            )
+        return self
 
 
 def from_alpha(alpha: torch.Tensor, ops: Sequence[str]) -> Genotype:
