@@ -7,7 +7,8 @@ architectures and scores each one the same way:
 * ``family``: further members of the family, spread over its range of cell parameters;
 * ``random``: architectures drawn at random from the same space, op counts first
   (:mod:`hypernas.space.sample`), so that they span the family's size range;
-* ``matched``: for each of A-D, its op counts in each cell placed at random within that cell;
+* ``matched``: for each of A-D, its op counts in each cell placed at random within that cell
+  (stride-2 edges of the reduction cell among themselves), so of exactly the same size;
 * ``separate``: for each of A-D, one ordinary search at that s, fixed, with plain learned logits and
   no hypernetwork (``fixed_s``), everything else as the main search, derived by argmax.
 
@@ -64,17 +65,14 @@ class StudyConfig:
     front_size: int = 6  # family members beside A-D, spread over the family's cell parameters
     sample_seed: int = 0  # the generator of the random and the matched architectures
     sampler: str = "split"
-    baseline_archs: tuple[str, ...] = (
-        "A",
-        "B",
-        "C",
-        "D",
-    )  # the paper's architectures given matched and separate baselines
+    # the paper's architectures that get a matched random twin and a separate search
+    baseline_archs: tuple[str, ...] = ("A", "B", "C", "D")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "baseline_archs": list(self.baseline_archs)}
 
     def hash(self) -> str:
-        blob = json.dumps(
-            {**asdict(self), "baseline_archs": list(self.baseline_archs)}, sort_keys=True
-        ).encode()
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -134,7 +132,8 @@ def choose_architectures(
         entries.append(_entry("random", f"R{i}", g, main))
     gen = torch.Generator().manual_seed(study.sample_seed + 1)
     for name in study.baseline_archs:
-        entries.append(_entry("matched", f"{name}~", shuffled_within_cells(paper[name], gen), main))
+        twin = shuffled_within_cells(paper[name], gen, main.space.nodes)
+        entries.append(_entry("matched", f"{name}~", twin, main))
     for name, g in separate.items():
         entries.append(_entry("separate", f"{name}*", g, main, paper_s(k)[name]))
     return entries
@@ -264,7 +263,7 @@ def run_baseline_study(
         "name": name,
         "profile": profile,
         "config_hash": study.hash(),
-        "study": asdict(study),
+        "study": study.to_dict(),
         "main_name": main_name,
         "config": cfg.to_dict(),
         "provenance": {

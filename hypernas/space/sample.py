@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 
 from hypernas.errors import ConfigError
+from hypernas.space.cells import cell_edges
 from hypernas.space.genotype import Genotype
 
 SAMPLERS = ("split", "edge")
@@ -67,14 +68,29 @@ def random_genotypes(
     return [random_genotype(ops, n_edges, gen, sampler) for _ in range(n)]
 
 
-def shuffled_within_cells(genotype: Genotype, generator: torch.Generator) -> Genotype:
-    """The same op counts in each cell, placed on that cell's edges in a random order.
+def shuffled_within_cells(genotype: Genotype, generator: torch.Generator, nodes: int = 4) -> Genotype:
+    """The same op counts in each cell, placed on that cell's edges in a random order, and of the
+    same size.
 
-    A shuffle across all edges of both cells would change the size: the reduction cells run at
-    twice and four times the normal cell's channels, so a convolution costs more there."""
+    A shuffle across both cells would change the size: the reduction cells run at twice and four
+    times the normal cell's channels, so a convolution costs more there. Within the reduction cell
+    the edges leaving the cell's inputs have stride 2, where an identity is a factorized reduction
+    with weights of its own; those edges are shuffled among themselves, and the rest among
+    themselves, so the parameter count stays exactly the same."""
+    edges = cell_edges(nodes)
+    if len(edges) != len(genotype.normal):
+        raise ConfigError(
+            f"a cell of {nodes} nodes has {len(edges)} edges, the genotype {len(genotype.normal)}"
+        )
 
-    def shuffle(cell: tuple[str, ...]) -> tuple[str, ...]:
-        counts = Counter(cell)
-        return place([counts.get(op, 0) for op in genotype.ops], genotype.ops, generator)
+    def shuffle(cell: tuple[str, ...], reduction: bool) -> tuple[str, ...]:
+        out = list(cell)
+        for stride in {e.stride(reduction) for e in edges}:
+            where = [i for i, e in enumerate(edges) if e.stride(reduction) == stride]
+            counts = Counter(cell[i] for i in where)
+            placed = place([counts.get(op, 0) for op in genotype.ops], genotype.ops, generator)
+            for i, op in zip(where, placed):
+                out[i] = op
+        return tuple(out)
 
-    return Genotype(genotype.ops, shuffle(genotype.normal), shuffle(genotype.reduce))
+    return Genotype(genotype.ops, shuffle(genotype.normal, False), shuffle(genotype.reduce, True))
