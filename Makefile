@@ -49,3 +49,15 @@ paper-status: setup
 
 paper-stop: setup
 	$(VENV)/bin/hypernas campaign stop
+
+# The short profile's seeds and baseline studies of exp1-3 (hours on two cores), the same queue machinery;
+# run one campaign at a time on a small machine. `make book` then shows them in the baselines chapter.
+.PHONY: baselines baselines-status baselines-stop
+baselines: setup
+	$(VENV)/bin/hypernas campaign start --profile $(PROFILE)
+
+baselines-status: setup
+	$(VENV)/bin/hypernas campaign status --profile $(PROFILE)
+
+baselines-stop: setup
+	$(VENV)/bin/hypernas campaign stop --profile $(PROFILE)

@@ -33,10 +33,11 @@ import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 from myst_nb import glue
 
 from hypernas import book
+from hypernas.book import baseline_report
 from hypernas.book.experiment import run_experiment
 from hypernas.train.config import SETTINGS
 
@@ -77,10 +78,35 @@ for setting, paper_run in paper_runs.items():
     if paper_run is None:
         display(Markdown("Not finished yet: no numbers are shown for this setting."))
         continue
-    display(Markdown(book.run_description(paper_run)))
-    display(Markdown(book.run_times(paper_run)))
     display(book.comparison_table(paper_run))
     display(Markdown(book.chance_text(paper_run) + " " + book.penalty_effects_text(paper_run)))
+    seeds = baseline_report.paper_study(paper_results_dir, experiment, setting)["seeds"]
+    if len(seeds) > 1:
+        display(
+            Markdown(
+                f"**Seeds** {[r['config']['seed'] for r in seeds]}: A-D's test accuracy (%), retrained, then inherited."
+            )
+        )
+        display(
+            baseline_report.seed_table(seeds, "retrain")
+            .style.set_uuid(f"seeds-r-{setting}")
+            .hide(axis="index")
+        )
+        display(
+            baseline_report.seed_table(seeds, "inherited")
+            .style.set_uuid(f"seeds-i-{setting}")
+            .hide(axis="index")
+        )
+        display(Markdown(baseline_report.seed_verdict_text(seeds)))
+    else:
+        display(Markdown("One seed so far (seed 0); the campaign runs seeds 1 and 2 (`make paper-status`)."))
+    display(
+        HTML(
+            book.collapsed(
+                "How this run was made", book.run_description(paper_run) + "\n\n" + book.run_times(paper_run)
+            )
+        )
+    )
     for plot, caption in (
         (
             book.plot_cells,
@@ -132,10 +158,37 @@ cfg = result["config"]
 prov = result["provenance"]
 
 # %% tags=["remove-input"]
-display(Markdown(book.run_description(result)))
+quick_seeds = [result] + [
+    r
+    for s in (1, 2)
+    if (r := book.read_if_present(Path(results_dir or f"results/{profile}") / f"{experiment}-seed{s}.json"))
+    is not None
+    and {k: v for k, v in r["config"].items() if k != "seed"} == {k: v for k, v in cfg.items() if k != "seed"}
+]
+if len(quick_seeds) > 1:
+    display(
+        Markdown(
+            f"**Seeds** {[r['config']['seed'] for r in quick_seeds]} (from the chapter {{doc}}`baselines`): A-D's test accuracy (%), retrained, then inherited."
+        )
+    )
+    display(
+        baseline_report.seed_table(quick_seeds, "retrain").style.set_uuid("seeds-r-quick").hide(axis="index")
+    )
+    display(
+        baseline_report.seed_table(quick_seeds, "inherited")
+        .style.set_uuid("seeds-i-quick")
+        .hide(axis="index")
+    )
+    display(Markdown(baseline_report.seed_verdict_text(quick_seeds)))
 
 # %% tags=["remove-input", "nbval-ignore-output"]
-display(Markdown(book.run_times(result)))
+display(
+    HTML(
+        book.collapsed(
+            "How this run was made", book.run_description(result) + "\n\n" + book.run_times(result)
+        )
+    )
+)
 
 # %% [markdown]
 # ### Training curves

@@ -23,12 +23,14 @@ paper_results_dir = "results/paper"
 # %% tags=["remove-cell"]
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 from markdown_it import MarkdownIt
 from myst_nb import glue
 
 from hypernas import book
+from hypernas.book import baseline_report
 
 pd.set_option("display.max_colwidth", None)
 results_dir = Path(results_dir or f"results/{profile}")
@@ -75,6 +77,50 @@ display(
         "genotype has at least ten times the cell parameters of its smallest.\n\n" + book.headline(scales)
     )
 )
+
+# %% [markdown]
+# ## Is one search worth it?
+#
+# The verdicts of the chapter {doc}`baselines`: the family against random architectures of the same
+# space and against one separate search per constraint, all retrained with one protocol; whether
+# inherited accuracy ranks architectures as retraining does; and in how many seeds the paper's four
+# claims hold together.
+
+# %% tags=["remove-input"]
+paper_study = baseline_report.paper_study(paper_results_dir)
+studies = {
+    **(
+        {"exp1 (b), paper scale": (paper_study["study"], paper_study["seeds"])}
+        if paper_study["study"]
+        else {}
+    ),
+    **{f"{e}, {profile} scale": v for e, v in baseline_report.profile_studies(results_dir, profile).items()},
+}
+worth = baseline_report.study_verdicts(studies)
+worth_style = (
+    worth.style.set_uuid("worth-it")
+    .hide(axis="index")
+    .set_properties(**{"text-align": "left", "white-space": "normal"})
+)
+glue("worth_it", HTML(worth_style.to_html()), display=False)  # the landing page shows it
+display(worth_style)
+if not paper_study["study"]:
+    display(Markdown("The paper-scale study of exp1 (b) has not finished yet (`make paper-status`)."))
+front_label, front_study = next(
+    ((label, study) for label, (study, _) in studies.items() if label.startswith("exp1")), (None, None)
+)
+if front_study is not None:  # the landing page shows the figure, or says why there is none
+    fig = baseline_report.plot_study(front_study)
+    glue("exp1_front", fig, display=False)
+    plt.close(fig)
+    glue(
+        "exp1_front_caption",
+        Markdown(f"Experiment 1 ({front_label}): {baseline_report.FRONT_CAPTION}"),
+        display=False,
+    )
+else:
+    glue("exp1_front", Markdown("*(No baseline study of exp1 has finished yet.)*"), display=False)
+    glue("exp1_front_caption", Markdown("(The figure appears when the study has finished.)"), display=False)
 
 # %% [markdown]
 # ## Claims at the paper's scale

@@ -39,8 +39,12 @@ CHAPTERS = {
     "exp3": ("experiment", {"experiment": "exp3"}),
     "latency": ("latency", {}),
     "speed": ("speed", {}),
+    "baselines": ("baselines", {}),
     "summary": ("summary", {}),
 }
+# chapter -> profile -> parameters that scale a chapter down for that profile
+# (the smoke profile runs the whole baseline study of exp1 in CI; the others show stored results)
+PROFILE_PARAMETERS = {"baselines": {"smoke": {"experiments": ["exp1"], "seeds": [0, 1], "compute": True}}}
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
@@ -98,13 +102,14 @@ def main(argv=None) -> int:
         if args.only and chapter not in args.only:
             continue
         params = {"profile": args.profile, "seed": args.seed, "data_root": args.data_root, **extra}
+        params.update(PROFILE_PARAMETERS.get(chapter, {}).get(args.profile, {}))
         if source != "method":
             params["results_dir"] = results
-        if source in ("experiment", "summary"):
+        if source in ("experiment", "summary", "baselines"):
             params["paper_results_dir"] = where(args.paper_results)
-        if source in ("experiment", "theorem", "latency", "speed"):
+        if source in ("experiment", "theorem", "latency", "speed", "baselines"):
             params["runs_dir"] = where(args.runs)
-        if source in ("experiment", "theorem", "speed", "latency"):
+        if source in ("experiment", "theorem", "speed", "latency", "baselines"):
             params["force"] = args.force
         nb = jupytext.read(REPO / "notebooks" / f"{source}.py")
         if chapter in TITLES:  # the experiment template's first cell is a placeholder title

@@ -167,6 +167,7 @@ def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_
         results_dir=tmp_path / "results",
         data_root=data_root,
         progress=False,
+        overrides={"train_subset": 256, "val_subset": 128, "test_subset": 256},
         sizes={"n_random": 2, "front_size": 1, "baseline_archs": ("B",)},
     )
     study = run_baseline_study("exp1", "smoke", **kw)
@@ -185,6 +186,7 @@ def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_
     again = run_baseline_study("exp1", "smoke", **kw)
     assert again == study
     assert json.loads((tmp_path / "results" / "exp1-baselines.json").read_text()) == study
+    assert study["retrain_protocol"]["images"] == 256 and study["provenance"]["val_images"] == 128
 
 
 @pytest.mark.slow

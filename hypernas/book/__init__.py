@@ -44,6 +44,7 @@ from hypernas.book.latency_study import run_latency_study
 from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SETTING_TITLES
 from hypernas.book.runs import (
     best_accuracy,
+    collapsed,
     evaluation_seconds,
     hypernet_text,
     paper_result,
@@ -80,6 +81,7 @@ __all__ = [
     "chance_text",
     "claim_verdicts",
     "collapse_text",
+    "collapsed",
     "collapses_onto_identity",
     "comparison_table",
     "counts_text",

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hypernas.book.campaign_items import QueueItem
@@ -61,6 +61,22 @@ QUEUE: tuple[str, ...] = (
     "exp3:printed",
     "exp2:printed",
 )
+# The short profiles' queue (``hypernas campaign start --profile quick``, ``make baselines``): the seeds
+# and the baseline study of each experiment at the profile's own config.
+STUDY_QUEUE: tuple[str, ...] = tuple(
+    f"{e}:default{part}"
+    for e in ("exp1", "exp2", "exp3")
+    for part in (
+        ":seed1",
+        ":seed2",
+        ":search",
+        ":separateA",
+        ":separateB",
+        ":separateC",
+        ":separateD",
+        ":baselines",
+    )
+)
 STATE_FILE = "campaign.json"
 PREPARING = "preparing data"  # the supervisor's first state: finding and unpacking the datasets
 
@@ -76,9 +92,11 @@ class CampaignConfig:
     threads: int = 1
     checkpoint_every_s: float = 300.0
     device: str | None = None  # cpu, cuda, cuda:N; None: cuda when available, else cpu
-    queue: list[str] = field(default_factory=lambda: list(QUEUE))  # QueueItem specs
+    queue: list[str] | None = None  # QueueItem specs; None: QUEUE for the paper profile, else STUDY_QUEUE
 
     def __post_init__(self) -> None:
+        if self.queue is None:
+            self.queue = list(QUEUE if self.profile == "paper" else STUDY_QUEUE)
         self.queue = [QueueItem.parse(item).spec() for item in self.queue]  # one-line errors; lists too
         if self.results_dir is None:
             self.results_dir = str(Path("results") / self.profile)

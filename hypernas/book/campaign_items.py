@@ -9,7 +9,10 @@ An item is written ``EXPERIMENT:SETTING[:PART]`` on the command line; PART is on
   the search and the four separate searches and scores every architecture of its groups.
 
 ``seedN`` may follow any part (``exp1:rebalanced:baselines:seed1``). A seed changes the search
-(initial weights, data order, draws of s, Gumbel noise), never the held-out split.
+(initial weights, data order, draws of s, Gumbel noise), never the held-out split. SETTING is a
+named setting (``printed``, ``rebalanced``) or ``default``: the profile's own config, whose results
+carry the experiment's bare name (``exp1``, ``exp1-seed1``, ``exp1-baselines``), as the chapters
+name the results of the short profiles.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from hypernas.errors import ConfigError
 from hypernas.train.config import PRESETS, SETTINGS, SearchConfig, nearest, paper_s, resolve, result_name
 
 STUDIES = ("experiment", "search", "separate", "baselines")
+DEFAULT = "default"  # the setting of a profile's own config
 _SEED = re.compile(r"^seed(\d+)$")
 _SEPARATE = re.compile(r"^separate([A-D])$")
 FORM = (
@@ -44,7 +48,8 @@ class QueueItem:
                 f"unknown experiment {self.experiment!r}{nearest(self.experiment, PRESETS)} "
                 f"(choose {', '.join(PRESETS)})"
             )
-        result_name(self.experiment, self.setting)  # a one-line error for an unknown setting
+        if self.setting != DEFAULT:
+            result_name(self.experiment, self.setting)  # a one-line error for an unknown setting
         if self.study not in STUDIES:
             raise ConfigError(f"unknown study {self.study!r}; choose one of {', '.join(STUDIES)}")
         if (self.study == "separate") != (self.arch in ("A", "B", "C", "D")):
@@ -86,7 +91,8 @@ class QueueItem:
     @property
     def base(self) -> str:
         """The experiment's result stem at this seed: ``exp1-rebalanced``, ``exp1-rebalanced-seed1``."""
-        return result_name(self.experiment, self.setting) + (f"-seed{self.seed}" if self.seed else "")
+        stem = self.experiment if self.setting == DEFAULT else result_name(self.experiment, self.setting)
+        return stem + (f"-seed{self.seed}" if self.seed else "")
 
     @property
     def name(self) -> str:
@@ -104,7 +110,7 @@ class QueueItem:
     @property
     def overrides(self) -> dict:
         """The setting's config overrides (the seed is given apart, as ``run_experiment(seed=...)``)."""
-        return dict(SETTINGS[self.setting])
+        return {} if self.setting == DEFAULT else dict(SETTINGS[self.setting])
 
     def main(self) -> QueueItem:
         """The experiment this item belongs to."""

@@ -193,3 +193,11 @@ def _machine_and_speed(segment: dict) -> str:
     if segment.get("images") and segment.get("seconds"):
         text += f", {segment['images'] / segment['seconds']:,.0f} images/s"
     return text
+
+
+def collapsed(title: str, markdown: str) -> str:
+    """HTML of a block folded behind ``title`` (a ``<details>`` element) holding ``markdown`` rendered:
+    the chapters put a run's provenance there, so that its results come first on the screen."""
+    from markdown_it import MarkdownIt
+
+    return f"<details><summary>{title}</summary>\n{MarkdownIt('commonmark').render(markdown)}</details>"
