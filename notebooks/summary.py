@@ -113,14 +113,11 @@ if front_study is not None:  # the landing page shows the figure, or says why th
     fig = baseline_report.plot_study(front_study)
     glue("exp1_front", fig, display=False)
     plt.close(fig)
-    glue(
-        "exp1_front_caption",
-        Markdown(f"Experiment 1 ({front_label}): {baseline_report.FRONT_CAPTION}"),
-        display=False,
-    )
+    caption = f"Experiment 1 ({front_label}): {baseline_report.FRONT_CAPTION}"
+    glue("exp1_front_caption", HTML(f"<p><em>{caption}</em></p>"), display=False)
 else:
-    glue("exp1_front", Markdown("*(No baseline study of exp1 has finished yet.)*"), display=False)
-    glue("exp1_front_caption", Markdown("(The figure appears when the study has finished.)"), display=False)
+    glue("exp1_front", HTML("<p><em>No baseline study of exp1 has finished yet.</em></p>"), display=False)
+    glue("exp1_front_caption", HTML("<p>The figure of its front appears here when it has.</p>"), display=False)
 
 # %% [markdown]
 # ## Claims at the paper's scale

@@ -25,7 +25,7 @@ import numpy as np
 
 GROUP_TITLES = {
     "paper": "A-D (the family)",
-    "family": "family front",
+    "family": "family, further members",
     "random": "random",
     "matched": "random, same op counts",
     "separate": "separate searches",
