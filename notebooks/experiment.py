@@ -25,6 +25,7 @@ runs_dir = "runs"
 overrides = {}
 force = False
 paper_results_dir = "results/paper"
+extra_seeds = []  # further seeds this chapter runs itself (the smoke profile in CI); others are read if present
 
 # %% tags=["remove-cell"]
 import logging
@@ -158,6 +159,19 @@ cfg = result["config"]
 prov = result["provenance"]
 
 # %% tags=["remove-input"]
+for extra in extra_seeds:
+    run_experiment(
+        experiment,
+        profile,
+        seed=extra,
+        data_root=data_root,
+        results_dir=results_dir,
+        runs_dir=runs_dir,
+        overrides=overrides,
+        name=f"{experiment}-seed{extra}",
+        force=force,
+        progress=False,
+    )
 quick_seeds = [result] + [
     r
     for s in (1, 2)

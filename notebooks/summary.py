@@ -117,7 +117,9 @@ if front_study is not None:  # the landing page shows the figure, or says why th
     glue("exp1_front_caption", HTML(f"<p><em>{caption}</em></p>"), display=False)
 else:
     glue("exp1_front", HTML("<p><em>No baseline study of exp1 has finished yet.</em></p>"), display=False)
-    glue("exp1_front_caption", HTML("<p>The figure of its front appears here when it has.</p>"), display=False)
+    glue(
+        "exp1_front_caption", HTML("<p>The figure of its front appears here when it has.</p>"), display=False
+    )
 
 # %% [markdown]
 # ## Claims at the paper's scale

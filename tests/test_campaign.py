@@ -216,7 +216,7 @@ def test_campaign_refuses_bad_input(tmp_path, data_root):
     for args, words in (
         (["--item", "exp1:fast"], "unknown setting"),
         (["--item", "exp1"], "EXPERIMENT:SETTING"),
-        (["--item", "exp1:printed:seedx"], "seedN or baselines"),
+        (["--item", "exp1:printed:seedx"], "unknown part"),
         (["--item", "exp9:printed"], "unknown experiment"),
         (["--workers", "0"], ">= 1"),
         (["--item", "exp1:printed", "--item", "exp1:printed"], "twice"),

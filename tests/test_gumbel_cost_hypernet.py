@@ -163,13 +163,15 @@ def test_hypernet_layouts_from_config():
     h2 = build_hypernet(lattice, lattice.space())
     assert not h2.grouped and h2.m == 7 and h2.sign == 1.0 and "ref_points" not in dict(h2.named_parameters())
     # a config stored before ref_layout / rbf_sign existed was made with the lattice and the paper's sign:
-    # from_dict restores those values; hash() covers every key, those two included
+    # from_dict restores those values; hash() covers every key, those two included (keys added later,
+    # HASHED_WHEN_SET, only when set: fixed_s left at None keeps every stored hash)
     made = resolve("exp1", "smoke", {"ref_layout": "lattice", "learnable_refs": "false"})
     old = made.to_dict()
     del old["ref_layout"], old["rbf_sign"]
     restored = SearchConfig.from_dict(old)
     assert restored == made and restored.hash() == made.hash()
     full = made.to_dict()
+    assert full.pop("fixed_s") is None
     assert made.hash() == hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:12]
     assert len({default.hash(), lattice.hash(), restored.hash()}) == 3
 
