@@ -114,7 +114,8 @@ def format_status(st: dict) -> str:
         eta = _hms(r["eta_s"]) if r.get("eta_s") and r["state"] in ("searching", "evaluating") else ""
         note = ""
         if r["state"] == "done" and r.get("wall_time_s"):
-            note = f"result written ({_hms(r['wall_time_s'])} of compute)"
+            what = "search finished" if r.get("study") in ("search", "separate") else "result written"
+            note = f"{what} ({_hms(r['wall_time_s'])} of compute)"
         elif r.get("measurement"):
             note = f"measurement {r['measured']}: {r['measurement']}"
         elif r["state"] == "failed":
