@@ -31,6 +31,7 @@ def status(cc: CampaignConfig) -> dict:
             "experiment": queued.experiment,
             "setting": queued.setting,
             "item": queued.spec(),
+            "study": queued.study,
         }
         item = state.get("items", {}).get(name, {})
         rd = run_dir(cc, queued)
