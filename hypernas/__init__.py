@@ -57,16 +57,7 @@ __all__ = [
     "search",
 ]
 
-_API = {
-    "Genotype",
-    "Run",
-    "load_run",
-    "parameter_counts",
-    "profile_latency",
-    "random_genotypes",
-    "s_device",
-    "search",
-}
+_API = set(__all__) - {"HyperNASError"}  # the names that hypernas.api provides
 
 
 def __getattr__(name: str):

@@ -238,7 +238,7 @@ def run_baseline_study(
             n_measured += 1
             where = {"state": "evaluating", "measurement": key, "measured": n_measured, "pid": os.getpid()}
             write_json(home / PROGRESS, {**where, "updated": utc_now()})
-            partial = home / "retrain" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+            partial = cache.partial_path(key)
             scores[protocol] = cache.scores(
                 key,
                 lambda g=g, protocol=protocol, where=where, partial=partial: ev.split_scores(

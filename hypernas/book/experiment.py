@@ -10,7 +10,6 @@ small JSON files with provenance. Sweep runs (:func:`run_sweep`) are records of
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -219,11 +218,7 @@ def _pipeline(
             "pid": os.getpid(),
         }
         write_json(run_dir / PROGRESS, {**where, "updated": utc_now()})
-        partial = (
-            run_dir / "retrain" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
-            if protocol == "retrain"
-            else None
-        )
+        partial = cache.partial_path(key) if protocol == "retrain" else None
         return cache.accuracy(
             key,
             lambda: ev.evaluate(

@@ -14,6 +14,7 @@ Each entry also names the machines that measured it: a retraining resumed elsewh
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -38,6 +39,10 @@ class EvaluationCache:
                 self.path, "evaluation cache", "delete it (it only caches evaluations)"
             )
         self.used: set[str] = set()
+
+    def partial_path(self, key: str) -> Path:
+        """Where the retraining of ``key`` keeps its checkpoint until it has finished."""
+        return self.path.parent / "retrain" / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
 
     @staticmethod
     def key(protocol: str, genotype_key: str, s, retrain_epochs: int) -> str:

@@ -240,6 +240,15 @@ def _history(ck: dict) -> dict:
     return {"seconds": float(ck.get("seconds", 0.0)), "hardware": list(ck.get("hardware", []))}
 
 
+def _retrain_run(
+    run: TrainedFamily, genotype: Genotype, splits, epochs, *args
+) -> tuple[float, torch.nn.Module]:
+    """:func:`retrain` with the run's config and device, for ``epochs`` (None: the profile's)."""
+    device = next(run.supernet.parameters()).device
+    n = run.config.retrain_epochs if epochs is None else epochs
+    return retrain(genotype, run.config, splits, n, device, *args)
+
+
 def evaluate(
     run: TrainedFamily,
     genotype: Genotype,
@@ -259,10 +268,8 @@ def evaluate(
     if protocol == "relaxed":
         return relaxed(run, s, splits, seed=run.config.seed)
     if protocol == "retrain":
-        device = next(run.supernet.parameters()).device
-        n = run.config.retrain_epochs if epochs is None else epochs
-        return retrain(
-            genotype, run.config, splits, n, device, progress, stop, checkpoint, checkpoint_every_s, report
+        return _retrain_run(
+            run, genotype, splits, epochs, progress, stop, checkpoint, checkpoint_every_s, report
         )[0]
     raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
 
@@ -284,10 +291,8 @@ def split_scores(
     if protocol == "inherited":
         net = inherited_net(run, genotype, splits)
     elif protocol == "retrain":
-        device = next(run.supernet.parameters()).device
-        n = run.config.retrain_epochs if epochs is None else epochs
-        net = retrain(
-            genotype, run.config, splits, n, device, progress, stop, checkpoint, checkpoint_every_s, report
+        net = _retrain_run(
+            run, genotype, splits, epochs, progress, stop, checkpoint, checkpoint_every_s, report
         )[1]
     else:
         raise ConfigError(f"split_scores takes the inherited or retrain protocol, not {protocol!r}")
