@@ -38,6 +38,7 @@ clean:
 
 bench: setup
 	$(PY) -m benchmarks.search_step
+	$(PY) -m benchmarks.latency_prediction
 
 # The paper-scale campaign: a background queue of searches and evaluations, resumable.
 .PHONY: paper paper-status paper-stop
