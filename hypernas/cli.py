@@ -1,6 +1,6 @@
 """Command line: ``hypernas search | derive | evaluate | latency | select | export | baseline | campaign``.
 
-Each command parses its arguments and calls :mod:`hypernas.api` (the campaign: :mod:`hypernas.book.campaign`).
+Each command parses its arguments and calls :mod:`hypernas.api` (the campaign: :mod:`hypernas.campaign.supervisor`).
 Every error a user can cause prints one line to stderr and exits with status 2.
 """
 
@@ -434,8 +434,8 @@ def cmd_baseline(args) -> int:
         for g in api.random_genotypes(run.config.ops, run.space.n_edges, args.n, args.seed, args.sampler):
             print(json.dumps(run.describe(g)))
         return 0
-    from hypernas.book import compare
-    from hypernas.book.baselines import run_baseline_study
+    from hypernas.pipeline.baselines import run_baseline_study
+    from hypernas.report import compare
 
     sizes = {
         key: value
@@ -476,8 +476,8 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_campaign(args) -> int:
-    from hypernas.book import campaign
-    from hypernas.book.campaign_items import QueueItem
+    from hypernas.campaign import supervisor as campaign
+    from hypernas.pipeline.items import QueueItem
 
     queue = list(args.item) if args.item else None
     cc = campaign.CampaignConfig(
@@ -512,7 +512,7 @@ def cmd_campaign(args) -> int:
         stopped = campaign.stop(cc, args.wait)
         print("campaign stopped after its workers checkpointed" if stopped else "no campaign is running")
         return 0
-    from hypernas.book import campaign_status
+    from hypernas.campaign import status as campaign_status
 
     st = campaign_status.status(cc)
     print(json_text(st) if args.json else campaign_status.format_status(st))

@@ -51,9 +51,9 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from hypernas import book
-from hypernas.book import baseline_report as report
-from hypernas.book.baselines import run_baseline_study
-from hypernas.book.experiment import run_experiment
+from hypernas.pipeline.baselines import run_baseline_study
+from hypernas.pipeline.experiment import run_experiment
+from hypernas.report import baselines as report
 
 warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)

@@ -38,8 +38,8 @@ from IPython.display import HTML, Markdown, display
 from myst_nb import glue
 
 from hypernas import book
-from hypernas.book import baseline_report
-from hypernas.book.experiment import run_experiment
+from hypernas.pipeline.experiment import run_experiment
+from hypernas.report import baselines as baseline_report
 from hypernas.train.config import SETTINGS
 
 warnings.filterwarnings("ignore")
@@ -373,7 +373,7 @@ else:
 
 # %%
 import hypernas
-from hypernas.book.experiment import run_dir_for
+from hypernas.pipeline.experiment import run_dir_for
 from hypernas.train.config import SearchConfig
 
 run_dir = run_dir_for(SearchConfig.from_dict(cfg), runs_dir)

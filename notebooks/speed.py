@@ -34,8 +34,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from hypernas import book
-from hypernas.book.experiment import run_experiment
 from hypernas.io import read_json
+from hypernas.pipeline.experiment import run_experiment
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TQDM_DISABLE", "1")

@@ -30,7 +30,7 @@ from markdown_it import MarkdownIt
 from myst_nb import glue
 
 from hypernas import book
-from hypernas.book import baseline_report
+from hypernas.report import baselines as baseline_report
 
 pd.set_option("display.max_colwidth", None)
 results_dir = Path(results_dir or f"results/{profile}")

@@ -19,9 +19,9 @@ import logging
 import sys
 import time
 
-from hypernas.book.claims import counts_text
-from hypernas.book.experiment import run_sweep
 from hypernas.errors import HyperNASError
+from hypernas.pipeline.experiment import run_sweep
+from hypernas.report.claims import counts_text
 
 
 def main(argv=None) -> int:

@@ -27,10 +27,10 @@ import re
 import sys
 from pathlib import Path
 
-from hypernas.book.experiment import read_sweep, sweep_file, sweep_record, write_sweep
-from hypernas.book.theorem_study import comparison_config
-from hypernas.book.upgrade import clean_source, upgrade_result
 from hypernas.io import read_json, write_json
+from hypernas.pipeline.experiment import read_sweep, sweep_file, sweep_record, write_sweep
+from hypernas.pipeline.theorem_study import comparison_config
+from hypernas.pipeline.upgrade import clean_source, upgrade_result
 from hypernas.train.config import SearchConfig, resolve
 
 SWEEP_FILE = re.compile(r"^(exp\d+)-kappa.*\.json$")

@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 import torch
 
-from hypernas.book import compare
 from hypernas.errors import ConfigError, HyperNASError
 from hypernas.method.hypernet import PlainLogits
+from hypernas.report import compare
 from hypernas.space.genotype import Genotype
 from hypernas.space.network import parameter_counts
 from hypernas.space.sample import random_genotypes, shuffled_within_cells, split_counts
@@ -159,7 +159,7 @@ def test_seed_summary_gives_mean_and_sample_sd():
 def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_root):
     """The whole study on the real Fashion-MNIST: every group scored on both splits under both
     protocols; a second call reuses everything; the separate searches cost what their images say."""
-    from hypernas.book.baselines import run_baseline_study
+    from hypernas.pipeline.baselines import run_baseline_study
     from hypernas.train.run import load_run
 
     kw = dict(

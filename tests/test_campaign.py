@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from hypernas import provenance
-from hypernas.book.campaign_items import QueueItem
+from hypernas.pipeline.items import QueueItem
 from hypernas.train.run import load_run
 
 SMALL = [
@@ -150,7 +150,8 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
     """A run directory that earlier code named by another config hash (``<name>-<other hash>``) is found
     by its stored config, renamed and continued, never started over; a result of the same config
     written by earlier code gets the new hash; nothing is touched while a process still writes to it."""
-    from hypernas.book import campaign, campaign_status
+    from hypernas.campaign import status as campaign_status
+    from hypernas.campaign import supervisor as campaign
     from hypernas.errors import RunDirError
     from hypernas.train.search import search
 
@@ -324,7 +325,7 @@ def test_campaign_leg_refuses_bad_input(tmp_path):
 
 
 def test_status_shows_a_retraining_under_way():
-    from hypernas.book.campaign_status import format_status
+    from hypernas.campaign.status import format_status
 
     row = {"name": "exp3-rebalanced", "state": "evaluating", "epoch": 2, "epochs": 10, "step": 120}
     row.update(
@@ -341,8 +342,8 @@ def test_status_shows_a_retraining_under_way():
 
 def test_status_names_a_failed_workers_error(tmp_path):
     """A worker that failed shows its log's last line (the one-line error) in the status."""
-    from hypernas.book.campaign import STATE_FILE, CampaignConfig
-    from hypernas.book.campaign_status import format_status, status
+    from hypernas.campaign.status import format_status, status
+    from hypernas.campaign.supervisor import STATE_FILE, CampaignConfig
 
     cc = CampaignConfig(profile="smoke", runs_dir=str(tmp_path), queue=[["exp1", "rebalanced"]])
     run = tmp_path / "smoke" / "exp1-rebalanced-0"
@@ -353,7 +354,7 @@ def test_status_names_a_failed_workers_error(tmp_path):
     state = {"pid": 0, "state": "finished", "items": {"exp1-rebalanced": {"state": "failed", "exit_code": 2}}}
     (cc.home / STATE_FILE).write_text(json.dumps(state))
     with pytest.MonkeyPatch.context() as mp:  # the run directory this config would use
-        mp.setattr("hypernas.book.campaign_status.run_dir", lambda *a: run)
+        mp.setattr("hypernas.campaign.status.run_dir", lambda *a: run)
         st = status(cc)
     assert st["runs"][0]["state"] == "failed"
     assert "worker exited with status 2: hypernas: error: loss became NaN" in format_status(st)

@@ -170,8 +170,8 @@ def test_bad_retrained_models(capsys, smoke_run, tmp_path):
 
 
 def test_damaged_result_files(tmp_path):
-    from hypernas.book.experiment import read_sweep
-    from hypernas.book.runs import read_result
+    from hypernas.pipeline.experiment import read_sweep
+    from hypernas.pipeline.results import read_result
 
     (tmp_path / "r.json").write_text("[]")
     with pytest.raises(ArtefactError, match="not a record"):

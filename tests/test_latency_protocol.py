@@ -250,7 +250,7 @@ def _study(spearman: float, retest: float, met: bool) -> dict:
 
 
 def test_latency_verdict_and_tables():
-    from hypernas.book import latency_report
+    from hypernas.report import latency as latency_report
 
     ok, text = latency_report.verdict(_study(0.97, 0.98, met=True))
     assert ok and "PyTorch eager: Spearman 0.970 (retest 0.980)" in text and "1 of 1 budgets met" in text

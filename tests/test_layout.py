@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 
 import hypernas
@@ -20,11 +22,14 @@ LAYERS = {
     "hypernas.space": 3,
     "hypernas.train": 4,
     "hypernas.device": 5,
-    "hypernas.book": 6,
-    "hypernas.api": 7,
-    "hypernas": 7,
-    "hypernas.cli": 8,
-    "hypernas.__main__": 9,
+    "hypernas.pipeline": 6,  # configs -> result files
+    "hypernas.report": 7,  # result files -> tables, figures, verdicts, prose
+    "hypernas.campaign": 7,  # the background queue of pipeline runs
+    "hypernas.book": 8,  # what the chapters call: pipeline and report, by one name each
+    "hypernas.api": 8,
+    "hypernas": 8,
+    "hypernas.cli": 9,
+    "hypernas.__main__": 10,
 }
 
 
@@ -114,3 +119,42 @@ def test_the_layer_check_catches_an_upward_import(tmp_path):
     targets = _imports(fake, "hypernas.space.bad", _modules())
     assert targets == {"hypernas.train.config"}
     assert LAYERS[_group("hypernas.train.config")] > LAYERS[_group("hypernas.space.bad")]
+
+
+PLOTTING = ("matplotlib", "seaborn", "pandas")
+
+
+def _loaded_after(code: str) -> list[str]:
+    """The plotting and table libraries a fresh interpreter has loaded after running ``code``."""
+    probe = f"{code}\nimport sys\nprint('loaded:', *(m for m in {PLOTTING!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1].split()[1:]
+
+
+def test_nothing_that_trains_loads_plotting_code():
+    """The CLI, the pipelines and the campaign's worker never load the report's plotting libraries."""
+    code = "\n".join(
+        f"import {m}"
+        for m in (
+            "hypernas.cli",
+            "hypernas.api",
+            "hypernas.pipeline.experiment",
+            "hypernas.pipeline.baselines",
+            "hypernas.pipeline.latency_study",
+            "hypernas.pipeline.theorem_study",
+            "hypernas.campaign.supervisor",
+            "hypernas.campaign.status",
+        )
+    )
+    assert _loaded_after(code) == []
+    # and the check sees them when they are loaded
+    assert _loaded_after("import hypernas.report.figures") == list(PLOTTING)
+
+
+def test_a_search_from_the_cli_loads_no_plotting_code(tmp_path, data_root):
+    code = (
+        "from hypernas.cli import main\n"
+        f"assert main(['search', 'exp1', '--profile', 'smoke', '--out', {str(tmp_path / 'run')!r}, "
+        f"'--data-root', {str(data_root)!r}, '--set', 'epochs=1', '--set', 'train_subset=128']) == 0"
+    )
+    assert _loaded_after(code) == []

@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from hypernas import book
-from hypernas.book import claims, theory
-from hypernas.book.experiment import run_experiment
+from hypernas.method import theorem
+from hypernas.pipeline.experiment import run_experiment
+from hypernas.report import claims
 from hypernas.train.config import PROFILE_SOURCES, SETTINGS, resolve
 
 
 def test_theorem_check_limits():
-    out = theory.run_checks({"a": [1.0, 0.0, -0.5]}, ts=(1.0, 0.01), n_samples=50_000)
+    out = theorem.run_checks({"a": [1.0, 0.0, -0.5]}, ts=(1.0, 0.01), n_samples=50_000)
     c = out["alphas"]["a"]
     assert out["t"] == [1.0, 0.01]
     assert set(c) >= {"mc_mean", "mc_ci", "softmax_t", "softmax"}
@@ -26,12 +27,12 @@ def test_theorem_check_limits():
         assert abs(f["mc"][1] - f["at_argmax_one_hot"]) > 4 * f["mc_ci"][1]
     # a stored check is reused only for exactly the same settings
     same = dict(alphas={"a": [1.0, 0.0, -0.5]}, ts=(1.0, 0.01), n_samples=50_000, seed=0)
-    assert theory.checks_match(out, **same)
-    assert not theory.checks_match(out, **{**same, "n_samples": 10_000})
-    assert not theory.checks_match(out, **{**same, "seed": 1})
-    assert not theory.checks_match(out, **{**same, "ts": (1.0, 0.5, 0.01)})
-    assert not theory.checks_match(out, **{**same, "alphas": {"a": [2.0, 0.0, -0.5]}})
-    assert not theory.checks_match({}, **same)
+    assert theorem.checks_match(out, **same)
+    assert not theorem.checks_match(out, **{**same, "n_samples": 10_000})
+    assert not theorem.checks_match(out, **{**same, "seed": 1})
+    assert not theorem.checks_match(out, **{**same, "ts": (1.0, 0.5, 0.01)})
+    assert not theorem.checks_match(out, **{**same, "alphas": {"a": [2.0, 0.0, -0.5]}})
+    assert not theorem.checks_match({}, **same)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_result_fields_and_cache(tiny_result):
 
 def test_sweep_runs_are_records_selected_by_config(tiny_result):
     """A sweep run is one line of sweeps/<experiment>.jsonl (no family grid), found again by its config."""
-    from hypernas.book.experiment import SWEEP_KEYS, run_sweep, sweep_file, sweep_record, write_sweep
+    from hypernas.pipeline.experiment import SWEEP_KEYS, run_sweep, sweep_file, sweep_record, write_sweep
 
     tmp, kw, r = tiny_result
     results = tmp / "sweep-results"

@@ -1,11 +1,12 @@
-"""What the book's chapters call: the experiment pipeline with its result cache and the sweeps
-(``experiment``), the latency and theorem chapters' pipelines (``latency_study``, ``theorem_study``),
-the paper-scale background campaign (``campaign``), tables, figures, claim verdicts and the
-paragraphs written from results (``tables``, ``figures``, ``cell_figure``, ``claims``, ``findings``,
-``runs``, with the paper's own numbers in ``paper``), the theorem's numerical check (``theory``) and
-the upgrade of results written by earlier code (``upgrade``)."""
+"""What the book's chapters call, by one name each: the pipelines that make results
+(:mod:`hypernas.pipeline`) and the tables, figures, verdicts and sentences that show them
+(:mod:`hypernas.report`). Nothing is defined here."""
 
-from hypernas.book.claims import (
+from hypernas.pipeline.experiment import ensure_search, family_grid, run_experiment, run_sweep, sweep_results
+from hypernas.pipeline.latency_study import run_latency_study
+from hypernas.pipeline.results import paper_result, paper_results, profile_results, read_if_present
+from hypernas.pipeline.theorem_study import run_theorem_study
+from hypernas.report.claims import (
     HEADLINE_CLAIMS,
     c_gap_within_chance,
     chance_text,
@@ -22,8 +23,7 @@ from hypernas.book.claims import (
     uses_every_family,
     verdict_grid,
 )
-from hypernas.book.experiment import ensure_search, family_grid, run_experiment, run_sweep, sweep_results
-from hypernas.book.figures import (
+from hypernas.report.figures import (
     plot_cells,
     plot_counts_over_epochs,
     plot_curves,
@@ -31,32 +31,27 @@ from hypernas.book.figures import (
     plot_front,
     plot_op_stats,
 )
-from hypernas.book.findings import collapse_text, final_family_text, sweep_findings, theorem_text
-from hypernas.book.latency_report import accuracy_table as latency_accuracy_table
-from hypernas.book.latency_report import budget_as_read_text as latency_budget_as_read
-from hypernas.book.latency_report import budget_table as latency_budget_table
-from hypernas.book.latency_report import prediction_figure as latency_prediction_figure
-from hypernas.book.latency_report import repetition_table as latency_repetition_table
-from hypernas.book.latency_report import runtime_contrast_text as latency_runtime_contrast
-from hypernas.book.latency_report import s_device_table as latency_s_device_table
-from hypernas.book.latency_report import verdict as latency_verdict
-from hypernas.book.latency_study import run_latency_study
-from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SETTING_TITLES
-from hypernas.book.runs import (
+from hypernas.report.findings import collapse_text, final_family_text, sweep_findings, theorem_text
+from hypernas.report.latency import accuracy_table as latency_accuracy_table
+from hypernas.report.latency import budget_as_read_text as latency_budget_as_read
+from hypernas.report.latency import budget_table as latency_budget_table
+from hypernas.report.latency import prediction_figure as latency_prediction_figure
+from hypernas.report.latency import repetition_table as latency_repetition_table
+from hypernas.report.latency import runtime_contrast_text as latency_runtime_contrast
+from hypernas.report.latency import s_device_table as latency_s_device_table
+from hypernas.report.latency import verdict as latency_verdict
+from hypernas.report.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SETTING_TITLES
+from hypernas.report.provenance import (
     best_accuracy,
     collapsed,
     evaluation_seconds,
     hypernet_text,
-    paper_result,
-    paper_results,
-    profile_results,
-    read_if_present,
     run_description,
     run_times,
     same_hypernet,
 )
-from hypernas.book.style import use_book_style
-from hypernas.book.tables import (
+from hypernas.report.style import use_book_style
+from hypernas.report.tables import (
     accuracy_table,
     comparison_table,
     family_frame,
@@ -67,7 +62,6 @@ from hypernas.book.tables import (
     setting_label,
     sweep_by_setting,
 )
-from hypernas.book.theorem_study import run_theorem_study
 
 __all__ = [
     "ARCH_NAMES",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hypernas.book import cell_figure as cellplot
-from hypernas.book.paper import ARCH_NAMES
-from hypernas.book.style import use_book_style
-from hypernas.book.tables import curves_frame, family_frame, op_stats_frame
+from hypernas.report import cell_figure as cellplot
+from hypernas.report.paper import ARCH_NAMES
+from hypernas.report.style import use_book_style
+from hypernas.report.tables import curves_frame, family_frame, op_stats_frame
 
 
 def plot_curves(result: dict):

@@ -3,7 +3,7 @@ paper-scale family and the theorem check say (each in one place, however many ch
 
 from __future__ import annotations
 
-from hypernas.book.claims import (
+from hypernas.report.claims import (
     collapses_onto_identity,
     counts_text,
     epochs_holding_all_effects,
@@ -12,8 +12,8 @@ from hypernas.book.claims import (
     penalised_counts_text,
     uses_every_family,
 )
-from hypernas.book.runs import best_accuracy, hypernet_text, same_hypernet
-from hypernas.book.tables import same_setting, setting_label
+from hypernas.report.provenance import best_accuracy, hypernet_text, same_hypernet
+from hypernas.report.tables import same_setting, setting_label
 
 
 def collapse_text(result: dict) -> str | None:

@@ -1,5 +1,5 @@
 """The baseline chapter's tables, figures and sentences, from a baseline study's result and the
-results of an experiment's seeds (:mod:`hypernas.book.compare` computes the numbers)."""
+results of an experiment's seeds (:mod:`hypernas.report.compare` computes the numbers)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from hypernas.book import compare
+from hypernas.report import compare
 from hypernas.space.genotype import Genotype
 from hypernas.train.config import SearchConfig
 
@@ -250,8 +250,8 @@ STUDY_CLAIMS = {
 
 
 def seed_flags(seed_results: list[dict]) -> dict[str, list[bool]]:
-    """For each headline claim (:data:`~hypernas.book.claims.HEADLINE_CLAIMS`), whether it holds in each seed."""
-    from hypernas.book.claims import HEADLINE_CLAIMS, headline_flags
+    """For each headline claim (:data:`~hypernas.report.claims.HEADLINE_CLAIMS`), whether it holds in each seed."""
+    from hypernas.report.claims import HEADLINE_CLAIMS, headline_flags
 
     flags = [headline_flags({"run": r}) for r in seed_results]
     return {key: [f[key]["run"] for f in flags] for key in HEADLINE_CLAIMS}
@@ -259,7 +259,7 @@ def seed_flags(seed_results: list[dict]) -> dict[str, list[bool]]:
 
 def seed_verdict_text(seed_results: list[dict]) -> str:
     """In how many seeds each of the paper's claims holds ("yes in 2 of 3 seeds")."""
-    from hypernas.book.claims import HEADLINE_CLAIMS
+    from hypernas.report.claims import HEADLINE_CLAIMS
 
     n = len(seed_results)
     parts = [f"{HEADLINE_CLAIMS[key]}: {_count_text(held)}" for key, held in seed_flags(seed_results).items()]
@@ -318,12 +318,12 @@ def study_verdicts(studies: dict[str, tuple[dict, list[dict]]]) -> pd.DataFrame:
 def campaign_study(results_dir, profile: str, experiment: str, setting: str) -> dict:
     """The finished baseline study of ``experiment`` under ``setting`` (None until it has finished
     with today's config) and the experiment's finished seeds (seed 0 first), named as the
-    campaign's queue items name them (:class:`~hypernas.book.campaign_items.QueueItem`)."""
+    campaign's queue items name them (:class:`~hypernas.pipeline.items.QueueItem`)."""
     from pathlib import Path
 
-    from hypernas.book.baselines import study_config
-    from hypernas.book.campaign_items import QueueItem
-    from hypernas.book.runs import read_if_present
+    from hypernas.pipeline.baselines import study_config
+    from hypernas.pipeline.items import QueueItem
+    from hypernas.pipeline.results import read_if_present
 
     seeds = []
     for s in range(10):

@@ -20,10 +20,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from hypernas.book.runs import RESULT_FIX, read_result
 from hypernas.errors import ConfigError
 from hypernas.io import read_jsonl, read_record, write_json, write_text
 from hypernas.method import simplex
+from hypernas.pipeline.eval_cache import EvaluationCache
+from hypernas.pipeline.results import RESULT_FIX, read_result
 from hypernas.provenance import hardware, provenance, utc_now
 from hypernas.space.genotype import derive
 from hypernas.space.network import describe
@@ -31,7 +32,6 @@ from hypernas.train import evaluate as ev
 from hypernas.train.build import load_splits, torch_device
 from hypernas.train.checkpoint import CHECKPOINT, PROGRESS, SUMMARY, adopt_run_dir
 from hypernas.train.config import SearchConfig, paper_s, resolve
-from hypernas.train.eval_cache import EvaluationCache
 from hypernas.train.run import TrainedFamily, load_run
 from hypernas.train.search import search
 from hypernas.train.stopping import Interrupted

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hypernas.book.claims import (
+from hypernas.report.claims import (
     collapses_onto_identity,
     counts_text,
     epochs_holding_all_effects,
@@ -12,8 +12,8 @@ from hypernas.book.claims import (
     penalised_counts_text,
     penalty_effects,
 )
-from hypernas.book.paper import ARCH_NAMES, CELL_PARAMS_ROW, FAMILIES, PAPER_TABLES, pool_counts
-from hypernas.book.runs import duration_text, evaluation_seconds, full_config, hardware_text
+from hypernas.report.paper import ARCH_NAMES, CELL_PARAMS_ROW, FAMILIES, PAPER_TABLES, pool_counts
+from hypernas.report.provenance import duration_text, evaluation_seconds, full_config, hardware_text
 from hypernas.train.config import PROFILE_SOURCES, SETTINGS, resolve
 
 

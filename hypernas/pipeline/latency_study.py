@@ -27,14 +27,14 @@ from pathlib import Path
 
 import torch
 
-from hypernas.book.experiment import ensure_search
-from hypernas.book.runs import RESULT_FIX
 from hypernas.device import latency
 from hypernas.device.runtime import RUNTIMES, runtime_version
 from hypernas.device.select import select_for_budget, validate_predictions
 from hypernas.device.timing import Protocol
 from hypernas.errors import BudgetError
 from hypernas.io import read_record, write_json
+from hypernas.pipeline.experiment import ensure_search
+from hypernas.pipeline.results import RESULT_FIX
 from hypernas.provenance import provenance
 from hypernas.train.build import load_splits
 from hypernas.train.config import resolve
@@ -154,11 +154,12 @@ def run_repetition(
 
 
 def _in_fresh_process(args: list[str]) -> dict:
-    """:func:`run_repetition` in a new Python process (``python -m hypernas.book.latency_repetition``)."""
+    """:func:`run_repetition` in a new Python process (``python -m hypernas.pipeline.latency_repetition``)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "repetition.json"
         subprocess.run(
-            [sys.executable, "-m", "hypernas.book.latency_repetition", *args, "--out", str(out)], check=True
+            [sys.executable, "-m", "hypernas.pipeline.latency_repetition", *args, "--out", str(out)],
+            check=True,
         )
         return read_record(out, "latency repetition", "run the study again")
 

@@ -29,10 +29,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hypernas.book.campaign_items import QueueItem
-from hypernas.book.runs import RESULT_FIX
 from hypernas.errors import ConfigError, HyperNASError
 from hypernas.io import finite, read_record, write_json
+from hypernas.pipeline.items import QueueItem
+from hypernas.pipeline.results import RESULT_FIX
 from hypernas.provenance import utc_now
 from hypernas.train.checkpoint import SUMMARY, adopt_run_dir
 from hypernas.train.config import PRESETS, SearchConfig
@@ -137,7 +137,7 @@ def item_config(item: QueueItem, profile: str) -> SearchConfig:
 def item_hash(item: QueueItem, profile: str) -> str:
     """The hash a finished result of ``item`` records: its search config's, or its baseline study's."""
     if item.study == "baselines":
-        from hypernas.book.baselines import study_config
+        from hypernas.pipeline.baselines import study_config
 
         return study_config(item.config(profile)).hash()
     return item.config(profile).hash()
@@ -186,7 +186,7 @@ def adopt_earlier(cc: CampaignConfig) -> list[str]:
     changes. Run by :func:`start` before the supervisor, when no worker of the campaign is alive.
     Returns one line per change; each is logged once (a rename by ``adopt_run_dir``).
     """
-    from hypernas.book.upgrade import upgrade_result
+    from hypernas.pipeline.upgrade import upgrade_result
 
     notes = []
     for item in cc.items:
@@ -439,10 +439,10 @@ def supervise(cc: CampaignConfig) -> int:
 
 def work(cc: CampaignConfig, item: QueueItem) -> int:
     """One queue item to its result: search (resumed where it stands), evaluation, result JSON; or,
-    for a baseline study, its searches and evaluations (:mod:`hypernas.book.baselines`)."""
+    for a baseline study, its searches and evaluations (:mod:`hypernas.pipeline.baselines`)."""
     import torch
 
-    from hypernas.book.experiment import run_experiment
+    from hypernas.pipeline.experiment import run_experiment
     from hypernas.train.checkpoint import CHECKPOINT, read_checkpoint
     from hypernas.train.stopping import Interrupted
 
@@ -474,7 +474,7 @@ def work(cc: CampaignConfig, item: QueueItem) -> int:
     with stop_on_sigterm() as stop_event:
         try:
             if item.study in ("search", "separate"):
-                from hypernas.book.experiment import ensure_search
+                from hypernas.pipeline.experiment import ensure_search
 
                 _, summary = ensure_search(
                     item.config(cc.profile),
@@ -487,7 +487,7 @@ def work(cc: CampaignConfig, item: QueueItem) -> int:
                 )
                 result = {"provenance": {"wall_time_s": round(summary["wall_time_s"], 1)}}
             elif item.study == "baselines":
-                from hypernas.book.baselines import run_baseline_study
+                from hypernas.pipeline.baselines import run_baseline_study
 
                 result = run_baseline_study(
                     item.experiment,

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from hypernas.book.style import use_book_style
+from hypernas.report.style import use_book_style
 
 RUNTIME_LABELS = {"torch": "PyTorch eager", "onnxruntime": "ONNX Runtime"}
 FAMILIES = ("pool", "conv", "identity")

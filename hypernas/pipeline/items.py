@@ -1,11 +1,12 @@
-"""What the paper-scale campaign queues: an experiment at a seed, a search alone, or a baseline study.
+"""The items of a queue of long runs and the names of their results: an experiment at a seed, a
+search alone, or a baseline study.
 
 An item is written ``EXPERIMENT:SETTING[:PART]`` on the command line; PART is one of
 
 * nothing or ``seedN``: the experiment (search, then evaluation of A-D and the family) at seed N;
 * ``search``: the experiment's search alone (its run directory is the experiment's);
 * ``separateA`` ... ``separateD``: the ordinary search at the s of A-D, fixed (a baseline);
-* ``baselines``: the baseline study of the experiment (:mod:`hypernas.book.baselines`), which uses
+* ``baselines``: the baseline study of the experiment (:mod:`hypernas.pipeline.baselines`), which uses
   the search and the four separate searches and scores every architecture of its groups.
 
 ``seedN`` may follow any part (``exp1:rebalanced:baselines:seed1``). A seed changes the search
@@ -120,7 +121,7 @@ class QueueItem:
         """The resolved config of the item's search (of the main search, for a baseline study)."""
         cfg = resolve(self.experiment, profile, {**self.overrides, "seed": self.seed})
         if self.study == "separate":
-            from hypernas.book.baselines import separate_config
+            from hypernas.pipeline.baselines import separate_config
 
             return separate_config(cfg, paper_s(len(cfg.ops))[self.arch])
         return cfg

@@ -33,9 +33,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from hypernas.book.experiment import _resolve, _spread, ensure_search, family_grid, run_dir_for
-from hypernas.book.runs import read_result
 from hypernas.io import write_json
+from hypernas.pipeline.eval_cache import EvaluationCache
+from hypernas.pipeline.experiment import _resolve, _spread, ensure_search, family_grid, run_dir_for
+from hypernas.pipeline.results import read_result
 from hypernas.provenance import hardware, provenance, utc_now
 from hypernas.space.genotype import Genotype, derive
 from hypernas.space.network import describe
@@ -44,7 +45,6 @@ from hypernas.train import evaluate as ev
 from hypernas.train.build import load_splits, torch_device
 from hypernas.train.checkpoint import PROGRESS
 from hypernas.train.config import SearchConfig, paper_s
-from hypernas.train.eval_cache import EvaluationCache
 from hypernas.train.run import TrainedFamily
 from hypernas.train.stopping import Interrupted
 
@@ -159,7 +159,7 @@ def run_baseline_study(
     """The baseline study of ``experiment`` at ``profile`` (cached by the study's hash), as a result dict.
 
     ``main_name`` names the main search's run directory (default: the experiment, as
-    :func:`~hypernas.book.experiment.run_experiment` names it), so the study reuses that search;
+    :func:`~hypernas.pipeline.experiment.run_experiment` names it), so the study reuses that search;
     ``name`` (default ``<main_name>-baselines``) names the result file and the study's run directory.
     When ``stop`` is set the study stops after a checkpoint or a measurement (all kept) with
     :class:`~hypernas.train.stopping.Interrupted`. ``sizes`` overrides the profile's study sizes

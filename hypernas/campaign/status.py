@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypernas.book.campaign import (
+from hypernas.campaign.supervisor import (
     CampaignConfig,
     is_done,
     item_config,
@@ -14,8 +14,8 @@ from hypernas.book.campaign import (
     run_dir,
     supervisor_alive,
 )
-from hypernas.book.runs import RESULT_FIX
 from hypernas.io import read_record
+from hypernas.pipeline.results import RESULT_FIX
 from hypernas.train.checkpoint import SUMMARY, earlier_run_dir
 
 

@@ -1,6 +1,6 @@
 """What the baseline study shows: fronts, hypervolumes, improvement over random, rank agreement, compute.
 
-Pure functions of a study's result (:mod:`hypernas.book.baselines`); nothing here trains or reads
+Pure functions of a study's result (:mod:`hypernas.pipeline.baselines`); nothing here trains or reads
 files. The conventions, stated where the numbers stand in the book:
 
 * a **front** is the set of architectures not dominated in (cell parameters, accuracy): none other

@@ -6,9 +6,9 @@ import math
 
 import pandas as pd
 
-from hypernas.book.latency_report import verdict as latency_verdict
-from hypernas.book.paper import PAPER_TABLES
-from hypernas.book.runs import best_accuracy
+from hypernas.report.latency import verdict as latency_verdict
+from hypernas.report.paper import PAPER_TABLES
+from hypernas.report.provenance import best_accuracy
 
 
 # ----------------------------------------------------------------------------- claims

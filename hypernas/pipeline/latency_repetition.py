@@ -1,5 +1,5 @@
-"""``python -m hypernas.book.latency_repetition``: one repetition of the latency study, in the
-fresh process that :func:`hypernas.book.latency_study.run_latency_study` starts for it, written as
+"""``python -m hypernas.pipeline.latency_repetition``: one repetition of the latency study, in the
+fresh process that :func:`hypernas.pipeline.latency_study.run_latency_study` starts for it, written as
 JSON to ``--out``."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hypernas.book.latency_study import run_repetition
 from hypernas.device.runtime import RUNTIMES
 from hypernas.io import write_json
+from hypernas.pipeline.latency_study import run_repetition
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 only in the Cost relaxation, cached in ``results/<profile>/theorem.json``.
 
 ``run_theorem_study("quick")`` reuses the stored check when it was drawn with the same samples,
-seed, temperatures and alphas (:func:`hypernas.book.theory.checks_match`), and each stored search
+seed, temperatures and alphas (:func:`hypernas.method.theorem.checks_match`), and each stored search
 summary when its ``config_hash`` is that of today's config; ``force=True`` recomputes both.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypernas.book import theory
-from hypernas.book.experiment import ensure_search, family_grid
-from hypernas.book.runs import RESULT_FIX
 from hypernas.io import read_record, write_json
+from hypernas.method import theorem
+from hypernas.pipeline.experiment import ensure_search, family_grid
+from hypernas.pipeline.results import RESULT_FIX
 from hypernas.space.genotype import derive
 from hypernas.train.build import load_splits
 from hypernas.train.config import SearchConfig, paper_s, resolve
@@ -49,18 +49,18 @@ def run_theorem_study(
     theorem_file = Path(results_dir or Path("results") / profile) / "theorem.json"
     stored = read_record(theorem_file, "result", RESULT_FIX) if theorem_file.is_file() and not force else {}
     n_samples = N_SAMPLES.get(profile, 100_000)
-    if theory.checks_match(stored, n_samples=n_samples, seed=seed):
+    if theorem.checks_match(stored, n_samples=n_samples, seed=seed):
         checks = {k: stored[k] for k in ("t", "n_samples", "seed", "alphas")}
     else:
-        checks = theory.run_checks(n_samples=n_samples, seed=seed)
+        checks = theorem.run_checks(n_samples=n_samples, seed=seed)
         stored = {}
-    theorem = {**checks, "profile": profile, "relaxation_comparison": stored.get("relaxation_comparison", {})}
-    write_json(theorem_file, theorem)
+    record = {**checks, "profile": profile, "relaxation_comparison": stored.get("relaxation_comparison", {})}
+    write_json(theorem_file, record)
 
     compare = {}
     for relaxation in RELAXATIONS:
         cfg = comparison_config(profile, relaxation, seed)
-        previous = theorem["relaxation_comparison"].get(relaxation, {})
+        previous = record["relaxation_comparison"].get(relaxation, {})
         if not force and previous.get("config_hash") == cfg.hash():  # the same search, already summarised
             compare[relaxation] = previous
             continue
@@ -78,6 +78,6 @@ def run_theorem_study(
             "final": summary["final"],
             "train_images": len(splits.train_y),
         }
-    theorem["relaxation_comparison"] = compare
-    write_json(theorem_file, theorem)
-    return theorem
+    record["relaxation_comparison"] = compare
+    write_json(theorem_file, record)
+    return record
