@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 export HYPERNAS_DATA ?= $(CURDIR)/data
 
-.PHONY: setup lint test book run clean bench
+.PHONY: setup lint test quicktest book run clean bench
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[book,test,export]'
+	$(PY) -m pip install --quiet -e '.[book,test,export,workflow]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
@@ -25,6 +25,9 @@ test: setup lint
 	$(PY) scripts/run_chapters.py --profile smoke --out build/smoke --results build/smoke/results
 	$(PY) -m pytest -q --nbval build/smoke/ipynb --nbval-current-env -p no:cacheprovider \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg
+
+quicktest: setup
+	$(PY) -m pytest -q -m "not slow" tests
 
 book: setup
 	$(PY) scripts/run_chapters.py --profile $(PROFILE) --out book --results results/$(PROFILE)

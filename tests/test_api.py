@@ -37,6 +37,7 @@ def readme_example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
+@pytest.mark.slow
 def test_readme_example_runs(smoke_run, data_root, monkeypatch, capsys):
     """The README's code as written; its search is the smoke run the fixture made with the same config.
 

@@ -56,6 +56,7 @@ def position(run_dir):
     return ck["epoch"], ck["step"]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(tmp_path, data_root):
     full = hypernas("search", *SMALL, "--out", str(tmp_path / "full"), data_root=data_root)
     part = hypernas(
@@ -92,6 +93,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(tmp_path, data_roo
     assert not list((tmp_path / "part").glob(".*.tmp")), "the kill left a temporary file behind"
 
 
+@pytest.mark.slow
 def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
     common = [
         "--profile",
@@ -146,6 +148,7 @@ def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
     assert len(result["provenance"]["search_segments"]) >= 1
 
 
+@pytest.mark.slow
 def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
     """A run directory that earlier code named by another config hash (``<name>-<other hash>``) is found
     by its stored config, renamed and continued, never started over; a result of the same config
@@ -213,6 +216,7 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
     assert upgraded["architectures"] == result["architectures"] and upgraded["config"] == result["config"]
 
 
+@pytest.mark.slow
 def test_campaign_refuses_bad_input(tmp_path, data_root):
     for args, words in (
         (["--item", "exp1:fast"], "unknown setting"),
@@ -229,6 +233,7 @@ def test_campaign_refuses_bad_input(tmp_path, data_root):
         assert proc.returncode == 2 and words in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.slow
 def test_campaign_start_reports_missing_data(tmp_path):
     """A dataset that cannot be found stops `start` with the data layer's one-line error, and the
     status keeps it, instead of a campaign that says 'started' and dies in its log."""
@@ -240,7 +245,9 @@ def test_campaign_start_reports_missing_data(tmp_path):
     no_data = {"data_root": tmp_path / "no-data", "env": {"HYPERNAS_OFFLINE_DIRS": str(tmp_path / "none")}}
     proc = hypernas("campaign", "start", *common, **no_data)
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    # (a working tree with uncommitted changes adds a warning that the campaign runs the last commit)
+    errors = [line for line in err.strip().splitlines() if " WARNING " not in line]
+    assert proc.returncode == 2 and len(errors) == 1, err
     assert "could not start: Fashion-MNIST not found" in err and "Fix:" in err
     proc = hypernas("campaign", "status", *common, **no_data)
     out, err = proc.communicate(timeout=120)
@@ -270,7 +277,7 @@ def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist, monkeypatch):
         retrain(g, cfg, splits, epochs=2, stop=stop, checkpoint=ckpt)
     assert torch.load(ckpt, weights_only=False)["step"] == 1
     earlier = retrain_history(ckpt)  # one step's time, on this machine
-    assert earlier["hardware"] == [hardware("cpu")] and 0 < earlier["seconds"] < 60
+    assert earlier["hardware"] == [hardware("cpu")] and earlier["seconds"] > 0
     assert retrain_history(tmp_path / "none.pt") == {"seconds": 0.0, "hardware": []}
     monkeypatch.setattr("hypernas.train.evaluate.REPORT_EVERY_S", 0.0)
     reports = []  # where the resumed training stands, as the campaign's status reads it

@@ -8,6 +8,7 @@ import sys
 import tarfile
 
 import numpy as np
+import pytest
 
 from hypernas.data import datasets
 
@@ -28,6 +29,7 @@ def _fake_fashion_mnist(folder):
         _idx(folder / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10, 2049)
 
 
+@pytest.mark.slow
 def test_processes_prepare_one_data_root_at_once(tmp_path):
     """Four processes unpack the same offline copy into one empty data root at the same moment;
     each loads the whole, identical dataset."""

@@ -38,6 +38,7 @@ def last_json(text):
     return json.loads(text[text.index("{") :])
 
 
+@pytest.mark.slow
 def test_two_processes_agree_with_one(tmp_path, data_root):
     d = ["--data-root", str(data_root)]
     two = torchrun(2, "search", *COMMON, *d, "--out", str(tmp_path / "two"), port=29611)

@@ -94,6 +94,7 @@ def onnx_lut(tmp_path_factory):
     return json.loads(path.read_text()), path
 
 
+@pytest.mark.slow
 def test_onnxruntime_lut(onnx_lut):
     table, _ = onnx_lut
     assert table["runtime"] == "onnxruntime" and table["provenance"]["runtime"] == "onnxruntime"

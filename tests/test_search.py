@@ -20,6 +20,7 @@ def _genotypes(run_dir):
     ]
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(tmp_path, data_root):
     cfg = resolve("exp1", "smoke", TINY)
     a = search(cfg, tmp_path / "a", data_root, progress=False)
@@ -30,6 +31,7 @@ def test_same_seed_same_numbers(tmp_path, data_root):
     assert c["final"]["loss"] != a["final"]["loss"]
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(tmp_path, data_root):
     cfg = resolve("exp1", "smoke", TINY)
     full = search(cfg, tmp_path / "full", data_root, progress=False)

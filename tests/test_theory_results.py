@@ -112,6 +112,7 @@ def test_sweep_runs_are_records_selected_by_config(tiny_result):
     assert len(table) == 2 and table.iloc[0]["A"] == table.iloc[1]["A"]
 
 
+@pytest.mark.slow
 def test_evaluation_resumes_from_its_cache(tiny_result):
     """A recomputed result reuses every accuracy measured before (the cache stands in for an
     interrupted evaluation) and gives the same numbers; force=True measures afresh, same numbers."""

@@ -93,7 +93,7 @@ def penalised_counts_text(result: dict) -> str:
 
 
 def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.DataFrame:
-    """The paper's claims, each judged from our numbers (see PAPER.md, "Claims to reproduce")."""
+    """The paper's claims, each judged from our numbers."""
     rows = []
 
     def fam(r, name):

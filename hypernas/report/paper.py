@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# The paper's Tables 1-3 (PAPER.md): test accuracy %, "parameters" (cell-op convention), op counts.
+# The paper's Tables 1-3 (Firsov & Bakhteev, 2025): test accuracy %, "parameters" (cell-op convention), op counts.
 PAPER_TABLES: dict[str, dict[str, dict]] = {
     "exp1": {
         "A": dict(acc=82.5, params=38_304, pool=12, conv=6, identity=10),
