@@ -470,3 +470,39 @@ def test_whole_numbers_for_float_settings_hash_alike():
     as_int = resolve("exp1", "smoke", {"kappa": 1, "sigma": 2})
     assert as_int.kappa == 1.0 and isinstance(as_int.kappa, float)
     assert as_int.hash() == resolve("exp1", "smoke", {"kappa": "1", "sigma": 2.0}).hash()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "lacks"])
+def test_damaged_retraining_checkpoint_gives_one_line(fmnist, tmp_path, damage):
+    """A partial retraining's checkpoint that cannot be read stops the retraining with one line that
+    names the file and the fix, before any training; the file is left as it was."""
+    import threading
+
+    from hypernas import data
+    from hypernas.space.genotype import Genotype
+    from hypernas.train.config import resolve
+    from hypernas.train.evaluate import retrain, retrain_history
+    from hypernas.train.stopping import Interrupted
+
+    cfg = resolve("exp1", "smoke")
+    splits = data.make_splits(fmnist, 0.1, train_subset=128, val_subset=64, test_subset=64)
+    ops = tuple(cfg.ops)
+    g = Genotype(ops, tuple(ops[i % 3] for i in range(14)), tuple(ops[(i + 1) % 3] for i in range(14)))
+    ckpt = tmp_path / "retrain.pt"
+    stop = threading.Event()
+    stop.set()  # a real partial retraining: stopped after its first step
+    with pytest.raises(Interrupted):
+        retrain(g, cfg, splits, epochs=1, stop=stop, checkpoint=ckpt)
+    if damage == "lacks":
+        ck = torch.load(ckpt, weights_only=False)
+        del ck["opt"]
+        torch.save(ck, ckpt)
+    else:
+        {"truncated": _truncated, "garbage": _garbage, "empty": _empty}[damage](ckpt)
+    before = ckpt.read_bytes()
+    for call in (lambda: retrain(g, cfg, splits, epochs=1, checkpoint=ckpt), lambda: retrain_history(ckpt)):
+        with pytest.raises(ArtefactError) as err:
+            call()
+        message = str(err.value)
+        assert "\n" not in message and str(ckpt) in message and "retrain this architecture" in message
+    assert ckpt.read_bytes() == before

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from hypernas import data as data_mod
-from hypernas.errors import ConfigError
-from hypernas.io import save_torch
+from hypernas.errors import ArtefactError, ConfigError
+from hypernas.io import load_torch, save_torch
 from hypernas.method.gumbel import gumbel_softmax
 from hypernas.provenance import hardware
 from hypernas.space.genotype import Genotype
@@ -147,7 +147,7 @@ def retrain(
     earlier = {"seconds": 0.0, "hardware": []}  # the segments before this one
     if checkpoint is not None and Path(checkpoint).is_file():
         # on the CPU: the data generator's state must stay there; the state dicts move on load
-        ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        ck = _read_retrain_checkpoint(checkpoint)
         net.load_state_dict(ck["net"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
@@ -233,7 +233,21 @@ def retrain_history(checkpoint: str | Path | None) -> dict:
     checkpoint and the machines it ran on (0 and [] without a checkpoint file)."""
     if checkpoint is None or not Path(checkpoint).is_file():
         return {"seconds": 0.0, "hardware": []}
-    return _history(torch.load(checkpoint, map_location="cpu", weights_only=False))
+    return _history(_read_retrain_checkpoint(checkpoint))
+
+
+RETRAIN_FIX = "delete it to retrain this architecture from the start"
+_RETRAIN_KEYS = ("net", "opt", "sched", "data_rng", "epoch", "step", "order")
+
+
+def _read_retrain_checkpoint(checkpoint: str | Path) -> dict:
+    """A partial retraining's checkpoint; :class:`~hypernas.errors.ArtefactError` (one line) when it
+    is damaged or lacks one of its parts."""
+    ck = load_torch(checkpoint, "retraining checkpoint", RETRAIN_FIX)
+    missing = [k for k in _RETRAIN_KEYS if not isinstance(ck, dict) or k not in ck]
+    if missing:
+        raise ArtefactError(f"retraining checkpoint {checkpoint} lacks {', '.join(missing)}; {RETRAIN_FIX}")
+    return ck
 
 
 def _history(ck: dict) -> dict:
