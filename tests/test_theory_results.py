@@ -82,6 +82,8 @@ def test_result_fields_and_cache(tiny_result):
     }
     assert set(r["provenance"]) >= {"commit", "hardware", "torch", "data_source", "wall_time_s"}
     assert list(r["architectures"]) == ["A", "B", "C", "D"]
+    # the ledger of measurements is kept only until the result holds them
+    assert list((tmp / "results").glob("measurements/*")) == []
     for a in r["architectures"].values():
         assert set(a["test_accuracy"]) == {"inherited", "retrain", "relaxed"}
         assert sum(a["op_counts"].values()) == 28
@@ -370,3 +372,36 @@ def test_run_times_name_each_machine_of_a_search_that_moved():
     assert "The search ran on AMD EPYC, 1 thread; the evaluation on NVIDIA H200 (CUDA)." in book.run_times(
         moved_eval
     )
+
+
+def test_a_lost_run_directory_resumes_its_evaluation_from_the_ledger(tmp_path):
+    """Entries written with a ledger are read back from it alone (the run directory's cache gone):
+    nothing is measured twice, and the run directory's cache wins where both have an entry."""
+    from hypernas.pipeline.eval_cache import EvaluationCache
+
+    ledger = tmp_path / "results" / "measurements" / "exp1-abc.json"
+    calls = []
+
+    def measure(value):
+        def compute():
+            calls.append(value)
+            return value
+
+        return compute
+
+    first = EvaluationCache(tmp_path / "run", ledger=ledger)
+    assert first.accuracy("retrain|epochs=2|g1", measure(71.5), "cpu") == 71.5
+    assert first.scores("inherited|g1", lambda: {"val": 60.0, "test": 61.0}, "cpu") == {
+        "val": 60.0,
+        "test": 61.0,
+    }
+    assert json.loads(ledger.read_text()) == first.entries
+    (tmp_path / "run" / "evaluations.json").unlink()  # the run directory is lost
+    second = EvaluationCache(tmp_path / "run", ledger=ledger)
+    assert second.accuracy("retrain|epochs=2|g1", measure(0.0), "cpu") == 71.5
+    assert second.scores("inherited|g1", lambda: {"val": 0.0, "test": 0.0}, "cpu")["test"] == 61.0
+    assert calls == [71.5]
+    assert second.accuracy("retrain|epochs=2|g2", measure(72.0), "cpu") == 72.0  # a new one is measured
+    assert json.loads((tmp_path / "run" / "evaluations.json").read_text()) == json.loads(ledger.read_text())
+    fresh = EvaluationCache(tmp_path / "run", fresh=True, ledger=ledger)
+    assert fresh.entries == {}

@@ -35,7 +35,14 @@ from tqdm import tqdm
 
 from hypernas.io import write_json
 from hypernas.pipeline.eval_cache import EvaluationCache
-from hypernas.pipeline.experiment import _resolve, _spread, ensure_search, family_grid, run_dir_for
+from hypernas.pipeline.experiment import (
+    _resolve,
+    _spread,
+    ensure_search,
+    family_grid,
+    ledger_path,
+    run_dir_for,
+)
 from hypernas.pipeline.results import read_result
 from hypernas.provenance import hardware, provenance, utc_now
 from hypernas.space.genotype import Genotype, derive
@@ -223,7 +230,7 @@ def run_baseline_study(
     }
 
     entries = choose_architectures(main, separate, study)
-    cache = EvaluationCache(home, fresh=force)
+    cache = EvaluationCache(home, fresh=force, ledger=ledger_path(results_dir, name, cfg))
     t_eval = time.perf_counter()
     n_measured = 0
     for entry in tqdm(entries, desc=f"{name}: architectures", disable=not progress):
@@ -293,4 +300,5 @@ def run_baseline_study(
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     write_json(out, result)
+    cache.ledger.unlink(missing_ok=True)  # the result holds what it kept
     return result

@@ -10,6 +10,11 @@ training set) takes hours on a CPU. Each measured accuracy is written to
 
 Every protocol is seeded from the run's config, so a cached value equals a recomputed one.
 Each entry also names the machines that measured it: a retraining resumed elsewhere has several.
+
+A *ledger* (``results/<profile>/measurements/<name>-<config hash>.json``) keeps the same entries
+beside the results until the result is written, where they can be committed: when the run
+directory is lost, the search is made again (with the same seed, the same weights) and its
+evaluation continues from the ledger instead of from the start.
 """
 
 from __future__ import annotations
@@ -31,14 +36,22 @@ FILENAME = "evaluations.json"
 class EvaluationCache:
     """Maps an evaluation key to ``{"accuracy": %, "seconds": compute time, "commit", "hardware": [machines]}``."""
 
-    def __init__(self, run_dir: str | Path, fresh: bool = False) -> None:
+    def __init__(self, run_dir: str | Path, fresh: bool = False, ledger: str | Path | None = None) -> None:
         self.path = Path(run_dir) / FILENAME
+        self.ledger = Path(ledger) if ledger is not None else None
         self.entries: dict[str, dict] = {}
-        if self.path.is_file() and not fresh:
-            self.entries = read_record(
-                self.path, "evaluation cache", "delete it (it only caches evaluations)"
-            )
+        if not fresh:
+            for path in (self.ledger, self.path):  # the run directory's entries are the later ones
+                if path is not None and path.is_file():
+                    self.entries.update(
+                        read_record(path, "evaluation cache", "delete it (it only caches evaluations)")
+                    )
         self.used: set[str] = set()
+
+    def _save(self) -> None:
+        write_json(self.path, self.entries)
+        if self.ledger is not None:
+            write_json(self.ledger, self.entries)
 
     def partial_path(self, key: str) -> Path:
         """Where the retraining of ``key`` keeps its checkpoint until it has finished."""
@@ -72,7 +85,7 @@ class EvaluationCache:
             "commit": git_commit(),
             "hardware": list(dict.fromkeys([*earlier["hardware"], hardware])),
         }
-        write_json(self.path, self.entries)
+        self._save()
         return acc
 
     def scores(
@@ -95,7 +108,7 @@ class EvaluationCache:
             "commit": git_commit(),
             "hardware": list(dict.fromkeys([*earlier["hardware"], hardware])),
         }
-        write_json(self.path, self.entries)
+        self._save()
         return {"val": got["val"], "test": got["test"]}
 
     def seconds_used(self) -> float:

@@ -157,9 +157,17 @@ def run_experiment(
         stop=stop,
         checkpoint_every_s=checkpoint_every_s,
         device=device,
+        ledger=ledger_path(results_dir, name, cfg),
     )
     write_json(out, result)
+    ledger_path(results_dir, name, cfg).unlink(missing_ok=True)  # the result holds what it kept
     return result
+
+
+def ledger_path(results_dir: str | Path, name: str, cfg: SearchConfig) -> Path:
+    """Where the measurements of ``name`` under ``cfg`` are kept beside the results until its result
+    is written (:class:`~hypernas.pipeline.eval_cache.EvaluationCache`)."""
+    return Path(results_dir) / "measurements" / f"{name}-{cfg.hash()}.json"
 
 
 def _resolve(experiment: str, profile: str, seed: int, overrides: dict | None) -> SearchConfig:
@@ -180,8 +188,10 @@ def _pipeline(
     stop: threading.Event | None,
     checkpoint_every_s: float,
     device: torch.device | str | None = None,
+    ledger: Path | None = None,
 ) -> dict:
-    """The search of ``cfg`` (cached in its run directory), A-D, the family and their accuracies."""
+    """The search of ``cfg`` (cached in its run directory), A-D, the family and their accuracies
+    (each measurement kept in the run directory and in ``ledger``)."""
     experiment, profile = cfg.experiment, cfg.profile
     tic = time.perf_counter()
     splits = load_splits(cfg, data_root)
@@ -200,7 +210,7 @@ def _pipeline(
 
     t_eval = time.perf_counter()
     run_dir = run_dir_for(cfg, runs_dir, name)
-    cache = EvaluationCache(run_dir, fresh=force)
+    cache = EvaluationCache(run_dir, fresh=force, ledger=ledger)
     device_used = next(run.supernet.parameters()).device
     n_measured = 0
 
