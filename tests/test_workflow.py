@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_campaign import position  # where a search's checkpoint stands
 
 from hypernas.campaign.supervisor import CampaignConfig, run_dir
 from hypernas.pipeline.items import QueueItem
@@ -81,14 +82,6 @@ def test_the_workflow_plans_what_is_not_done(tmp_path, data_root):
     assert study.returncode != 0 and "exp1.json" in out
 
 
-def _position(path: Path):
-    try:
-        ck = torch.load(path / "checkpoint.pt", weights_only=False)
-    except (OSError, RuntimeError, EOFError):
-        return None
-    return ck["epoch"], ck["step"]
-
-
 @pytest.mark.slow
 def test_engine_killed_mid_search_then_restarted_gives_the_same_numbers(tmp_path, data_root):
     item = "exp1:default:separateA"
@@ -111,7 +104,7 @@ def test_engine_killed_mid_search_then_restarted_gives_the_same_numbers(tmp_path
     part = snakemake(tmp_path / "b", data_root, *config("b"))
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        pos = _position(target_dir)
+        pos = position(target_dir)
         if pos is not None and pos[0] >= 1 and pos[1] >= 2:  # inside an epoch after the first
             os.killpg(part.pid, signal.SIGKILL)  # the engine and its job, at once
             break

@@ -146,6 +146,7 @@ def run_experiment(
         if cached.get("config_hash") == cfg.hash():
             log.info("reusing %s (config hash %s)", out, cfg.hash())
             return cached
+    ledger = ledger_path(results_dir, name, cfg)
     result = _pipeline(
         cfg,
         name,
@@ -157,10 +158,10 @@ def run_experiment(
         stop=stop,
         checkpoint_every_s=checkpoint_every_s,
         device=device,
-        ledger=ledger_path(results_dir, name, cfg),
+        ledger=ledger,
     )
     write_json(out, result)
-    ledger_path(results_dir, name, cfg).unlink(missing_ok=True)  # the result holds what it kept
+    ledger.unlink(missing_ok=True)  # the result holds what it kept
     return result
 
 
