@@ -1,6 +1,6 @@
 """Command line: ``hypernas search | derive | evaluate | latency | select | export | baseline | campaign``.
 
-Each command parses its arguments and calls :mod:`hypernas.api` (the campaign: :mod:`hypernas.campaign.supervisor`).
+Each command parses its arguments and calls :mod:`hypernas.api` (the campaign: :mod:`hypernas.campaign.engine`).
 Every error a user can cause prints one line to stderr and exits with status 2.
 """
 
@@ -232,13 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
         "campaign",
         help="run the paper-scale queue of searches and evaluations in the background",
         description="A queue of (experiment, setting) runs taken to their results in the background: search with "
-        "checkpoints every few minutes, evaluation of A-D and the family, results/<profile>/<name>.json. `start` "
-        "resumes a stopped campaign where it stands; `stop` ends it cleanly after a checkpoint.",
+        "checkpoints every few minutes, evaluation of A-D and the family, results/<profile>/<name>.json, run by "
+        "Snakemake (workflow/Snakefile). `start` resumes a stopped campaign where it stands; `stop` ends it "
+        "cleanly after a checkpoint.",
     )
     q.add_argument(
         "action",
-        choices=("start", "status", "stop", "run", "work"),
-        help="start | status | stop (run and work are the supervisor's and workers' own)",
+        choices=("start", "status", "stop", "work"),
+        help="start | status | stop (work: one queue item, the command each job of the workflow runs)",
     )
     q.add_argument("work_item", nargs="?", help=argparse.SUPPRESS)
     q.add_argument("--profile", default="paper", help="profile of every run (default paper)")
@@ -476,11 +477,12 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_campaign(args) -> int:
-    from hypernas.campaign import supervisor as campaign
+    from hypernas.campaign import engine
+    from hypernas.campaign.queue import CampaignConfig
     from hypernas.pipeline.items import QueueItem
 
     queue = list(args.item) if args.item else None
-    cc = campaign.CampaignConfig(
+    cc = CampaignConfig(
         profile=args.profile,
         runs_dir=args.runs_dir,
         results_dir=args.results_dir,
@@ -490,26 +492,25 @@ def cmd_campaign(args) -> int:
         device=args.device,
         **({"queue": queue} if queue else {}),
     )
-    if args.action in ("run", "work"):
-        logging.getLogger().setLevel(logging.INFO)
-    if args.action == "run":
-        return campaign.supervise(cc)
     if args.action == "work":
+        from hypernas.campaign.work import work
+
         if not args.work_item:
             raise ConfigError("campaign work needs a queue item")
-        return campaign.work(cc, QueueItem.parse(args.work_item))
+        logging.getLogger().setLevel(logging.INFO)
+        return work(cc, QueueItem.parse(args.work_item))
     if args.action == "start":
-        st = campaign.start(cc)
+        st = engine.start(cc)
         verb = "already running" if st["already_running"] else "started"
         print(
-            f"campaign {verb}: pid {st.get('pid')}, commit {st.get('commit')}; "
+            f"campaign {verb}: Snakemake pid {st.get('pid')}, commit {st.get('commit')}; "
             f"`hypernas campaign status` shows where it stands"
         )
         return 0
     if args.action == "stop":
         if not finite(args.wait) or args.wait < 0:
             raise ConfigError("--wait must be a finite number of seconds >= 0")
-        stopped = campaign.stop(cc, args.wait)
+        stopped = engine.stop(cc, args.wait)
         print("campaign stopped after its workers checkpointed" if stopped else "no campaign is running")
         return 0
     from hypernas.campaign import status as campaign_status

@@ -119,7 +119,7 @@ def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
     def status():
         return json.loads(cli("status", "--json"))
 
-    assert status()["supervisor"]["state"] == "never started"
+    assert status()["engine"]["state"] == "never started"
     assert "started" in cli("start")
     deadline, row = time.monotonic() + 600, {}
     while time.monotonic() < deadline:  # each status call is a new process: it may first see the evaluation
@@ -128,7 +128,7 @@ def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
         if row["state"] in ("searching", "evaluating"):
             break
         time.sleep(0.5)
-    assert st["supervisor"]["alive"] and row["state"] in ("searching", "evaluating")
+    assert st["engine"]["alive"] and row["state"] in ("searching", "evaluating")
     if row["state"] == "searching":
         assert row["epochs"] == 2 and 0 <= row["step"] <= row["steps_per_epoch"] and row["images_per_s"] >= 0
     else:
@@ -136,13 +136,13 @@ def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
     assert "exp1-rebalanced" in cli("status")  # the table a person reads
     assert "stopped" in cli("stop")
     st = status()
-    assert not st["supervisor"]["alive"] and st["supervisor"]["state"] == "stopped"
+    assert not st["engine"]["alive"] and st["engine"]["state"] == "stopped"
     assert st["runs"][0]["state"] in ("stopped", "paused", "searched", "done")
     assert "already" not in cli("start")
-    while time.monotonic() < deadline + 600 and status()["supervisor"]["alive"]:
+    while time.monotonic() < deadline + 600 and status()["engine"]["alive"]:
         time.sleep(1.0)
     st = status()
-    assert st["supervisor"]["state"] == "finished" and st["runs"][0]["state"] == "done"
+    assert st["engine"]["state"] == "finished" and st["runs"][0]["state"] == "done"
     result = json.loads((tmp_path / "results" / "exp1-rebalanced.json").read_text())
     assert result["config"]["kappa"] == 0.3 and set(result["architectures"]) == {"A", "B", "C", "D"}
     assert len(result["provenance"]["search_segments"]) >= 1
@@ -153,13 +153,14 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
     """A run directory that earlier code named by another config hash (``<name>-<other hash>``) is found
     by its stored config, renamed and continued, never started over; a result of the same config
     written by earlier code gets the new hash; nothing is touched while a process still writes to it."""
+    from hypernas.campaign import engine as campaign
+    from hypernas.campaign import queue
     from hypernas.campaign import status as campaign_status
-    from hypernas.campaign import supervisor as campaign
     from hypernas.errors import RunDirError
     from hypernas.train.search import search
 
     runs, results = tmp_path / "runs", tmp_path / "results"
-    cc = campaign.CampaignConfig(
+    cc = queue.CampaignConfig(
         profile="smoke",
         runs_dir=str(runs),
         results_dir=str(results),
@@ -167,7 +168,7 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
         queue=[["exp1", "rebalanced"]],
     )
     item = QueueItem("exp1", "rebalanced")
-    cfg = campaign.item_config(item, "smoke")
+    cfg = queue.item_config(item, "smoke")
     home = runs / "smoke"
     old = home / "exp1-rebalanced-0123456789ab"
     search(cfg, old, data_root, progress=False, max_epochs=1)  # one of two epochs, under an earlier name
@@ -190,7 +191,7 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
         old.is_dir() and campaign_status.status(cc)["runs"][0]["epoch"] == 1
     )  # status finds it under its old name
     notes = campaign.adopt_earlier(cc)
-    new = campaign.run_dir(cc, item)
+    new = queue.run_dir(cc, item)
     assert len(notes) == 1 and not old.exists() and new.is_dir() and other.is_dir()
     assert json.loads((new / "config.json").read_text())["config_hash"] == cfg.hash() == new.name[-12:]
 
@@ -209,8 +210,8 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
         "provenance": {**result["provenance"], "data_source": "Fashion-MNIST (offline IDX copy from /x/y)"},
     }
     path.write_text(json.dumps(earlier))
-    assert not campaign.is_done(cc, item)
-    assert len(campaign.adopt_earlier(cc)) == 1 and campaign.is_done(cc, item)
+    assert not queue.is_done(cc, item)
+    assert len(campaign.adopt_earlier(cc)) == 1 and queue.is_done(cc, item)
     upgraded = json.loads(path.read_text())
     assert upgraded["provenance"]["data_source"] == "Fashion-MNIST (offline IDX copy)"
     assert upgraded["architectures"] == result["architectures"] and upgraded["config"] == result["config"]
@@ -339,7 +340,7 @@ def test_status_shows_a_retraining_under_way():
         steps_per_epoch=390, images_per_s=95.5, eta_s=9000, measured=5, measurement="retrain|epochs=10|x"
     )
     st = {
-        "supervisor": {"alive": True, "pid": 1, "commit": "c", "started": "t", "state": "running"},
+        "engine": {"alive": True, "pid": 1, "commit": "c", "started": "t", "state": "running"},
         "runs": [row],
     }
     line = format_status(st).splitlines()[2]
@@ -348,23 +349,23 @@ def test_status_shows_a_retraining_under_way():
 
 
 def test_status_names_a_failed_workers_error(tmp_path):
-    """A worker that failed shows its log's last line (the one-line error) in the status."""
+    """A worker that failed shows its error line in the status."""
+    from hypernas.campaign.queue import CampaignConfig
     from hypernas.campaign.status import format_status, status
-    from hypernas.campaign.supervisor import STATE_FILE, CampaignConfig
+    from hypernas.campaign.work import worker_file
 
     cc = CampaignConfig(profile="smoke", runs_dir=str(tmp_path), queue=[["exp1", "rebalanced"]])
     run = tmp_path / "smoke" / "exp1-rebalanced-0"
     run.mkdir(parents=True)
     (run / "progress.json").write_text(json.dumps({"state": "searching", "epoch": 1, "epochs": 2}))
-    (cc.home / "logs").mkdir()
-    (cc.home / "logs" / "exp1-rebalanced.log").write_text("started\nhypernas: error: loss became NaN\n\n")
-    state = {"pid": 0, "state": "finished", "items": {"exp1-rebalanced": {"state": "failed", "exit_code": 2}}}
-    (cc.home / STATE_FILE).write_text(json.dumps(state))
+    worker_file(cc, "exp1-rebalanced").parent.mkdir()
+    record = {"pid": 0, "state": "failed", "error": "loss became NaN at epoch 1; lower lr"}
+    worker_file(cc, "exp1-rebalanced").write_text(json.dumps(record))
     with pytest.MonkeyPatch.context() as mp:  # the run directory this config would use
         mp.setattr("hypernas.campaign.status.run_dir", lambda *a: run)
         st = status(cc)
     assert st["runs"][0]["state"] == "failed"
-    assert "worker exited with status 2: hypernas: error: loss became NaN" in format_status(st)
+    assert "worker failed: loss became NaN at epoch 1; lower lr" in format_status(st)
 
 
 def test_queue_items_name_their_results_and_differ_only_by_seed():

@@ -142,7 +142,8 @@ def test_nothing_that_trains_loads_plotting_code():
             "hypernas.pipeline.baselines",
             "hypernas.pipeline.latency_study",
             "hypernas.pipeline.theorem_study",
-            "hypernas.campaign.supervisor",
+            "hypernas.campaign.engine",
+            "hypernas.campaign.work",
             "hypernas.campaign.status",
         )
     )

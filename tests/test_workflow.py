@@ -13,7 +13,7 @@ import pytest
 import torch
 from test_campaign import position  # where a search's checkpoint stands
 
-from hypernas.campaign.supervisor import CampaignConfig, run_dir
+from hypernas.campaign.queue import CampaignConfig, run_dir
 from hypernas.pipeline.items import QueueItem
 from hypernas.train.run import load_run
 

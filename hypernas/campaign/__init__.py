@@ -1,1 +1,3 @@
-"""The background queue of long runs: its items, the supervisor that keeps workers on them, and its status."""
+"""The background queue of long runs on a workflow engine: its items (``queue``), one item's worker
+(``work``), the engine that runs them (``engine``: Snakemake on ``workflow/Snakefile``) and where it
+stands (``status``)."""

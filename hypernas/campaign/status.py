@@ -1,28 +1,53 @@
-"""Where the paper-scale campaign stands (``hypernas campaign status``, ``make paper-status``):
-the supervisor, and per queue item its state, position, speed, ETA or result."""
+"""Where the campaign stands (``hypernas campaign status``, ``make paper-status``): the workflow
+engine, and per queue item its state, position, speed, ETA or result."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hypernas.campaign.supervisor import (
-    CampaignConfig,
-    is_done,
-    item_config,
-    read_json_or_none,
-    read_state,
-    run_dir,
-    supervisor_alive,
-)
+from hypernas.campaign.engine import engine_alive, read_state
+from hypernas.campaign.queue import CampaignConfig, is_done, item_config, read_json_or_none, run_dir
+from hypernas.campaign.work import FAILED, RUNNING, read_worker
 from hypernas.io import read_record
 from hypernas.pipeline.results import RESULT_FIX
 from hypernas.train.checkpoint import SUMMARY, earlier_run_dir
 
+_POSITION = (
+    "epoch",
+    "epochs",
+    "step",
+    "steps_per_epoch",
+    "images_per_s",
+    "eta_s",
+    "updated",
+    "measurement",
+    "measured",
+)
+
+
+def _progress(run: Path) -> dict | None:
+    """The run's progress record; for a study, merged with that of the search it is on."""
+    progress = read_json_or_none(run / "progress.json")
+    if progress is not None and progress.get("run"):
+        inner = read_json_or_none(Path(progress["run"]) / "progress.json") or {}
+        progress = {
+            **inner,
+            **{k: v for k, v in progress.items() if k != "state"},
+            "state": progress["state"],
+        }
+    return progress
+
+
+def _kept(cc: CampaignConfig, name: str, run: Path) -> int:
+    """How many measurements of an unfinished item its ledger keeps beside the results."""
+    ledger = read_json_or_none(Path(cc.results_dir) / "measurements" / f"{name}-{run.name[-12:]}.json")
+    return len(ledger) if isinstance(ledger, dict) else 0
+
 
 def status(cc: CampaignConfig) -> dict:
-    """Where the campaign stands: supervisor, and per queue item its state, position, speed and ETA."""
+    """Where the campaign stands: the engine, and per queue item its state, position, speed and ETA."""
     state = read_state(cc) or {}
-    alive = supervisor_alive(state)
+    alive = engine_alive(state)
     rows = []
     for queued in cc.items:
         name = queued.name
@@ -33,20 +58,11 @@ def status(cc: CampaignConfig) -> dict:
             "item": queued.spec(),
             "study": queued.study,
         }
-        item = state.get("items", {}).get(name, {})
+        worker = read_worker(cc, name)
         rd = run_dir(cc, queued)
-        if (
-            not rd.exists() and queued.study == "experiment"
-        ):  # named by earlier code's hash, until start renames it
+        if not rd.exists() and queued.study == "experiment":  # named by earlier code's hash
             rd = earlier_run_dir(rd, item_config(queued, cc.profile)) or rd
-        progress = read_json_or_none(rd / "progress.json")
-        if progress is not None and progress.get("run"):  # a study: where its current search stands
-            inner = read_json_or_none(Path(progress["run"]) / "progress.json") or {}
-            progress = {
-                **inner,
-                **{k: v for k, v in progress.items() if k != "state"},
-                "state": progress["state"],
-            }
+        progress = _progress(rd)
         if is_done(cc, queued):
             if queued.study in ("search", "separate"):  # a search alone: its summary, not a result file
                 wall = read_record(rd / SUMMARY, "search summary", RESULT_FIX).get("wall_time_s")
@@ -54,39 +70,25 @@ def status(cc: CampaignConfig) -> dict:
                 res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
                 wall = res["provenance"].get("wall_time_s")
             row.update(state="done", wall_time_s=wall)
+        elif worker.get("state") == FAILED:
+            log_file = cc.home / "logs" / f"{name}.log"
+            row.update(state="failed", error=worker.get("error") or last_line(log_file))
         elif progress is None:
-            row.update(state=item.get("state", "waiting") if alive else "not started")
-        else:
-            worker_alive = alive and item.get("state") == "running"
             row.update(
-                {
-                    k: progress.get(k)
-                    for k in (
-                        "epoch",
-                        "epochs",
-                        "step",
-                        "steps_per_epoch",
-                        "images_per_s",
-                        "eta_s",
-                        "updated",
-                        "measurement",
-                        "measured",
-                    )
-                }
+                state=("running" if worker.get("state") == RUNNING else "waiting") if alive else "not started"
             )
+        else:
+            row.update({k: progress.get(k) for k in _POSITION})
             phase = progress.get("state", "?")
+            running = worker.get("state") == RUNNING
             row["state"] = (
-                phase if worker_alive else {"searching": "paused", "evaluating": "paused"}.get(phase, phase)
+                phase if running else {"searching": "paused", "evaluating": "paused"}.get(phase, phase)
             )
-            if item.get("state") == "failed":
-                row.update(
-                    state="failed",
-                    exit_code=item.get("exit_code"),
-                    error=last_line(Path(cc.home) / "logs" / f"{name}.log"),
-                )
+        if row["state"] != "done" and _kept(cc, name, rd):
+            row["kept"] = _kept(cc, name, rd)
         rows.append(row)
     return {
-        "supervisor": {
+        "engine": {
             "alive": alive,
             "pid": state.get("pid"),
             "commit": state.get("commit"),
@@ -99,7 +101,7 @@ def status(cc: CampaignConfig) -> dict:
 
 
 def format_status(st: dict) -> str:
-    sup = st["supervisor"]
+    sup = st["engine"]
     head = (
         f"campaign: {'running' if sup['alive'] else 'not running'} (pid {sup['pid']}, commit {sup['commit']}, "
         f"started {sup['started']}, last state {sup['state']})"
@@ -120,7 +122,9 @@ def format_status(st: dict) -> str:
         elif r.get("measurement"):
             note = f"measurement {r['measured']}: {r['measurement']}"
         elif r["state"] == "failed":
-            note = f"worker exited with status {r.get('exit_code')}: {r.get('error') or 'see its log'}"
+            note = f"worker failed: {r.get('error') or 'see its log'}"
+        elif r.get("kept"):
+            note = f"{r['kept']} measurements kept in its ledger"
         lines.append(f"{r['name']:30}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
     if any(r["state"] in ("searching", "evaluating") for r in st["runs"]):
         lines.append(
