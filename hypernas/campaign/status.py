@@ -106,7 +106,7 @@ def format_status(st: dict) -> str:
         f"campaign: {'running' if sup['alive'] else 'not running'} (pid {sup['pid']}, commit {sup['commit']}, "
         f"started {sup['started']}, last state {sup['state']})"
         + (f"\n  error: {sup['error']}" if sup.get("error") else "")
-        if sup["pid"]
+        if sup["state"] != "never started"
         else "campaign: never started"
     )
     lines = [head, f"{'run':30}{'state':12}{'epoch':>9}{'step':>11}{'images/s':>10}{'ETA':>9}  note"]
