@@ -43,7 +43,7 @@ bench: setup
 	$(PY) -m benchmarks.search_step
 	$(PY) -m benchmarks.latency_prediction
 
-# The paper-scale campaign: a background queue of searches and evaluations, resumable.
+# The paper-scale campaign: a background queue of searches and evaluations on Snakemake, resumable.
 .PHONY: paper paper-status paper-stop
 paper: setup
 	$(VENV)/bin/hypernas campaign start
