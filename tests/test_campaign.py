@@ -202,7 +202,7 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
     path = results / "exp1-rebalanced.json"
     result = json.loads(path.read_text())
     assert [seg["from"] for seg in result["provenance"]["search_segments"]] == [[0, 0], [1, 0]]
-    assert sorted(home.iterdir()) == sorted([new, other])
+    assert sorted(home.iterdir()) == sorted([new, other, home / "workers"])  # and the worker's record
 
     earlier = {
         **result,

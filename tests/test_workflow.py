@@ -13,7 +13,7 @@ import pytest
 import torch
 from test_campaign import position  # where a search's checkpoint stands
 
-from hypernas.campaign.queue import CampaignConfig, run_dir
+from hypernas.campaign.queue import CampaignConfig, item_hash, run_dir, superseded
 from hypernas.pipeline.items import QueueItem
 from hypernas.train.run import load_run
 
@@ -63,23 +63,41 @@ def planned_jobs(output: str) -> dict[str, int]:
 
 
 def test_the_workflow_plans_what_is_not_done(tmp_path, data_root):
-    """A finished item is not run again; a baseline study waits for its searches; a search alone
-    whose experiment is queued waits for it (they share a run directory)."""
+    """A finished item is not run again; a baseline study waits for its searches; once the study is
+    done, its searches are not needed, so a lost run directory is not searched again."""
     results = tmp_path / "results"
     results.mkdir()
     (results / "exp1-seed1.json").write_text("{}")  # the target exists: done, whatever its age
-    items = "exp1:default:seed1,exp1:default:seed2,exp1:default:search,exp1:default:separateA"
-    common = ("profile=smoke", f"items={items}", f"runs_dir={tmp_path / 'runs'}", f"results_dir={results}")
+    (results / "exp1.json").write_text("{}")  # the study's main experiment, not queued here
+    searches = ["exp1:default:search", *(f"exp1:default:separate{a}" for a in "ABCD")]
+    items = ["exp1:default:seed1", "exp1:default:seed2", *searches, "exp1:default:baselines"]
+    common = (
+        "profile=smoke",
+        f"items={','.join(items)}",
+        f"runs_dir={tmp_path / 'runs'}",
+        f"results_dir={results}",
+    )
     proc = snakemake(tmp_path, data_root, *common, extra=("-n",))
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out[-2000:]
-    assert planned_jobs(out) == {"exp1_seed2": 1, "exp1_search": 1, "exp1_separateA": 1, "all": 1, "total": 4}
-    study = snakemake(
-        tmp_path, data_root, *common[:1], "items=exp1:default:baselines", *common[2:], extra=("-n",)
-    )
-    out, _ = study.communicate(timeout=300)
-    # the study needs its main experiment's result, which nothing queued makes: Snakemake says so
-    assert study.returncode != 0 and "exp1.json" in out
+    separate = {f"exp1_separate{a}": 1 for a in "ABCD"}
+    assert planned_jobs(out) == {
+        "exp1_seed2": 1,
+        "exp1_search": 1,
+        **separate,
+        "exp1_baselines": 1,
+        "all": 1,
+        "total": 8,
+    }
+
+    cc = CampaignConfig("smoke", str(tmp_path / "runs"), str(results), workers=1, queue=items)
+    study = QueueItem.parse("exp1:default:baselines")
+    assert not any(superseded(cc, QueueItem.parse(s)) for s in searches)
+    (results / "exp1-baselines.json").write_text(json.dumps({"config_hash": item_hash(study, "smoke")}))
+    assert all(superseded(cc, QueueItem.parse(s)) for s in searches)
+    assert not superseded(cc, QueueItem.parse("exp1:default:seed2"))  # not a search alone
+    (results / "exp1-baselines.json").write_text(json.dumps({"config_hash": "0" * 12}))  # another config's
+    assert not any(superseded(cc, QueueItem.parse(s)) for s in searches)
 
 
 @pytest.mark.slow

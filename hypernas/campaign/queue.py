@@ -141,6 +141,15 @@ def is_done(cc: CampaignConfig, item: QueueItem) -> bool:
         return False
 
 
+def superseded(cc: CampaignConfig, item: QueueItem) -> bool:
+    """True for a search alone whose every queued study is done: nothing needs it any more, so a run
+    directory that was lost (a new machine, a clean clone) is not searched again."""
+    if item.study not in ("search", "separate"):
+        return False
+    users = [other for other in cc.items if item in other.depends_on()]
+    return bool(users) and all(is_done(cc, user) for user in users)
+
+
 def read_json_or_none(path: Path) -> dict | None:
     """A JSON record the campaign keeps (state, progress, result), or None if absent or unreadable."""
     try:

@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from hypernas.campaign.engine import engine_alive, read_state
-from hypernas.campaign.queue import CampaignConfig, is_done, item_config, read_json_or_none, run_dir
+from hypernas.campaign.queue import (
+    CampaignConfig,
+    is_done,
+    item_config,
+    read_json_or_none,
+    run_dir,
+    superseded,
+)
 from hypernas.campaign.work import FAILED, RUNNING, read_worker
 from hypernas.io import read_record
 from hypernas.pipeline.results import RESULT_FIX
@@ -70,6 +77,8 @@ def status(cc: CampaignConfig) -> dict:
                 res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
                 wall = res["provenance"].get("wall_time_s")
             row.update(state="done", wall_time_s=wall)
+        elif superseded(cc, queued):
+            row.update(state="done", superseded=True)
         elif worker.get("state") == FAILED:
             log_file = cc.home / "logs" / f"{name}.log"
             row.update(state="failed", error=worker.get("error") or last_line(log_file))
@@ -119,6 +128,8 @@ def format_status(st: dict) -> str:
         if r["state"] == "done" and r.get("wall_time_s"):
             what = "search finished" if r.get("study") in ("search", "separate") else "result written"
             note = f"{what} ({_hms(r['wall_time_s'])} of compute)"
+        elif r.get("superseded"):
+            note = "not needed: the studies that use it are done"
         elif r.get("measurement"):
             note = f"measurement {r['measured']}: {r['measurement']}"
         elif r["state"] == "failed":
