@@ -31,8 +31,9 @@ import torch
 
 from hypernas import data
 from hypernas.device import latency
+from hypernas.device.export import export_model
 from hypernas.device.runtime import check_runtime
-from hypernas.device.select import export_model, select_for_budget
+from hypernas.device.select import select_for_budget
 from hypernas.device.timing import Protocol
 from hypernas.errors import ConfigError, OutputError, SimplexError
 from hypernas.io import check_writable, finite, read_json, save_torch, write_json

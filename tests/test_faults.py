@@ -451,6 +451,7 @@ def test_non_finite_checks():
     assert not all_finite(net)
 
 
+@pytest.mark.slow
 def test_successful_export_prints_no_warnings(smoke_run, tmp_path):
     pytest.importorskip("onnxruntime")
     out = tmp_path / "model.onnx"

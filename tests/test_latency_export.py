@@ -7,7 +7,8 @@ import torch
 
 from hypernas.cli import main
 from hypernas.device import latency
-from hypernas.device.select import export_model, family_latencies, select_for_budget
+from hypernas.device.export import export_model
+from hypernas.device.select import family_latencies, select_for_budget
 from hypernas.device.timing import Protocol, Timing
 from hypernas.errors import ConfigError
 from hypernas.space.genotype import Genotype
@@ -111,7 +112,7 @@ def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, c
     assert rc == 2 and "hypernas latency profile" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "onnx", "pt2"])
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx", pytest.param("pt2", marks=pytest.mark.slow)])
 def test_export_matches_pytorch(tmp_path, smoke_run, data_root, fmt):
     run = load_run(smoke_run)
     splits = load_splits(run.config, data_root)

@@ -112,13 +112,16 @@ def test_onnxruntime_lut(onnx_lut):
         latency.read_lut({**table, "reference_ms": -1.0})
 
 
-def test_select_refuses_another_runtime(capsys, onnx_lut, smoke_run):
-    _, path = onnx_lut
+def test_select_refuses_another_runtime(capsys, torch_lut, smoke_run, tmp_path):
+    path = tmp_path / "onnx.json"  # a table that says it was measured in ONNX Runtime
+    provenance = {**torch_lut["provenance"], "runtime": "onnxruntime"}
+    path.write_text(json.dumps({**torch_lut, "runtime": "onnxruntime", "provenance": provenance}))
     rc = main(["select", str(smoke_run), "--lut", str(path), "--budget-ms", "5", "--runtime", "torch"])
     err = capsys.readouterr().err
     assert rc == 2 and "measured in onnxruntime, not torch" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_select_in_onnxruntime_from_the_cli(capsys, onnx_lut, smoke_run, data_root):
     """`select --runtime onnxruntime`: the winner is measured in ONNX Runtime and fits the budget."""
     table, path = onnx_lut

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import hypernas
 
 PACKAGE = Path(hypernas.__file__).parent
@@ -148,10 +150,9 @@ def test_nothing_that_trains_loads_plotting_code():
         )
     )
     assert _loaded_after(code) == []
-    # and the check sees them when they are loaded
-    assert _loaded_after("import hypernas.report.figures") == list(PLOTTING)
 
 
+@pytest.mark.slow
 def test_a_search_from_the_cli_loads_no_plotting_code(tmp_path, data_root):
     code = (
         "from hypernas.cli import main\n"
@@ -159,3 +160,5 @@ def test_a_search_from_the_cli_loads_no_plotting_code(tmp_path, data_root):
         f"'--data-root', {str(data_root)!r}, '--set', 'epochs=1', '--set', 'train_subset=128']) == 0"
     )
     assert _loaded_after(code) == []
+    # and the check sees them when they are loaded
+    assert _loaded_after("import hypernas.report.figures") == list(PLOTTING)

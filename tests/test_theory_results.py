@@ -43,7 +43,13 @@ def tiny_result(tmp_path_factory, data_root):
         data_root=data_root,
         results_dir=tmp / "results",
         runs_dir=tmp / "runs",
-        overrides={"train_subset": "256", "epochs": "1"},
+        overrides={
+            "train_subset": "256",
+            "val_subset": "128",
+            "test_subset": "256",
+            "bn_recalibration_batches": "2",
+            "epochs": "1",
+        },
         progress=False,
         family_eval_max=2,
     )

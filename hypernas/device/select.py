@@ -1,4 +1,4 @@
-"""Budget-driven choice of an architecture from a trained family, and export of the chosen model.
+"""Budget-driven choice of an architecture from a trained family (export: :mod:`hypernas.device.export`).
 
 ``select_for_budget`` scans a lattice on the simplex, de-duplicates the genotypes, predicts each
 one's latency from a measured LUT, estimates its quality by the inherited accuracy on the held-out
@@ -10,30 +10,24 @@ from __future__ import annotations
 
 import logging
 import statistics
-import warnings
 from dataclasses import replace
-from functools import partial
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from hypernas import data
 from hypernas.data import Splits
 from hypernas.device import latency
 from hypernas.device.timing import Protocol
-from hypernas.errors import ArtefactError, BudgetError, ConfigError, OutputError
-from hypernas.io import load_torch, temporary_beside
+from hypernas.errors import BudgetError, ConfigError
 from hypernas.method import simplex
-from hypernas.space.genotype import Genotype, derive
-from hypernas.space.network import describe, discrete_from_supernet, recalibrate_bn
+from hypernas.space.genotype import derive
+from hypernas.space.network import describe
 from hypernas.train.evaluate import inherited
 from hypernas.train.run import TrainedFamily
 
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 3  # measurement passes of a budget selection before it gives up
-EXPORT_FORMATS = ("onnx", "pt2", "torchscript")  # pt2: a torch.export program (torch.export.load)
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:
@@ -181,215 +175,3 @@ def select_for_budget(
         ],
     )
     return record
-
-
-def export_model(
-    run: TrainedFamily,
-    s,
-    fmt: str,
-    out: str | Path,
-    splits: Splits | None = None,
-    retrained: str | Path | None = None,
-    batch: int = 2,
-) -> dict:
-    """Export the discrete network at s, or of a given :class:`Genotype` (inherited weights, or a retrained state dict) to ONNX,
-    a ``torch.export`` program (``pt2``, batch size free) or TorchScript.
-
-    Returns ``{"path", "format", "max_abs_diff"}`` where the difference compares the exported model's
-    outputs with PyTorch's on a random batch.
-    """
-    if fmt not in EXPORT_FORMATS:
-        raise ConfigError(f"unknown export format {fmt!r}; choose onnx, pt2 or torchscript")
-    g = s if isinstance(s, Genotype) else derive(run.hypernet, s, run.config.ops)
-    net = discrete_from_supernet(g, run.supernet).cpu()
-    if retrained:
-        load_retrained(net, retrained)
-    elif splits is not None:
-        from hypernas.data import Batches
-
-        calib = Batches(
-            splits.train_x,
-            splits.train_y,
-            run.config.batch_size,
-            splits.mean,
-            splits.std,
-            shuffle=True,
-            generator=torch.Generator().manual_seed(0),
-        )
-        recalibrate_bn(net, calib, run.config.bn_recalibration_batches)
-    net.eval()
-    in_ch, hw = data.spec(run.config.dataset).channels, data.spec(run.config.dataset).size
-    x = torch.randn(batch, in_ch, hw, hw, generator=torch.Generator().manual_seed(0))
-    out = Path(out)
-    if out.is_dir():
-        raise OutputError(
-            f"cannot write {out}: it is a directory; give a file name such as {out / 'model'}.{fmt}"
-        )
-    with torch.no_grad():
-        ref = net(x).numpy()
-    with temporary_beside(out) as tmp, warnings.catch_warnings():
-        # the exporters' tracer and constant-folding notes concern this fixed graph, not the user
-        warnings.simplefilter("ignore")
-        if fmt == "torchscript":
-            traced = torch.jit.trace(net, x)
-            traced.save(str(tmp))
-            got = torch.jit.load(str(tmp))(x).detach().numpy()
-        elif fmt == "pt2":
-            got = _export_pt2(net, x, tmp)
-        else:
-            got = _export_onnx(net, x, tmp)
-        tmp.replace(out)
-    import numpy as np
-
-    return {
-        "path": str(out),
-        "format": fmt,
-        "genotype": g.to_dict(),
-        "max_abs_diff": float(np.abs(ref - got).max()),
-    }
-
-
-def _export_pt2(net: torch.nn.Module, x: torch.Tensor, path: Path):
-    """Write ``net`` as a ``torch.export`` program (any batch size) to ``path``; return the loaded
-    program's outputs on ``x``."""
-    program = torch.export.export(net, (x,), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
-    torch.export.save(program, str(path))
-    with torch.no_grad():
-        return torch.export.load(str(path)).module()(x).numpy()
-
-
-def _export_onnx(net: torch.nn.Module, x: torch.Tensor, path: Path):
-    """Write ``net`` to ONNX at ``path`` and return ONNX Runtime's outputs on ``x``."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise ConfigError(
-            "ONNX export needs onnx, onnxscript and onnxruntime: pip install 'hypernas[export]'"
-        ) from None
-    torch.onnx.export(
-        net,
-        (x,),
-        str(path),
-        input_names=["images"],
-        output_names=["logits"],
-        dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
-        dynamo=False,
-    )
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only
-    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return sess.run(None, {"images": x.numpy()})[0]
-
-
-def load_retrained(net: torch.nn.Module, path: str | Path) -> None:
-    """Load the weights saved by ``evaluate --protocol retrain --save-model`` into ``net``."""
-    fix = "give the file written by `hypernas evaluate --protocol retrain --save-model` for this s"
-    state = load_torch(path, "retrained model", fix, weights_only=True)
-    if isinstance(state, dict) and isinstance(state.get("model"), dict):
-        state = state["model"]
-    if not isinstance(state, dict):
-        raise ArtefactError(f"retrained model {path} holds no state dict; {fix}")
-    try:
-        net.load_state_dict(state)
-    except (RuntimeError, KeyError, TypeError):
-        raise ArtefactError(f"retrained model {path} does not fit the network at this s; {fix}") from None
-
-
-def validate_predictions(
-    run: TrainedFamily,
-    lut: dict,
-    min_genotypes: int = 30,
-    grid: int = 20,
-    max_grid: int = 60,
-    device: torch.device | str = "cpu",
-    reps: int | None = None,
-    seed: int = 0,
-    progress: bool = False,
-    noise_floor: bool = True,
-) -> dict:
-    """Predicted against measured latency over distinct genotypes of the family.
-
-    The lattice is refined until it yields ``min_genotypes`` distinct genotypes (up to ``max_grid``
-    divisions); if the family has fewer, random genotypes make up the number and are marked so.
-    Networks are measured in the table's runtime under its protocol, in the table's time base (see
-    :func:`select_for_budget`; the clock's readings are kept as ``measured_raw_ms``). With
-    ``noise_floor`` they are
-    measured a second time, independently: ``retest_spearman`` and ``retest_median_rel_diff``
-    between the two passes bound what any predictor can reach on this machine.
-    """
-    import random
-
-    import pandas as pd
-
-    family = family_latencies(run, lut, grid)
-    while len(family) < min_genotypes and grid < max_grid:
-        grid = min(max_grid, grid * 2)
-        family = family_latencies(run, lut, grid)
-    rows = [{"genotype": r["genotype"], "s": r["s"], "source": "family"} for r in family]
-    rng = random.Random(seed)
-    ops = run.config.ops
-    keys = {r["genotype"].key() for r in rows}
-    while len(rows) < min_genotypes:
-        n = run.space.n_edges
-        g = Genotype(
-            tuple(ops), tuple(rng.choice(ops) for _ in range(n)), tuple(rng.choice(ops) for _ in range(n))
-        )
-        if g.key() not in keys:
-            keys.add(g.key())
-            rows.append({"genotype": g, "s": None, "source": "random"})
-    genotypes = [r["genotype"] for r in rows]
-    where = (run.space, run.config.dataset, lut.get("runtime", "torch"), device, lut["batch"])
-    threads = lut["provenance"].get("threads")
-    measure = partial(
-        latency.measure_networks,
-        genotypes,
-        *where,
-        threads=threads,
-        reference_ms=lut.get("reference_ms"),
-        calls=latency.network_calls(genotypes, *where, threads),  # built once for both passes
-    )
-    timings = measure(lut_protocol(lut, reps))[: len(genotypes)]
-    # the noise floor: the same networks measured again in an independent pass (another order)
-    retest = (
-        measure(replace(lut_protocol(lut, reps), seed=lut_protocol(lut).seed + 1))[: len(genotypes)]
-        if noise_floor
-        else None
-    )
-    points = []
-    for r, t in zip(rows, timings):
-        g = r["genotype"]
-        d = describe(g, run.space, r["s"] or [0.0] * len(ops))
-        points.append(
-            {
-                "genotype": g.key(),
-                "s": r["s"],
-                "source": r["source"],
-                "family_counts": d["family_counts"],
-                "cell_params": d["cell_params"],
-                "predicted_ms": latency.predict(lut, g, run.space, run.config.dataset),
-                "measured_ms": t.median_ms,
-                "measured_raw_ms": t.raw_ms,
-                "measured_iqr_ms": t.iqr_ms,
-            }
-        )
-    df = pd.DataFrame(points)
-    ape = (df.predicted_ms - df.measured_ms).abs() / df.measured_ms
-    out = {
-        "n_genotypes": len(points),
-        "n_from_family": int((df.source == "family").sum()),
-        "grid": grid,
-        "spearman": float(df.predicted_ms.corr(df.measured_ms, method="spearman")),
-        "median_ape": float(ape.median()),
-        "points": points,
-    }
-    if retest is not None:
-        again = pd.Series([t.median_ms for t in retest])
-        for point, t in zip(points, retest):
-            point["retest_ms"] = t.median_ms
-            point["retest_raw_ms"] = t.raw_ms
-        out["retest_spearman"] = float(df.measured_ms.corr(again, method="spearman"))
-        out["retest_median_rel_diff"] = float(((again - df.measured_ms).abs() / df.measured_ms).median())
-        if all(t.raw_ms for t in [*timings, *retest]):  # the same, as the clock read it (no time base)
-            raw, raw_again = (pd.Series([t.raw_ms for t in ts]) for ts in (timings, retest))
-            out["retest_raw_median_rel_diff"] = float(((raw_again - raw).abs() / raw).median())
-    return out

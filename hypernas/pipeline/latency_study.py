@@ -29,11 +29,12 @@ import torch
 
 from hypernas.device import latency
 from hypernas.device.runtime import RUNTIMES, runtime_version
-from hypernas.device.select import select_for_budget, validate_predictions
+from hypernas.device.select import select_for_budget
 from hypernas.device.timing import Protocol
 from hypernas.errors import BudgetError
 from hypernas.io import read_record, write_json
 from hypernas.pipeline.experiment import ensure_search
+from hypernas.pipeline.latency_validation import validate_predictions
 from hypernas.pipeline.results import RESULT_FIX
 from hypernas.provenance import provenance
 from hypernas.train.build import load_splits
