@@ -1,29 +1,8 @@
-"""The public Python API: train a family of architectures, load it back, and use it.
-
->>> run = search("exp1", profile="smoke", out="runs/try")     # doctest: +SKIP
->>> run = load_run("runs/try")                                 # doctest: +SKIP
->>> run.derive([0.2, 0.3, 0.5]).op_counts()                    # doctest: +SKIP
->>> run.evaluate([0.2, 0.3, 0.5], "inherited")                 # doctest: +SKIP
->>> g = random_genotypes(run.config.ops, 14, 1)[0]             # doctest: +SKIP
->>> run.evaluate(g, "retrain")                                 # doctest: +SKIP
-
-:func:`search` and :func:`load_run` give a :class:`Run`: the trained family of one run directory
-(its ``family`` is the loaded :class:`~hypernas.train.run.TrainedFamily`: supernet + hypernetwork).
-Its methods take a complexity vector ``s`` as a sequence, a 1-D tensor or a ``"a,b,c"`` string, in
-the order of ``run.config.ops``; an ``s`` off the simplex raises :class:`~hypernas.errors.SimplexError`
-(``normalize=True`` rescales any non-negative vector). ``describe``, ``evaluate`` and ``export`` also
-take an architecture itself: a :class:`~hypernas.space.genotype.Genotype`, its dict or JSON (a file
-too), or its key (``"0120...|2201..."``, op indices in the order of the run's ops), so that any
-architecture of the space (a random one, one of another search) is scored the way the family is. Every error a user can cause is a
-:class:`~hypernas.errors.HyperNASError` with a one-line message; the command line (``hypernas.cli``)
-is a thin layer over this module.
-"""
+"""The :class:`Run`: a trained family in a run directory, and what it does for an s or a genotype
+(derive, describe, evaluate under a protocol, select for a latency budget, export)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,44 +13,21 @@ from hypernas.device import latency
 from hypernas.device.export import export_model
 from hypernas.device.runtime import check_runtime
 from hypernas.device.select import select_for_budget
-from hypernas.device.timing import Protocol
-from hypernas.errors import ConfigError, OutputError, SimplexError
-from hypernas.io import check_writable, finite, read_json, save_torch, write_json
+from hypernas.errors import ConfigError, SimplexError
+from hypernas.io import check_writable, finite, read_json, save_torch
 from hypernas.method import simplex
 from hypernas.space.cells import SearchSpace
 from hypernas.space.genotype import Genotype
 from hypernas.space.genotype import derive as derive_genotype
 from hypernas.space.network import describe as describe_genotype
-from hypernas.space.network import parameter_counts
-from hypernas.space.sample import random_genotypes
 from hypernas.train import evaluate as evaluation
 from hypernas.train import run as trained
-from hypernas.train import search as searching
 from hypernas.train.build import load_splits, torch_device
 from hypernas.train.checkpoint import SUMMARY
-from hypernas.train.config import SearchConfig, nearest, resolve
-
-__all__ = [
-    "Genotype",
-    "Run",
-    "load_run",
-    "parameter_counts",
-    "profile_latency",
-    "random_genotypes",
-    "s_device",
-    "search",
-]
+from hypernas.train.config import SearchConfig, nearest
 
 ComplexityVector = Sequence[float] | torch.Tensor | str
 Architecture = ComplexityVector | Genotype | dict  # an s of the family, or an architecture itself
-
-
-def check_threads(threads: int, name: str = "threads") -> int:
-    """``threads`` checked to lie between 1 and the number of CPUs this process may use."""
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if not 1 <= threads <= available:
-        raise ConfigError(f"{name} must be from 1 to {available} (the CPUs of this machine), not {threads}")
-    return threads
 
 
 def _check_protocol(protocol: str, epochs: int | None) -> None:
@@ -329,128 +285,3 @@ def _looks_like_genotype(text: str) -> bool:
     """A genotype key (``0120|2201``), JSON text or a file name, rather than an s such as ``0.2,0.3,0.5``."""
     text = text.strip()
     return "|" in text or text.startswith("{") or (not any(c in text for c in ",") and Path(text).is_file())
-
-
-def search(
-    experiment: str,
-    profile: str = "quick",
-    out: str | Path | None = None,
-    *,
-    seed: int | None = 0,
-    overrides: dict | None = None,
-    data_root: str | Path | None = None,
-    resume: bool = False,
-    device: torch.device | str | None = None,
-    progress: bool = True,
-    checkpoint_every_s: float = 600.0,
-    max_epochs: int | None = None,
-    stop: threading.Event | None = None,
-) -> Run:
-    """Train the family of ``experiment`` (exp1, exp2, exp3) at ``profile`` (smoke, quick, paper).
-
-    ``overrides`` maps config keys to values (or to strings, read as ``--set key=value`` is);
-    ``seed`` applies unless ``overrides`` has a ``seed``; None keeps the preset's. ``out`` is the run
-    directory (default: a new temporary folder, kept); ``resume`` continues the search there exactly.
-    ``device`` None takes cuda when available. A checkpoint is written after every epoch and every
-    ``checkpoint_every_s`` seconds of compute; ``max_epochs`` stops after that many epochs in this
-    call, and setting ``stop`` ends the search after a checkpoint with
-    :class:`~hypernas.train.stopping.Interrupted`. Returns the :class:`Run` (its ``summary`` holds
-    the final metrics).
-    """
-    overrides = dict(overrides or {})
-    if seed is not None:
-        overrides.setdefault("seed", seed)
-    cfg = resolve(experiment, profile, overrides)
-    if max_epochs is not None and max_epochs < 1:
-        raise ConfigError("--max-epochs must be >= 1")
-    if not finite(checkpoint_every_s) or checkpoint_every_s < 0:
-        raise ConfigError("--checkpoint-every must be a finite number of seconds >= 0")
-    if out is None:
-        out = tempfile.mkdtemp(prefix=f"hypernas-{experiment}-{profile}-")
-    if Path(out).exists() and not Path(out).is_dir():
-        raise OutputError(
-            f"--out {out} is a file, not a directory; choose another --out for the run directory"
-        )
-    dev = torch_device(device)
-    if not resume:
-        check_writable(Path(out) / "config.json")  # before the data is loaded
-    summary = searching.search(
-        cfg,
-        out,
-        data_root=data_root,
-        resume=resume,
-        device=dev,
-        progress=progress,
-        max_epochs=max_epochs,
-        checkpoint_every_s=checkpoint_every_s,
-        stop=stop,
-    )
-    return Run(out, dev, summary=summary)
-
-
-def load_run(path: str | Path, device: torch.device | str | None = "cpu") -> Run:
-    """The trained family in run directory ``path``, loaded on ``device`` (None: cuda when available).
-
-    Raises :class:`~hypernas.errors.RunDirError` when ``path`` holds no checkpoint.
-    """
-    run = Run(path, device)
-    run.family  # noqa: B018  (load now, so that a missing run fails here)
-    return run
-
-
-def profile_latency(
-    experiment: str = "exp1",
-    *,
-    overrides: dict | None = None,
-    device: torch.device | str = "cpu",
-    threads: int | None = None,
-    batch: int = 1,
-    reps: int = 20,
-    rounds: int = 5,
-    runtime: str = "torch",
-    out: str | Path | None = None,
-) -> dict:
-    """Measure a latency lookup table (LUT) of ``experiment``'s search space on ``device``.
-
-    Every op at every position of the network is timed in ``runtime`` (``torch`` eager or
-    ``onnxruntime``) with ``threads`` CPU threads, in ``rounds`` interleaved rounds of ``reps`` timed
-    calls (:mod:`hypernas.device.timing`). The table, also written to ``out`` when given, is what
-    :meth:`Run.select` and :func:`s_device` read.
-    """
-    if batch < 1 or batch > 4096 or reps < 3 or rounds < 1:
-        raise ConfigError("--batch must be from 1 to 4096, --reps >= 3 and --rounds >= 1")
-    check_runtime(runtime)
-    if threads is not None:
-        check_threads(threads, "--threads")
-    cfg = resolve(experiment, "paper", overrides)
-    if out is not None:
-        check_writable(out)
-    protocol = Protocol(rounds=rounds, reps=reps)
-    lut = latency.profile(
-        cfg.space(),
-        cfg.dataset,
-        torch_device(device),
-        threads=threads,
-        batch=batch,
-        protocol=protocol,
-        runtime=runtime,
-    )
-    lut["experiment"] = experiment
-    if out is not None:
-        write_json(Path(out), lut)
-    return lut
-
-
-def s_device(lut: dict | str | Path) -> dict[str, float]:
-    """The device's complexity vector ``{op: share}``: each op's share of the measured cell latency."""
-    table = latency.read_lut(lut)
-    sp = table["space"]
-    space = SearchSpace(
-        ops=tuple(sp["ops"]),
-        in_channels=data.spec(sp["dataset"]).channels,
-        init_channels=sp["init_channels"],
-        layers=sp["layers"],
-        nodes=sp["nodes"],
-        stem_multiplier=sp["stem_multiplier"],
-    )
-    return dict(zip(space.ops, latency.s_device(table, space, sp["dataset"])))
