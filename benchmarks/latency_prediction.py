@@ -17,7 +17,7 @@ import torch
 from hypernas.device import latency
 from hypernas.device.timing import Protocol
 from hypernas.space.genotype import Genotype
-from hypernas.train.config import resolve
+from hypernas.train.presets import resolve
 
 
 def main() -> None:

@@ -63,7 +63,7 @@ def build_mode(preset: str, mode: str, device: str):
     import torch
 
     from hypernas.train.build import build_models, make_optimizers
-    from hypernas.train.config import resolve
+    from hypernas.train.presets import resolve
 
     cfg = resolve(preset, "paper", {"path_sampling": "one"} if mode == "sampled" else {})
     if mode == "baseline":

@@ -40,7 +40,7 @@ from myst_nb import glue
 from hypernas import book
 from hypernas.pipeline.experiment import run_experiment
 from hypernas.report import baselines as baseline_report
-from hypernas.train.config import SETTINGS
+from hypernas.train.presets import SETTINGS
 
 warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)

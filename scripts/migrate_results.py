@@ -31,7 +31,8 @@ from hypernas.io import read_json, write_json
 from hypernas.pipeline.experiment import read_sweep, sweep_file, sweep_record, write_sweep
 from hypernas.pipeline.theorem_study import comparison_config
 from hypernas.pipeline.upgrade import clean_source, upgrade_result
-from hypernas.train.config import SearchConfig, resolve
+from hypernas.train.config import SearchConfig
+from hypernas.train.presets import resolve
 
 SWEEP_FILE = re.compile(r"^(exp\d+)-kappa.*\.json$")
 # The keys earlier code left out of the hash while they held these values.

@@ -19,8 +19,8 @@ from hypernas.cli import main
 from hypernas.errors import ArtefactError, ConfigError, HyperNASError, SimplexError
 from hypernas.space.genotype import Genotype
 from hypernas.train.build import load_splits
-from hypernas.train.config import resolve
 from hypernas.train.evaluate import evaluate
+from hypernas.train.presets import resolve
 from hypernas.train.run import TrainedFamily
 
 README = Path(__file__).resolve().parent.parent / "README.md"

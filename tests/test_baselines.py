@@ -16,7 +16,8 @@ from hypernas.report import compare
 from hypernas.space.genotype import Genotype
 from hypernas.space.network import parameter_counts
 from hypernas.space.sample import random_genotypes, shuffled_within_cells, split_counts
-from hypernas.train.config import OPS_3, SearchConfig, resolve
+from hypernas.train.config import OPS_3, SearchConfig
+from hypernas.train.presets import resolve
 
 
 def test_split_counts_are_uniform_over_all_splits():

@@ -262,8 +262,8 @@ def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist, monkeypatch):
     from hypernas import data
     from hypernas.provenance import hardware
     from hypernas.space.genotype import Genotype
-    from hypernas.train.config import resolve
     from hypernas.train.evaluate import retrain, retrain_history
+    from hypernas.train.presets import resolve
     from hypernas.train.stopping import Interrupted
 
     cfg = resolve("exp1", "smoke")

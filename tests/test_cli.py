@@ -11,8 +11,8 @@ from hypernas.cli import main
 from hypernas.data import datasets
 from hypernas.space.genotype import Genotype, derive
 from hypernas.train.build import load_splits
-from hypernas.train.config import paper_s
 from hypernas.train.evaluate import evaluate
+from hypernas.train.presets import paper_s
 from hypernas.train.run import load_run
 
 PER_OP = {"normal_conv": 800, "reduce_conv": 11_968, "reduce_skip_stride2": 5_120}

@@ -466,7 +466,7 @@ def test_successful_export_prints_no_warnings(smoke_run, tmp_path):
 
 
 def test_whole_numbers_for_float_settings_hash_alike():
-    from hypernas.train.config import resolve
+    from hypernas.train.presets import resolve
 
     as_int = resolve("exp1", "smoke", {"kappa": 1, "sigma": 2})
     assert as_int.kappa == 1.0 and isinstance(as_int.kappa, float)
@@ -481,8 +481,8 @@ def test_damaged_retraining_checkpoint_gives_one_line(fmnist, tmp_path, damage):
 
     from hypernas import data
     from hypernas.space.genotype import Genotype
-    from hypernas.train.config import resolve
     from hypernas.train.evaluate import retrain, retrain_history
+    from hypernas.train.presets import resolve
     from hypernas.train.stopping import Interrupted
 
     cfg = resolve("exp1", "smoke")

@@ -136,7 +136,8 @@ def test_hypernet_layouts_from_config():
     import json
 
     from hypernas.train.build import build_hypernet
-    from hypernas.train.config import SearchConfig, resolve
+    from hypernas.train.config import SearchConfig
+    from hypernas.train.presets import resolve
 
     default = resolve("exp1", "smoke")
     h = build_hypernet(default, default.space())

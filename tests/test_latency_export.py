@@ -13,8 +13,8 @@ from hypernas.device.timing import Protocol, Timing
 from hypernas.errors import ConfigError
 from hypernas.space.genotype import Genotype
 from hypernas.train.build import load_splits
-from hypernas.train.config import resolve
 from hypernas.train.evaluate import inherited
+from hypernas.train.presets import resolve
 from hypernas.train.run import load_run
 
 SPACE = resolve("exp1", "smoke").space()

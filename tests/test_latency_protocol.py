@@ -16,7 +16,7 @@ from hypernas.errors import ArtefactError, BudgetError
 from hypernas.space.genotype import Genotype
 from hypernas.space.network import build_discrete
 from hypernas.train.build import load_splits
-from hypernas.train.config import resolve
+from hypernas.train.presets import resolve
 from hypernas.train.run import load_run
 
 SPACE = resolve("exp1", "smoke").space()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hypernas.space.genotype import derive
-from hypernas.train.config import resolve
+from hypernas.train.presets import resolve
 from hypernas.train.run import load_run
 from hypernas.train.search import search
 

@@ -10,7 +10,8 @@ from hypernas import book
 from hypernas.method import theorem
 from hypernas.pipeline.experiment import run_experiment
 from hypernas.report import claims
-from hypernas.train.config import PROFILE_SOURCES, SETTINGS, resolve
+from hypernas.report.paper import PROFILE_SOURCES
+from hypernas.train.presets import SETTINGS, resolve
 
 
 def test_theorem_check_limits():

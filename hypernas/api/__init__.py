@@ -36,7 +36,7 @@ from hypernas.space.network import parameter_counts
 from hypernas.space.sample import random_genotypes
 from hypernas.train import search as searching
 from hypernas.train.build import torch_device
-from hypernas.train.config import resolve
+from hypernas.train.presets import resolve
 
 __all__ = [
     "Architecture",

@@ -16,7 +16,7 @@ from hypernas.errors import ConfigError
 from hypernas.io import check_writable, write_json
 from hypernas.space.cells import SearchSpace
 from hypernas.train.build import torch_device
-from hypernas.train.config import resolve
+from hypernas.train.presets import resolve
 
 
 def check_threads(threads: int, name: str = "threads") -> int:

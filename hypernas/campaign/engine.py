@@ -35,7 +35,8 @@ from hypernas.errors import ConfigError, HyperNASError
 from hypernas.io import write_json
 from hypernas.provenance import utc_now
 from hypernas.train.checkpoint import adopt_run_dir
-from hypernas.train.config import PRESETS, SearchConfig
+from hypernas.train.config import SearchConfig
+from hypernas.train.presets import PRESETS
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ import sys
 from dataclasses import fields
 
 from hypernas.device.runtime import RUNTIMES
-from hypernas.train.config import PRESETS, PROFILES, SearchConfig
+from hypernas.train.config import SearchConfig
 from hypernas.train.evaluate import PROTOCOLS
+from hypernas.train.presets import PRESETS, PROFILES
 
 EXIT_USAGE = 2
 DATA_ROOT = "data folder (default $HYPERNAS_DATA, else ./data)"

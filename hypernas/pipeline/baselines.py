@@ -51,7 +51,8 @@ from hypernas.space.sample import random_genotypes, shuffled_within_cells
 from hypernas.train import evaluate as ev
 from hypernas.train.build import load_splits, torch_device
 from hypernas.train.checkpoint import PROGRESS
-from hypernas.train.config import SearchConfig, paper_s
+from hypernas.train.config import SearchConfig
+from hypernas.train.presets import paper_s
 from hypernas.train.run import TrainedFamily
 from hypernas.train.stopping import Interrupted
 

@@ -31,7 +31,8 @@ from hypernas.space.network import describe
 from hypernas.train import evaluate as ev
 from hypernas.train.build import load_splits, torch_device
 from hypernas.train.checkpoint import CHECKPOINT, PROGRESS, SUMMARY, adopt_run_dir
-from hypernas.train.config import SearchConfig, paper_s, resolve
+from hypernas.train.config import SearchConfig
+from hypernas.train.presets import paper_s, resolve
 from hypernas.train.run import TrainedFamily, load_run
 from hypernas.train.search import search
 from hypernas.train.stopping import Interrupted

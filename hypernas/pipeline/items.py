@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass
 
 from hypernas.errors import ConfigError
-from hypernas.train.config import PRESETS, SETTINGS, SearchConfig, nearest, paper_s, resolve, result_name
+from hypernas.train.config import SearchConfig, nearest
+from hypernas.train.presets import PRESETS, SETTINGS, paper_s, resolve, result_name
 
 STUDIES = ("experiment", "search", "separate", "baselines")
 DEFAULT = "default"  # the setting of a profile's own config

@@ -38,7 +38,7 @@ from hypernas.pipeline.latency_validation import validate_predictions
 from hypernas.pipeline.results import RESULT_FIX
 from hypernas.provenance import provenance
 from hypernas.train.build import load_splits
-from hypernas.train.config import resolve
+from hypernas.train.presets import resolve
 
 MARGIN = 0.05  # the safety margin of a budget
 BUDGET_FRACTIONS = (0.25, 0.5, 0.75)  # of the way from the fastest to the slowest genotype

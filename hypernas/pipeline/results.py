@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hypernas.io import read_record
-from hypernas.train.config import SETTINGS, resolve, result_name
+from hypernas.train.presets import SETTINGS, resolve, result_name
 
 RESULT_FIX = "delete it and make it again (its chapter, or `make paper`, re-runs the experiment)"
 

@@ -16,7 +16,8 @@ from hypernas.pipeline.experiment import ensure_search, family_grid
 from hypernas.pipeline.results import RESULT_FIX
 from hypernas.space.genotype import derive
 from hypernas.train.build import load_splits
-from hypernas.train.config import SearchConfig, paper_s, resolve
+from hypernas.train.config import SearchConfig
+from hypernas.train.presets import paper_s, resolve
 
 # Monte Carlo samples per (alpha, t), by profile
 N_SAMPLES = {"smoke": 20_000, "quick": 200_000, "paper": 400_000}

@@ -12,9 +12,16 @@ from hypernas.report.claims import (
     penalised_counts_text,
     penalty_effects,
 )
-from hypernas.report.paper import ARCH_NAMES, CELL_PARAMS_ROW, FAMILIES, PAPER_TABLES, pool_counts
+from hypernas.report.paper import (
+    ARCH_NAMES,
+    CELL_PARAMS_ROW,
+    FAMILIES,
+    PAPER_TABLES,
+    PROFILE_SOURCES,
+    pool_counts,
+)
 from hypernas.report.provenance import duration_text, evaluation_seconds, full_config, hardware_text
-from hypernas.train.config import PROFILE_SOURCES, SETTINGS, resolve
+from hypernas.train.presets import SETTINGS, resolve
 
 
 def comparison_table(result: dict) -> pd.DataFrame:

@@ -1,9 +1,5 @@
-"""Configs as dataclasses: presets exp1/exp2/exp3, profiles smoke/quick/paper, overrides, hashing.
-
->>> cfg = resolve("exp1", "smoke", {"kappa": "10"})
->>> cfg.kappa, cfg.ops
-(10.0, ('max_pool_3x3', 'skip_connect', 'sep_conv_3x3'))
-"""
+"""The search's config as a frozen dataclass: its fields, their ranges, validation, ``key=value``
+overrides and the hash that names a run (the presets and profiles: :mod:`hypernas.train.presets`)."""
 
 from __future__ import annotations
 
@@ -225,126 +221,6 @@ INTEGERS = tuple(
 )
 
 
-# The paper's experiments (section 3). batch 64 and kappa 50 come from the authors' code.
-PRESETS: dict[str, dict] = {
-    "exp1": dict(experiment="exp1", dataset="fashion_mnist", ops=OPS_3, epochs=10),
-    "exp2": dict(experiment="exp2", dataset="fashion_mnist", ops=OPS_5, epochs=20),
-    "exp3": dict(experiment="exp3", dataset="cifar10", ops=OPS_3, epochs=50),
-}
-
-# Profiles scale the data and epochs; `paper` keeps the preset's epochs, kappa and the full data.
-# smoke and quick also rebalance the objective: with kappa = 50 the Cost term (about 50 * 9.3 = 466
-# at the start) outweighs the cross-entropy (about 2.3) so much that in a few hundred steps the task
-# loss cannot move the logits at all and every edge picks the same op (measured on exp1 quick with the
-# first, lattice hypernetwork: A, B and D all-pool). kappa = 0.3 puts kappa * Cost at the uniform point (2.8) on the scale of the
-# initial cross-entropy (ln 10 = 2.3), and lr_hypernet = 0.01 lets the hypernetwork move within the
-# short budget. Both are recorded in every result's config.
-_SHORT = dict(kappa=0.3, lr_hypernet=0.01)
-PROFILES: dict[str, dict[str, dict]] = {
-    "smoke": {
-        "*": dict(
-            epochs=2,
-            train_subset=512,
-            val_subset=256,
-            test_subset=512,
-            bn_recalibration_batches=4,
-            retrain_epochs=1,
-            eval_batch_size=256,
-            **_SHORT,
-        ),
-    },
-    "quick": {
-        "*": dict(
-            epochs=4,
-            train_subset=5000,
-            val_subset=1000,
-            test_subset=2000,
-            bn_recalibration_batches=10,
-            retrain_epochs=2,
-            **_SHORT,
-        ),
-        "exp2": dict(train_subset=3000),
-        "exp3": dict(train_subset=4000),
-    },
-    # The paper's data and epochs. The authors searched on one half of the training set and
-    # validated on the other; here a seeded random half (make_splits, split_seed 0) trains, and 2,000
-    # images of the other half give the per-epoch validation curve. Test: the official 10,000 images.
-    # Retraining (not in the paper, which reports the supernet itself) gets 10 epochs, 5 for exp1, so
-    # that evaluating A-D costs no more than exp1's 10-epoch search.
-    "paper": {
-        "*": dict(val_fraction=0.5, val_subset=2000, retrain_epochs=10),
-        "exp1": dict(retrain_epochs=5),
-    },
-}
-
-# Named settings of a profile, as config overrides: "printed" is the paper as printed (kappa 50,
-# Adam 1e-3 for both parameter sets); "rebalanced" is the objective of the short profiles.
-SETTINGS: dict[str, dict] = {"printed": dict(kappa=50.0, lr_hypernet=1e-3), "rebalanced": dict(_SHORT)}
-
-
-# Where each setting of the paper profile comes from: the paper's text where it speaks, the
-# authors' code where it is silent, this project where neither decides. Shown as one table in the book.
-PROFILE_SOURCES: dict[str, str] = {
-    "epochs": "paper, section 3 (10 / 20 / 50 search epochs)",
-    "ops": "paper, section 3 (3x3 conv as DARTS' separable conv, max-pooling as the text says)",
-    "batch_size": "authors' code",
-    "init_channels": "authors' code",
-    "layers": "paper (n = 3 cells) and authors' code",
-    "nodes": "paper (4 intermediate nodes per cell)",
-    "stem_multiplier": "authors' code",
-    "t_start": "paper (t falls linearly from 1.0 ...)",
-    "t_end": "paper (... to 0.2)",
-    "kappa": "authors' code (kappa = 50 in all experiments; the paper gives no value)",
-    "cost_relaxation": "paper's text (Softmax(alpha / t); the code uses Softmax(alpha))",
-    "optimizer": "paper (Adam for w and a; the code uses SGD + cosine for w)",
-    "lr_weights": "this project (Adam's default; the paper gives no rate)",
-    "lr_hypernet": "authors' code (Adam 1e-3 for the hypernetwork)",
-    "weight_decay": "this project (none; the code uses 3e-4 with SGD)",
-    "grad_clip": "authors' code (gradient-norm clip 5)",
-    "ref_layout": "authors' code (5 reference points per intermediate node; the paper does not say)",
-    "learnable_refs": "authors' code",
-    "rbf_sign": "paper (w_r proportional to exp(-||s - s_r||^2); the code's sign is +)",
-    "sigma": "paper (no width in the formula, i.e. 1)",
-    "gumbel_hard": "paper (relaxed Gumbel-Softmax samples)",
-    "path_sampling": "paper (all k operations on every edge)",
-    "val_fraction": "authors' code (one half of the training set searches; here a seeded random half)",
-    "val_subset": "this project (2,000 images of the other half for the per-epoch validation curve)",
-    "test_subset": "paper (the official test split, all of it)",
-    "augment": "this project (random crop and horizontal flip; the code adds a vertical flip on Fashion-MNIST)",
-    "retrain_epochs": "this project (the paper does not retrain; 5 for exp1 keeps evaluation within the search's cost)",
-    "seed": "authors' code (seed 0 only)",
-    "fixed_s": "this project (none: the method; a fixed s: the separate-search baseline)",
-}
-
-
-def result_name(experiment: str, setting: str = "printed") -> str:
-    """File stem of a result: ``exp1`` for the printed setting, ``exp1-rebalanced`` for another."""
-    if setting not in SETTINGS:
-        raise ConfigError(
-            f"unknown setting {setting!r}{nearest(setting, SETTINGS)} (choose {', '.join(SETTINGS)})"
-        )
-    return experiment if setting == "printed" else f"{experiment}-{setting}"
-
-
-# The four architectures the paper reads off each family (section 3), in the order of `ops`,
-# exactly as printed; the 5-op vectors sum to 0.991 and 0.99 and are normalised by `paper_s`.
-PAPER_S: dict[int, dict[str, tuple[float, ...]]] = {
-    3: {
-        "A": (1 / 3, 1 / 3, 1 / 3),
-        "B": (0.15, 0.15, 0.70),
-        "C": (0.70, 0.15, 0.15),
-        "D": (0.15, 0.70, 0.15),
-    },
-    5: {
-        "A": (0.2, 0.2, 0.2, 0.2, 0.2),
-        "B": (0.077, 0.077, 0.077, 0.38, 0.38),
-        "C": (0.38, 0.38, 0.077, 0.077, 0.077),
-        "D": (0.11, 0.11, 0.55, 0.11, 0.11),
-    },
-}
-ARCH_LABELS = {"A": "uniform", "B": "conv penalty", "C": "pool penalty", "D": "identity penalty"}
-
-
 def nearest(name: str, options) -> str:
     near = difflib.get_close_matches(name, list(options), n=1)
     return f"; did you mean {near[0]!r}?" if near else ""
@@ -403,44 +279,11 @@ def parse_set(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def resolve(experiment: str, profile: str = "quick", overrides: dict | None = None) -> SearchConfig:
-    """Preset + profile + overrides -> a validated :class:`SearchConfig`."""
-    if experiment not in PRESETS:
-        raise ConfigError(
-            f"unknown experiment {experiment!r}{nearest(experiment, PRESETS)} (choose {', '.join(PRESETS)})"
-        )
-    if profile not in PROFILES:
-        raise ConfigError(
-            f"unknown profile {profile!r}{nearest(profile, PROFILES)} (choose {', '.join(PROFILES)})"
-        )
-    prof = PROFILES[profile]
-    cfg = replace(SearchConfig(), **PRESETS[experiment], profile=profile)
-    cfg = replace(cfg, **prof.get("*", {}))
-    cfg = replace(cfg, **prof.get(experiment, {}))
-    cfg = apply_overrides(cfg, overrides or {})
-    return cfg.validate()
-
-
-def paper_s(k: int) -> dict[str, tuple[float, ...]]:
-    """The paper's four s vectors A-D for k = 3 or 5 ops (normalised onto the simplex)."""
-    if k not in PAPER_S:
-        raise ConfigError(f"the paper gives architectures A-D only for 3 or 5 ops, not {k}")
-    return {name: tuple(v / sum(s) for v in s) for name, s in PAPER_S[k].items()}
-
-
 __all__ = [
-    "ARCH_LABELS",
     "OPS_3",
     "OPS_5",
-    "PAPER_S",
-    "PRESETS",
-    "PROFILES",
-    "PROFILE_SOURCES",
-    "SETTINGS",
     "SearchConfig",
     "apply_overrides",
-    "paper_s",
+    "nearest",
     "parse_set",
-    "resolve",
-    "result_name",
 ]

@@ -53,7 +53,8 @@ from hypernas.train.checkpoint import (
     rng_state,
     set_rng_state,
 )
-from hypernas.train.config import SearchConfig, paper_s
+from hypernas.train.config import SearchConfig
+from hypernas.train.presets import paper_s
 from hypernas.train.step import NonFiniteStep, all_finite, supernet_accuracy, train_step
 from hypernas.train.stopping import Interrupted
 
