@@ -287,8 +287,10 @@ def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist, monkeypatch):
     )
     assert resumed_acc == plain_acc and not ckpt.exists()
     steps = [r["epoch"] * r["steps_per_epoch"] + r["step"] for r in reports]
-    assert steps == list(range(2, 2 * reports[0]["steps_per_epoch"] + 1))  # from step 2, after the resume
-    assert all(r["epochs"] == 2 and r["images_per_s"] > 0 for r in reports) and reports[-1]["eta_s"] == 0
+    # where it resumed (step 1, no speed measured yet), then every step to the end
+    assert steps == list(range(1, 2 * reports[0]["steps_per_epoch"] + 1))
+    assert reports[0]["images_per_s"] == 0 and reports[0]["eta_s"] is None
+    assert all(r["epochs"] == 2 and r["images_per_s"] > 0 for r in reports[1:]) and reports[-1]["eta_s"] == 0
     sa, sb = plain.state_dict(), resumed.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 

@@ -226,44 +226,11 @@ def adopt_run_dir(run_dir: str | Path, cfg: SearchConfig) -> Path | None:
     return old
 
 
-class ProgressFile:
-    """``progress.json`` of a run directory, rewritten (atomically) at most every ``every_s`` seconds."""
+def progress_file(path: Path):
+    """A :class:`~hypernas.train.loop.Progress` sink that rewrites ``progress.json`` (atomically):
+    the state (searching unless told), the position, speed and ETA, when, and which process."""
 
-    def __init__(
-        self, path: Path, cfg: SearchConfig, steps_per_epoch: int, enabled: bool, every_s: float = 15.0
-    ):
-        self.path, self.cfg, self.steps_per_epoch = path, cfg, steps_per_epoch
-        self.enabled, self.every_s = enabled, every_s
-        self.mark: tuple[float, int] | None = None  # (time, global step) of the last rate measurement
-        self.rate = 0.0  # steps per second over the last interval
+    def write(info: dict) -> None:
+        write_json(path, {"state": "searching", **info, "updated": utc_now(), "pid": os.getpid()})
 
-    def update(self, pos: Position, total_steps: int, now: float) -> None:
-        done = pos.epoch * self.steps_per_epoch + pos.step
-        if self.mark is None:
-            self.mark = (now, done)
-            self.write(pos, total_steps, "searching")
-            return
-        if now - self.mark[0] >= self.every_s:
-            self.rate = (done - self.mark[1]) / (now - self.mark[0])
-            self.mark = (now, done)
-            self.write(pos, total_steps, "searching")
-
-    def write(self, pos: Position, total_steps: int, state: str) -> None:
-        if not self.enabled:
-            return
-        done = pos.epoch * self.steps_per_epoch + pos.step
-        eta = (total_steps - done) / self.rate if self.rate > 0 else None
-        write_json(
-            self.path,
-            {
-                "state": state,
-                "epoch": pos.epoch,
-                "epochs": self.cfg.epochs,
-                "step": pos.step,
-                "steps_per_epoch": self.steps_per_epoch,
-                "images_per_s": round(self.rate * self.cfg.batch_size, 2),
-                "eta_s": None if eta is None else round(eta),
-                "updated": utc_now(),
-                "pid": os.getpid(),
-            },
-        )
+    return write

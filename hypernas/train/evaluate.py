@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from hypernas import data as data_mod
-from hypernas.errors import ArtefactError, ConfigError
-from hypernas.io import load_torch, save_torch
+from hypernas.errors import ConfigError
+from hypernas.io import save_torch
 from hypernas.method.gumbel import gumbel_softmax
-from hypernas.provenance import hardware
 from hypernas.space.genotype import Genotype
 from hypernas.space.network import build_discrete, discrete_from_supernet, recalibrate_bn
 from hypernas.train.build import memory_format
 from hypernas.train.config import SearchConfig
+from hypernas.train.loop import LOOP_KEYS, LoopState, Progress, Trainer, read_training_checkpoint
 from hypernas.train.run import TrainedFamily
 from hypernas.train.stopping import Interrupted
 
@@ -115,18 +113,19 @@ def retrain(
 ) -> tuple[float, torch.nn.Module]:
     """Train the discrete network from scratch (Adam, lr_weights, cosine) and return (test accuracy, net).
 
-    With ``checkpoint`` (a file path) the training state is saved there every ``checkpoint_every_s``
-    seconds and resumed from it, with the same result as an uninterrupted training; the file is
+    The loop is the search's (:class:`~hypernas.train.loop.Trainer`). With ``checkpoint`` (a file
+    path) the training state is saved there after every epoch and every ``checkpoint_every_s``
+    seconds, and resumed from it, with the same result as an uninterrupted training; the file is
     removed at the end; it also keeps the training time and the machines of the segments so far
-    (:func:`retrain_history`). When ``stop`` is set the training saves its state (if it has a checkpoint
-    file) and ends with :class:`~hypernas.train.stopping.Interrupted`. ``report`` receives, every
-    :data:`REPORT_EVERY_S` seconds, where the training stands: epoch, epochs, step, steps_per_epoch,
-    images_per_s and eta_s (the campaign's status shows them).
+    (:func:`retrain_history`). When ``stop`` is set the training saves its state (if it has a
+    checkpoint file) and ends with :class:`~hypernas.train.stopping.Interrupted`. ``report`` receives
+    where the training stands when it starts and then every :data:`REPORT_EVERY_S` seconds: epoch,
+    epochs, step, steps_per_epoch, images_per_s and eta_s (the campaign's status shows them).
     """
+    device = torch.device(device)
     torch.manual_seed(cfg.seed)
     net = build_discrete(genotype, cfg.space()).to(device, memory_format=memory_format(cfg))
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    pad = data_mod.spec(cfg.dataset).crop_padding
     cl = cfg.channels_last
     train = _batches(
         splits.train_x,
@@ -137,14 +136,13 @@ def retrain(
         cl,
         shuffle=True,
         augment=cfg.augment,
-        pad=pad,
+        pad=data_mod.spec(cfg.dataset).crop_padding,
         generator=gen,
         drop_last=True,
     )
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_weights)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs * len(train), 1))
-    start_epoch, start_step, order = 0, 0, None
-    earlier = {"seconds": 0.0, "hardware": []}  # the segments before this one
+    state = LoopState()
     if checkpoint is not None and Path(checkpoint).is_file():
         # on the CPU: the data generator's state must stay there; the state dicts move on load
         ck = _read_retrain_checkpoint(checkpoint)
@@ -152,75 +150,56 @@ def retrain(
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
         gen.set_state(ck["data_rng"])
-        start_epoch, start_step, order = ck["epoch"], ck["step"], ck["order"]
-        earlier = _history(ck)
-        log.info("resuming the retraining in %s at epoch %d, step %d", checkpoint, start_epoch, start_step)
-    machines = list(dict.fromkeys([*earlier["hardware"], hardware(device)]))
-    began = time.perf_counter()
+        state = LoopState.from_checkpoint(ck)
+        log.info("resuming the retraining in %s at epoch %d, step %d", checkpoint, state.epoch, state.step)
 
-    def save(epoch: int, step: int, epoch_order: torch.Tensor) -> None:
+    def step(x: torch.Tensor, y: torch.Tensor, epoch: int) -> dict[str, float]:
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        return {"loss": loss.detach().item(), "n": int(y.numel())}
+
+    def epoch_metrics(epoch: int, sums: dict, elapsed: float) -> dict:
+        return {"epoch": epoch + 1, "loss": sums["loss"] / sums["steps"], "epoch_time_s": elapsed}
+
+    def save(state: LoopState) -> None:
         if checkpoint is not None:
             save_torch(
                 checkpoint,
                 {
+                    **state.to_checkpoint(),
                     "net": net.state_dict(),
                     "opt": opt.state_dict(),
                     "sched": sched.state_dict(),
                     "data_rng": gen.get_state(),
-                    "epoch": epoch,
-                    "step": step,
-                    "order": epoch_order,
-                    "seconds": earlier["seconds"] + time.perf_counter() - began,
-                    "hardware": machines,
                 },
             )
 
-    last = time.perf_counter()
-    mark = (last, start_epoch * len(train) + start_step)  # (time, global step) of the last report
-    for epoch in range(start_epoch, epochs):
-        net.train()
-        epoch_order = order if order is not None else train.draw_order()
-        first, order = (start_step if epoch == start_epoch else 0), None
-        batches = train.iterate(epoch_order, first)
-        for step, (x, y) in enumerate(
-            tqdm(
-                batches,
-                desc=f"retrain {epoch + 1}/{epochs}",
-                total=len(train) - first,
-                disable=not progress,
-                leave=False,
-            ),
-            first + 1,
-        ):
-            loss = F.cross_entropy(net(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            opt.step()
-            sched.step()
-            now = time.perf_counter()
-            if report is not None and now - mark[0] >= REPORT_EVERY_S:
-                done = epoch * len(train) + step
-                rate = (done - mark[1]) / (now - mark[0])  # steps per second
-                mark = (now, done)
-                report(
-                    {
-                        "epoch": epoch,
-                        "epochs": epochs,
-                        "step": step,
-                        "steps_per_epoch": len(train),
-                        "images_per_s": round(rate * cfg.batch_size, 2),
-                        "eta_s": round((epochs * len(train) - done) / rate) if rate > 0 else None,
-                    }
-                )
-            stopping = stop is not None and stop.is_set()
-            if stopping or now - last >= checkpoint_every_s:
-                save(epoch, step, epoch_order)
-                last = time.perf_counter()
-            if stopping:
-                kept = "its state is kept" if checkpoint is not None else "it restarts from scratch"
-                raise Interrupted(f"retraining stopped in epoch {epoch + 1}/{epochs}; {kept}")
+    sink = None if report is None else (lambda info: report({k: v for k, v in info.items() if k != "state"}))
+    trainer = Trainer(
+        train,
+        epochs,
+        state,
+        step=step,
+        epoch_metrics=epoch_metrics,
+        save=save,
+        device=device,
+        progress=Progress(sink, epochs, len(train), cfg.batch_size, every_s=REPORT_EVERY_S),
+        begin_epoch=lambda epoch: net.train(),
+        bar=progress,
+        stop=stop,
+        checkpoint_every_s=checkpoint_every_s,
+        name="retraining",
+    )
+    try:
+        trainer.run()
+    except Interrupted as exc:
+        kept = "its state is kept" if checkpoint is not None else "it restarts from scratch"
+        raise Interrupted(f"{exc}; {kept}") from None
     test = _batches(splits.test_x, splits.test_y, splits, cfg.eval_batch_size, device, cl)
     acc = accuracy(net, test)
     if checkpoint is not None and Path(checkpoint).is_file():
@@ -233,25 +212,17 @@ def retrain_history(checkpoint: str | Path | None) -> dict:
     checkpoint and the machines it ran on (0 and [] without a checkpoint file)."""
     if checkpoint is None or not Path(checkpoint).is_file():
         return {"seconds": 0.0, "hardware": []}
-    return _history(_read_retrain_checkpoint(checkpoint))
+    return LoopState.from_checkpoint(_read_retrain_checkpoint(checkpoint)).seconds_and_machines()
 
 
 RETRAIN_FIX = "delete it to retrain this architecture from the start"
-_RETRAIN_KEYS = ("net", "opt", "sched", "data_rng", "epoch", "step", "order")
+_RETRAIN_KEYS = (*LOOP_KEYS, "net", "opt", "sched", "data_rng")
 
 
 def _read_retrain_checkpoint(checkpoint: str | Path) -> dict:
     """A partial retraining's checkpoint; :class:`~hypernas.errors.ArtefactError` (one line) when it
     is damaged or lacks one of its parts."""
-    ck = load_torch(checkpoint, "retraining checkpoint", RETRAIN_FIX)
-    missing = [k for k in _RETRAIN_KEYS if not isinstance(ck, dict) or k not in ck]
-    if missing:
-        raise ArtefactError(f"retraining checkpoint {checkpoint} lacks {', '.join(missing)}; {RETRAIN_FIX}")
-    return ck
-
-
-def _history(ck: dict) -> dict:
-    return {"seconds": float(ck.get("seconds", 0.0)), "hardware": list(ck.get("hardware", []))}
+    return read_training_checkpoint(checkpoint, "retraining checkpoint", RETRAIN_FIX, _RETRAIN_KEYS)
 
 
 def _retrain_run(

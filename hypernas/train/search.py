@@ -23,11 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from hypernas import data as data_mod
 from hypernas.errors import ArtefactError, ConfigError, DivergedError
@@ -44,9 +42,8 @@ from hypernas.train.checkpoint import (
     PROGRESS,
     SUMMARY,
     Position,
-    ProgressFile,
     check_run_dir,
-    new_segment,
+    progress_file,
     public_segment,
     read_checkpoint,
     restore,
@@ -54,9 +51,9 @@ from hypernas.train.checkpoint import (
     set_rng_state,
 )
 from hypernas.train.config import SearchConfig
+from hypernas.train.loop import LoopState, Progress, Trainer
 from hypernas.train.presets import paper_s
 from hypernas.train.step import NonFiniteStep, all_finite, supernet_accuracy, train_step
-from hypernas.train.stopping import Interrupted
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +130,7 @@ def search(
     )
     opt_w, opt_a, sched = make_optimizers(cfg, supernet, hypernet, len(train_batches))
 
-    history: list[dict] = []
-    segments: list[dict] = []
-    pos, wall = Position(), 0.0
-    partial = None  # the interrupted epoch's order, running sums and elapsed time
+    state = LoopState()
     if resume:
         ck = read_checkpoint(run_dir)  # on the CPU: generator states must stay there; weights move on load
         ckpt = run_dir / CHECKPOINT
@@ -153,34 +147,34 @@ def search(
                 f"the random-generator states in {ckpt} are missing or damaged; "
                 "delete the run directory and search again"
             ) from None
-        history, wall = ck["history"], ck["wall_time_s"]
-        segments = ck.get("segments", [])
-        pos = Position(ck["epoch"], ck.get("step", 0))
-        partial = ck.get("partial_epoch") if pos.step else None
-        log.info("resuming %s at epoch %d/%d, step %d", run_dir, pos.epoch, cfg.epochs, pos.step)
+        state = LoopState.from_checkpoint(ck)
+        log.info("resuming %s at epoch %d/%d, step %d", run_dir, state.epoch, cfg.epochs, state.step)
     elif ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / CONFIG, {**cfg.to_dict(), "config_hash": cfg.hash()})
-    segment = new_segment(pos, device)
-    segments.append(segment)
 
-    saved = Position(pos.epoch, pos.step) if resume else None  # where the last checkpoint stands
+    saved = state.position if resume else None  # where the last checkpoint stands
+    steps_per_epoch = len(train_batches)
+    status = Progress(
+        progress_file(run_dir / PROGRESS) if ctx.is_main else None,
+        cfg.epochs,
+        steps_per_epoch,
+        cfg.batch_size,
+    )
 
-    def save_checkpoint(epoch_state: dict | None) -> None:
+    def save_checkpoint(state: LoopState) -> None:
         nonlocal saved
         if not all_finite(supernet, hypernet):  # never store NaN weights
-            status.write(pos, total_steps, "diverged")
-            where = (
-                f"step {pos.step} of epoch {pos.epoch + 1}" if pos.step else f"the end of epoch {pos.epoch}"
-            )
+            status.tell(state.position, "diverged")
+            at = state.position
+            where = f"step {at.step} of epoch {at.epoch + 1}" if at.step else f"the end of epoch {at.epoch}"
             raise diverged(NonFiniteStep("a weight became NaN or infinite"), where, saved)
-        # CPU time of this process (all threads): unlike the wall-clock seconds, it excludes pauses
-        segment["cpu_seconds"] = round(time.process_time() - segment["_cpu_start"], 1)
+        if not ctx.is_main:
+            return
         save_torch(
             run_dir / CHECKPOINT,
             {
-                "epoch": pos.epoch,
-                "step": pos.step,
+                **state.to_checkpoint(),
                 "config": cfg.to_dict(),
                 "supernet": supernet.state_dict(),
                 "hypernet": hypernet.state_dict(),
@@ -188,84 +182,35 @@ def search(
                 "opt_a": opt_a.state_dict(),
                 "sched_w": sched.state_dict() if sched is not None else None,
                 "rng": rng_state(data_gen, noise_gen),
-                "partial_epoch": epoch_state,
-                "history": history,
-                "segments": [public_segment(seg) for seg in segments],
-                "wall_time_s": wall,
                 "data_source": splits.source,
             },
         )
-        saved = Position(pos.epoch, pos.step)
+        saved = state.position
+        if state.partial is None:  # an epoch ended
+            write_text(run_dir / METRICS, "".join(json.dumps(m) + "\n" for m in state.history))
 
-    steps_per_epoch = len(train_batches)
-    total_steps = cfg.epochs * steps_per_epoch
-    status = ProgressFile(run_dir / PROGRESS, cfg, steps_per_epoch, enabled=ctx.is_main)
     arch_s = paper_s(len(cfg.ops)) if len(cfg.ops) in (3, 5) else {}
     centre = list(cfg.fixed_s) if cfg.fixed_s is not None else [1.0 / len(cfg.ops)] * len(cfg.ops)
-    end_epoch = cfg.epochs if max_epochs is None else min(cfg.epochs, pos.epoch + max_epochs)
-    last_checkpoint = time.perf_counter()
-    while pos.epoch < end_epoch:
-        epoch = pos.epoch
-        t = linear_temperature(epoch, cfg.epochs, cfg.t_start, cfg.t_end)
-        supernet.train()
-        if partial is not None:
-            order, sums, elapsed = partial["order"], dict(partial["sums"]), partial["elapsed_s"]
-            partial = None
-        else:
-            order = train_batches.draw_order()
-            sums, elapsed = dict(loss=0.0, ce=0.0, cost=0.0, correct=0, n=0, steps=0), 0.0
-        tic = time.perf_counter()
-        bar = tqdm(
-            train_batches.iterate(order, pos.step),
-            total=steps_per_epoch,
-            initial=pos.step,
-            desc=f"{cfg.experiment} epoch {epoch + 1}/{cfg.epochs} t={t:.2f}",
-            disable=not progress,
-            leave=False,
-        )
-        for x, y in bar:
-            try:
-                r = train_step(supernet, hypernet, x, y, t, cfg, opt_w, opt_a, noise_gen, ctx)
-            except NonFiniteStep as exc:
-                status.write(pos, total_steps, "diverged")
-                where = f"step {pos.step + 1}/{steps_per_epoch} of epoch {pos.epoch + 1}"
-                raise diverged(exc, where, saved) from None
-            for key, value in (
-                ("loss", r.loss),
-                ("ce", r.ce),
-                ("cost", r.cost),
-                ("correct", r.correct),
-                ("n", r.n),
-            ):
-                sums[key] += value
-            sums["steps"] += 1
-            pos.step += 1
-            segment["images"] += r.n
-            bar.set_postfix(ce=f"{r.ce:.3f}", cost=f"{r.cost:.2f}")
-            now = time.perf_counter()
-            status.update(pos, total_steps, now)
-            stopping = stop is not None and stop.is_set()
-            if pos.step < steps_per_epoch and (stopping or now - last_checkpoint >= checkpoint_every_s):
-                segment["to"], segment["seconds"] = pos.as_list(), segment["seconds"] + now - tic
-                wall += now - tic
-                elapsed += now - tic
-                tic = now
-                if ctx.is_main:
-                    save_checkpoint({"order": order, "sums": sums, "elapsed_s": elapsed})
-                last_checkpoint = time.perf_counter()
-                if stopping:
-                    status.write(pos, total_steps, "stopped")
-                    raise Interrupted(f"stopped at epoch {epoch + 1}, step {pos.step}/{steps_per_epoch}")
+    temperature = lambda epoch: linear_temperature(epoch, cfg.epochs, cfg.t_start, cfg.t_end)  # noqa: E731
+
+    def step(x: torch.Tensor, y: torch.Tensor, epoch: int) -> dict[str, float]:
+        try:
+            r = train_step(supernet, hypernet, x, y, temperature(epoch), cfg, opt_w, opt_a, noise_gen, ctx)
+        except NonFiniteStep as exc:
+            status.tell(state.position, "diverged")
+            where = f"step {state.step + 1}/{steps_per_epoch} of epoch {state.epoch + 1}"
+            raise diverged(exc, where, saved) from None
+        return {"loss": r.loss, "ce": r.ce, "cost": r.cost, "correct": r.correct, "n": r.n}
+
+    def after_steps(epoch: int) -> None:
         if sched is not None:
             sched.step()
         dist_mod.broadcast_buffers(supernet, ctx)
-        now = time.perf_counter()
-        elapsed += now - tic
-        wall += now - tic
-        segment["seconds"] += now - tic
+
+    def epoch_metrics(epoch: int, sums: dict, elapsed: float) -> dict:
         metrics = {
             "epoch": epoch + 1,
-            "t": t,
+            "t": temperature(epoch),
             "loss": sums["loss"] / sums["steps"],
             "ce": sums["ce"] / sums["steps"],
             "cost": sums["cost"] / sums["steps"],
@@ -277,30 +222,42 @@ def search(
             "epoch_time_s": elapsed,
             "images_per_s": sums["n"] / elapsed,
         }
-        history.append(metrics)
-        pos = Position(epoch + 1, 0)
-        segment["to"] = pos.as_list()
         if ctx.is_main:
             log.info(
                 "epoch %d/%d t=%.3f loss=%.4f ce=%.4f cost=%.3f val_acc(centre)=%.2f (%.1fs)",
                 epoch + 1,
                 cfg.epochs,
-                t,
+                metrics["t"],
                 metrics["loss"],
                 metrics["ce"],
                 metrics["cost"],
                 metrics["val_acc_centre"],
                 elapsed,
             )
-            save_checkpoint(None)
-            write_text(run_dir / METRICS, "".join(json.dumps(m) + "\n" for m in history))
-        last_checkpoint = time.perf_counter()
-        if stop is not None and stop.is_set() and pos.epoch < end_epoch:
-            status.write(pos, total_steps, "stopped")
-            raise Interrupted(f"stopped after epoch {pos.epoch}")
+        return metrics
+
+    trainer = Trainer(
+        train_batches,
+        cfg.epochs,
+        state,
+        step=step,
+        epoch_metrics=epoch_metrics,
+        save=save_checkpoint,
+        device=device,
+        progress=status,
+        begin_epoch=lambda epoch: supernet.train(),
+        after_steps=after_steps,
+        describe=lambda epoch: f"{cfg.experiment} epoch {epoch + 1}/{cfg.epochs} t={temperature(epoch):.2f}",
+        bar=progress,
+        stop=stop,
+        checkpoint_every_s=checkpoint_every_s,
+        name="search",
+    )
+    trainer.run(None if max_epochs is None else state.epoch + max_epochs)
+    history, wall, segments, pos = state.history, state.wall_time_s, state.segments, state.position
 
     finished = len(history) >= cfg.epochs
-    status.write(pos, total_steps, "searched" if finished else "paused")
+    status.tell(pos, "searched" if finished else "paused")
     summary = {
         "experiment": cfg.experiment,
         "profile": cfg.profile,
