@@ -199,23 +199,15 @@ for name, c in checks["alphas"].items():
         )
 limits = pd.DataFrame(rows).set_index(["alpha", "f"])
 display(limits)
-holds = sum(
-    abs(c["f"][fn]["mc"][-1] - c["f"][fn]["categorical_limit"]) <= 3 * c["f"][fn]["mc_ci"][-1] + 1e-3
-    for c in checks["alphas"].values()
-    for fn in c["f"]
-)
-fails = sum(
-    abs(c["f"][fn]["mc"][-1] - c["f"][fn]["at_argmax_one_hot"]) > 3 * c["f"][fn]["mc_ci"][-1] + 1e-3
-    for c in checks["alphas"].values()
-    for fn in c["f"]
-)
-total = sum(len(c["f"]) for c in checks["alphas"].values())
+verdict = book.limit_verdict(checks)
+holds, fails, total = verdict["holds"], verdict["fails"], verdict["total"]
+glue("agree_half_widths", Markdown(str(book.AGREE_HALF_WIDTHS)), display=False)
 glue("theorem_holds", Markdown(f"{holds} of {total}"), display=False)
 glue("theorem_fails", Markdown(f"{fails} of {total}"), display=False)
 
 # %% [markdown]
 # **Verdict.** At the coldest temperature the corrected limit agrees with the Monte Carlo estimate
-# (within three confidence half-widths) in {glue:md}`theorem_holds` cases, while the paper's
+# (within {glue:md}`agree_half_widths` confidence half-widths) in {glue:md}`theorem_holds` cases, while the paper's
 # limit f(one-hot argmax alpha) is rejected in {glue:md}`theorem_fails` cases (the two limits can
 # only agree where Softmax(alpha) is itself close to one-hot). What holds: the GS sample converges almost surely to a one-hot vector, and for
 # bounded continuous f the expectation converges. What does not: the limit point is random,

@@ -2,12 +2,15 @@
 (:mod:`hypernas.pipeline`) and the tables, figures, verdicts and sentences that show them
 (:mod:`hypernas.report`). Nothing is defined here."""
 
+from hypernas.method.theorem import AGREE_HALF_WIDTHS, limit_verdict
 from hypernas.pipeline.experiment import ensure_search, family_grid, run_experiment, run_sweep, sweep_results
 from hypernas.pipeline.latency_study import run_latency_study
 from hypernas.pipeline.results import paper_result, paper_results, profile_results, read_if_present
 from hypernas.pipeline.theorem_study import run_theorem_study
 from hypernas.report.claims import (
     HEADLINE_CLAIMS,
+    REMOVED_MAX_EDGES,
+    WIDE_FACTOR,
     c_gap_within_chance,
     chance_text,
     claim_verdicts,
@@ -64,11 +67,14 @@ from hypernas.report.tables import (
 )
 
 __all__ = [
+    "AGREE_HALF_WIDTHS",
     "ARCH_NAMES",
     "CELL_PARAMS_ROW",
     "HEADLINE_CLAIMS",
     "PAPER_TABLES",
+    "REMOVED_MAX_EDGES",
     "SETTING_TITLES",
+    "WIDE_FACTOR",
     "accuracy_table",
     "best_accuracy",
     "c_gap_within_chance",
@@ -97,6 +103,7 @@ __all__ = [
     "latency_runtime_contrast",
     "latency_s_device_table",
     "latency_verdict",
+    "limit_verdict",
     "paper_result",
     "paper_results",
     "penalised_counts",

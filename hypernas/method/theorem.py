@@ -19,6 +19,8 @@ import torch
 from hypernas.method.gumbel import gumbel_softmax
 
 DEFAULT_TS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
+AGREE_HALF_WIDTHS = 3  # a Monte Carlo estimate agrees with a limit within this many 95 % half-widths,
+AGREE_SLACK = 1e-3  # plus this absolute slack (where the half-width itself is near 0)
 
 DEFAULT_ALPHAS: dict[str, list[float]] = {
     "k3_paper": [1.0, 0.0, -0.5],  # the alpha of the check recorded with the paper's digest
@@ -128,4 +130,22 @@ def run_checks(
         "n_samples": n_samples,
         "seed": seed,
         "alphas": {name: check(a, ts, n_samples, seed + i) for i, (name, a) in enumerate(alphas.items())},
+    }
+
+
+def agrees(estimate: float, limit: float, half_width: float) -> bool:
+    """Whether a Monte Carlo ``estimate`` with 95 % ``half_width`` agrees with ``limit``: within
+    :data:`AGREE_HALF_WIDTHS` half-widths plus :data:`AGREE_SLACK`."""
+    return abs(estimate - limit) <= AGREE_HALF_WIDTHS * half_width + AGREE_SLACK
+
+
+def limit_verdict(checks: dict) -> dict[str, int]:
+    """At the coldest temperature, over every (alpha, f) of :func:`run_checks`: in how many cases the
+    corrected limit (the categorical expectation under Softmax(alpha)) agrees with the Monte Carlo
+    estimate (``holds``), in how many the paper's limit f(one-hot argmax) does not (``fails``), of ``total``."""
+    cases = [c["f"][name] for c in checks["alphas"].values() for name in c["f"]]
+    return {
+        "holds": sum(agrees(f["mc"][-1], f["categorical_limit"], f["mc_ci"][-1]) for f in cases),
+        "fails": sum(not agrees(f["mc"][-1], f["at_argmax_one_hot"], f["mc_ci"][-1]) for f in cases),
+        "total": len(cases),
     }

@@ -10,6 +10,10 @@ from hypernas.report.latency import verdict as latency_verdict
 from hypernas.report.paper import PAPER_TABLES
 from hypernas.report.provenance import best_accuracy
 
+# The thresholds of the verdicts, used by the tables, the prose and the tests alike.
+REMOVED_MAX_EDGES = 2  # a penalised op counts as removed when at most this many of the 28 edges keep it
+WIDE_FACTOR = 10  # a family is "from small to large" when its largest cell is this many times its smallest
+
 
 # ----------------------------------------------------------------------------- claims
 def counts_text(counts: dict[str, int]) -> str:
@@ -81,10 +85,14 @@ def family_span(result: dict) -> tuple[int, int]:
     return min(params), max(params)
 
 
+def _fold(n: int) -> str:
+    return {10: "tenfold"}.get(n, f"{n}-fold")
+
+
 def is_wide(span: tuple[int, int]) -> bool:
-    """Whether a family span (:func:`family_span`) covers at least a tenfold range of sizes."""
+    """Whether a family span (:func:`family_span`) covers at least a :data:`WIDE_FACTOR`-fold range of sizes."""
     lo, hi = span
-    return hi >= 10 * max(lo, 1)
+    return hi >= WIDE_FACTOR * max(lo, 1)
 
 
 def penalised_counts_text(result: dict) -> str:
@@ -113,9 +121,9 @@ def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.
         r = results[e]
         uses_all = uses_every_family(r)
         removed = dict(zip("BCD", penalised_counts(r)))
-        good = uses_all and all(v <= 2 for v in removed.values())
+        good = uses_all and all(v <= REMOVED_MAX_EDGES for v in removed.values())
         ok_all &= good
-        ok_some |= good or any(v <= 2 for v in removed.values())
+        ok_some |= good or any(v <= REMOVED_MAX_EDGES for v in removed.values())
         details.append(
             f"{e}: A uses all = {_yes_no(uses_all)}; conv at B = {removed['B']}, pool at C = {removed['C']}, identity at D = {removed['D']}"
         )
@@ -141,7 +149,7 @@ def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.
             max(conv, key=conv.get) == "C",
             max(p, key=p.get) == "C",
             max(a, key=a.get) == "C",
-            fam(r, "D")["identity"] <= 2,
+            fam(r, "D")["identity"] <= REMOVED_MAX_EDGES,
         ]
         oks.append(checks)
         details.append(
@@ -314,10 +322,10 @@ def _smallest(result: dict) -> str:
 
 def headline_flags(results: dict[str, dict]) -> dict[str, dict[str, bool]]:
     """For each claim of :data:`HEADLINE_CLAIMS`, whether it holds in each experiment's result:
-    at most 2 of 28 edges left on the penalised operation at B, C and D; C the most accurate with
-    inherited weights; B the smallest in cell parameters; the family at least tenfold in size."""
+    at most :data:`REMOVED_MAX_EDGES` of 28 edges left on the penalised operation at B, C and D; C the most accurate with
+    inherited weights; B the smallest in cell parameters; the family at least :data:`WIDE_FACTOR`-fold in size."""
     return {
-        "removes": {e: max(penalised_counts(r)) <= 2 for e, r in results.items()},
+        "removes": {e: max(penalised_counts(r)) <= REMOVED_MAX_EDGES for e, r in results.items()},
         "best_c": {e: best_accuracy(r, "inherited")[0] == "C" for e, r in results.items()},
         "smallest_b": {e: _smallest(r) == "B" for e, r in results.items()},
         "wide": {e: is_wide(family_span(r)) for e, r in results.items()},
@@ -365,7 +373,7 @@ def headline(scales: dict[str, dict[str, dict]]) -> str:
             for e, r in results.items()
         )
         lines = [
-            f"*{HEADLINE_CLAIMS['removes']}* (at most 2 of 28 edges left): {_by_experiment(flags['removes'])}. "
+            f"*{HEADLINE_CLAIMS['removes']}* (at most {REMOVED_MAX_EDGES} of 28 edges left): {_by_experiment(flags['removes'])}. "
             f"Edges left on convolution at B, pooling at C, identity at D: {left}.",
             f"*{HEADLINE_CLAIMS['best_c']}* (judged with inherited weights): "
             f"{_best_c_text(flags['best_c'], results)}. Most accurate: "
@@ -377,7 +385,7 @@ def headline(scales: dict[str, dict[str, dict]]) -> str:
                 for e, n in ((e, _smallest(r)) for e, r in results.items())
             )
             + ".",
-            f"*{HEADLINE_CLAIMS['wide']}* (at least tenfold in size): "
+            f"*{HEADLINE_CLAIMS['wide']}* (at least {_fold(WIDE_FACTOR)} in size): "
             f"{_by_experiment(flags['wide'])}. Cell parameters over the family: "
             + "; ".join(f"{e}: {lo:,} to {hi:,}" for e, (lo, hi) in spans.items())
             + " (the paper: about 5,000 to 150,000).",

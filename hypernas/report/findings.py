@@ -3,6 +3,7 @@ paper-scale family and the theorem check say (each in one place, however many ch
 
 from __future__ import annotations
 
+from hypernas.method.theorem import agrees, limit_verdict
 from hypernas.report.claims import (
     collapses_onto_identity,
     counts_text,
@@ -121,13 +122,27 @@ def sweep_findings(sweep: list[dict], main: dict) -> str:
 
 
 def theorem_text(theorem: dict) -> str:
-    """The theorem check at the coldest temperature, for the alpha of the paper's digest, in words."""
+    """The theorem check at the coldest temperature, for the alpha of the paper's digest, in words;
+    the verdict is the data's (:func:`~hypernas.method.theorem.limit_verdict`)."""
     c = theorem["alphas"]["k3_paper"]
-    return (
+    mean, ci = c["mc_mean"][-1], c["mc_ci"][-1]
+    identified = all(agrees(m, v, h) for m, v, h in zip(mean, c["softmax_t"][-1], ci))
+    v = limit_verdict(theorem)
+    head = (
         f"At t = {theorem['t'][-1]} the Monte Carlo mean of the Gumbel-Softmax sample for alpha = {c['alpha']} is "
-        f"({', '.join(f'{v:.3f}' for v in c['mc_mean'][-1])}), against Softmax(alpha) = "
-        f"({', '.join(f'{v:.3f}' for v in c['softmax'])}) and the paper's Softmax(alpha/t) = "
-        f"({', '.join(f'{v:.3f}' for v in c['softmax_t'][-1])}): the theorem's identification of E[gamma] with "
-        "Softmax(alpha/t), and its limit, do not hold; the corrected limit (the categorical expectation "
-        "under Softmax(alpha)) does. See the theorem chapter."
+        f"({', '.join(f'{x:.3f}' for x in mean)}), against Softmax(alpha) = "
+        f"({', '.join(f'{x:.3f}' for x in c['softmax'])}) and the paper's Softmax(alpha/t) = "
+        f"({', '.join(f'{x:.3f}' for x in c['softmax_t'][-1])}): "
     )
+    if not identified and v["fails"] == v["holds"] == v["total"]:
+        verdict = (
+            "the theorem's identification of E[gamma] with Softmax(alpha/t), and its limit, do not hold; "
+            "the corrected limit (the categorical expectation under Softmax(alpha)) does."
+        )
+    else:
+        verdict = (
+            f"E[gamma] {'agrees with' if identified else 'differs from'} Softmax(alpha/t); over every alpha "
+            f"and f the paper's limit is rejected in {v['fails']} of {v['total']} cases and the corrected "
+            f"limit (the categorical expectation under Softmax(alpha)) agrees in {v['holds']} of {v['total']}."
+        )
+    return head + verdict + " See the theorem chapter."
