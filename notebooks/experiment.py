@@ -378,7 +378,7 @@ from hypernas.train.config import SearchConfig
 
 run_dir = run_dir_for(SearchConfig.from_dict(cfg), runs_dir)
 s_b = result["architectures"]["B"]["s"]
-if (run_dir / "checkpoint.pt").is_file():
+if (run_dir / "search.json").is_file():  # a finished search, not one still under way
     family = hypernas.load_run(run_dir)
     record = family.describe(s_b)
     print(f"s = {s_b}: {record['family_counts']}, {record['cell_params']:,} cell parameters")
