@@ -134,6 +134,7 @@ def test_argument_errors_come_before_any_work(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_export_writes_the_file(run, tmp_path, data_root):
     import onnxruntime as ort
 

@@ -267,7 +267,7 @@ def test_retraining_resumes_from_its_checkpoint(tmp_path, fmnist, monkeypatch):
     from hypernas.train.stopping import Interrupted
 
     cfg = resolve("exp1", "smoke")
-    splits = data.make_splits(fmnist, 0.1, train_subset=320, val_subset=64, test_subset=128)
+    splits = data.make_splits(fmnist, 0.1, train_subset=192, val_subset=64, test_subset=128)
     ops = tuple(cfg.ops)
     g = Genotype(ops, tuple(ops[i % 3] for i in range(14)), tuple(ops[(i + 1) % 3] for i in range(14)))
     plain_acc, plain = retrain(g, cfg, splits, epochs=2)

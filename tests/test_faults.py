@@ -278,6 +278,7 @@ def test_closed_stdout_gives_one_line(smoke_run):
     assert_one_line(proc.wait(), err, "broken pipe")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_full_stdout_gives_one_line(smoke_run):
     with open("/dev/full", "w") as full:

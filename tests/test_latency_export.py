@@ -24,7 +24,7 @@ SPACE = resolve("exp1", "smoke").space()
 def lut(tmp_path_factory):
     torch.set_num_threads(1)
     table = latency.profile(
-        SPACE, "fashion_mnist", "cpu", threads=1, protocol=Protocol(rounds=2, warmup=3, reps=10)
+        SPACE, "fashion_mnist", "cpu", threads=1, protocol=Protocol(rounds=2, warmup=1, reps=4)
     )
     path = tmp_path_factory.mktemp("lut") / "lut.json"
     path.write_text(json.dumps(table))
@@ -43,8 +43,7 @@ def test_lut_contents(lut):
     assert table["provenance"]["threads"] == 1 and table["provenance"]["batch"] == 1
     s = latency.s_device(table, SPACE, "fashion_mnist")
     assert sum(s) == pytest.approx(1.0) and all(v > 0 for v in s)
-    # the separable convolution is the slowest op on a CPU
-    assert s[2] == max(s)
+    # (which op is slowest is the machine's, measured by `make bench`, not asserted here)
 
 
 def test_lut_refuses_other_space(lut):
@@ -67,13 +66,9 @@ def test_prediction_is_the_calibrated_sum_of_the_table(lut):
         )
         expected = table["base_ms"] + table["scale"][op] * entries
         assert latency.predict(table, g, SPACE, "fashion_mnist") == pytest.approx(expected)
-    conv = Genotype(SPACE.ops, ("sep_conv_3x3",) * 14, ("sep_conv_3x3",) * 14)
-    pool = Genotype(SPACE.ops, ("max_pool_3x3",) * 14, ("max_pool_3x3",) * 14)
-    assert latency.predict(table, conv, SPACE, "fashion_mnist") > latency.predict(
-        table, pool, SPACE, "fashion_mnist"
-    )
 
 
+@pytest.mark.slow
 def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, capsys, monkeypatch):
     """The selection's choice on a machine that runs as its table says (the clock is replaced by the
     table's predictions, so that a loaded CI runner cannot move the answer; the fault cases of a
@@ -112,7 +107,14 @@ def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, c
     assert rc == 2 and "hypernas latency profile" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "onnx", pytest.param("pt2", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        pytest.param("torchscript", marks=pytest.mark.slow),
+        "onnx",
+        pytest.param("pt2", marks=pytest.mark.slow),
+    ],
+)
 def test_export_matches_pytorch(tmp_path, smoke_run, data_root, fmt):
     run = load_run(smoke_run)
     splits = load_splits(run.config, data_root)

@@ -180,7 +180,14 @@ def test_sampled_path_equals_full_mixture_at_the_sample():
     assert all(p.grad is None for m in unused for p in edge.ops[m].parameters())
 
 
-@pytest.mark.parametrize("ops,in_ch,hw", [(OPS_3, 1, 28), (OPS_5, 1, 28), (OPS_3, 3, 32)])
+@pytest.mark.parametrize(
+    "ops,in_ch,hw",
+    [
+        (OPS_3, 1, 28),
+        pytest.param(OPS_5, 1, 28, marks=pytest.mark.slow),
+        pytest.param(OPS_3, 3, 32, marks=pytest.mark.slow),
+    ],
+)
 def test_grouped_cell_equals_edge_by_edge(ops, in_ch, hw):
     """Training-mode forward grouped by source node (hypernas.space.fused_cell) = edge-by-edge forward:
     outputs, gradients of every weight and of gamma, and the BatchNorm running statistics.
