@@ -203,3 +203,43 @@ def test_a_genotype_scores_as_the_s_it_was_derived_at(smoke_run, data_root):
     )
     with pytest.raises(HyperNASError, match="relaxed protocol"):
         run.evaluate(g.to_dict(), "relaxed", data_root=data_root)
+
+
+def test_the_report_of_a_stored_study_states_its_own_numbers():
+    """The chapter's report of the committed quick exp1 study: the study and its three seeds are
+    found by their configs, every verdict follows its interval and threshold, and every table and
+    sentence carries the numbers the comparison computed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hypernas.report import baselines as report
+
+    from pathlib import Path
+
+    stored = Path(__file__).resolve().parents[1] / "results" / "quick"
+    studies = report.profile_studies(stored, "quick", ("exp1",))
+    study, seeds = studies["exp1"]
+    assert [r["config"]["seed"] for r in seeds] == [0, 1, 2]
+    numbers = report.comparison(study, n=200)
+    for key in ("family_vs_random", "family_vs_separate"):
+        d = numbers[key]
+        expected = "better" if d["low"] > 0 else "worse" if d["high"] < 0 else "not distinguishable"
+        assert d["low"] <= d["mean"] <= d["high"] and report.difference_verdict(d) == expected
+    verdict = report.study_verdict(study, seeds, numbers)
+    fr, rank = numbers["family_vs_random"], numbers["ranking"]
+    assert f"{fr['mean']:+.3f} [{fr['low']:+.3f}, {fr['high']:+.3f}]" in verdict["beats_random"]
+    ranks = "yes" if rank["tau_low"] > report.RANKING_TAU else "partly" if rank["tau_low"] > 0 else "no"
+    assert verdict["ranking"].startswith(f"{ranks}: Kendall's tau {rank['kendall_tau']:.2f}")
+    assert rank["n"] == len({a["genotype"] for a in study["architectures"]})
+    flags = report.seed_flags(seeds)
+    held = sum(all(f[i] for f in flags.values()) for i in range(3))
+    assert verdict["seeds"].startswith("no, in none" if held == 0 else f"yes in {held} of 3")
+    table = report.hypervolume_table(study, numbers["hypervolume"])
+    sizes = [len(compare.members(study, groups)) for groups in compare.SETS.values()]
+    assert table["architectures"].tolist() == sizes and sum(sizes) == len(study["architectures"])
+    text = report.comparison_text(study, numbers)
+    assert f"{numbers['compute']['ratio']['images']:.2f} times the images" in text
+    p = study["retrain_protocol"]
+    assert f"{p['images']:,} images in all" in report.protocol_text(study)
+    fig = report.plot_study(study)
+    assert len(fig.axes) >= 1 and len(fig.axes[0].collections) >= len(compare.SETS)
