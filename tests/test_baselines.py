@@ -212,9 +212,9 @@ def test_the_report_of_a_stored_study_states_its_own_numbers():
     import matplotlib
 
     matplotlib.use("Agg")
-    from hypernas.report import baselines as report
-
     from pathlib import Path
+
+    from hypernas.report import baselines as report
 
     stored = Path(__file__).resolve().parents[1] / "results" / "quick"
     studies = report.profile_studies(stored, "quick", ("exp1",))
