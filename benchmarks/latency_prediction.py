@@ -23,7 +23,7 @@ from hypernas.train.presets import resolve
 def main() -> None:
     torch.set_num_threads(1)
     space = resolve("exp1", "smoke").space()
-    table = latency.profile(
+    table = latency.measure_lut(
         space, "fashion_mnist", "cpu", threads=1, protocol=Protocol(rounds=3, warmup=3, reps=20)
     )
     networks = [Genotype(space.ops, (op,) * 14, (op,) * 14) for op in space.ops]

@@ -24,7 +24,7 @@ Run
 Genotype, random_genotypes(ops, n_edges, n, seed=0), parameter_counts(genotype, space)
     Architectures as plain data, random architectures of a space (op counts drawn first, so that
     they span its sizes), and their parameter counts (``cell_params``, ``total_params``).
-profile_latency(experiment="exp1", *, device="cpu", out=None) -> dict, s_device(lut) -> dict
+measure_lut(experiment="exp1", *, device="cpu", out=None) -> dict, s_device(lut) -> dict
     A measured per-op latency table and the device's complexity vector.
 HyperNASError
     Raised, with a one-line message, for every error a user can cause (bad s, unknown key, ...).
@@ -50,8 +50,8 @@ __all__ = [
     "HyperNASError",
     "Run",
     "load_run",
+    "measure_lut",
     "parameter_counts",
-    "profile_latency",
     "random_genotypes",
     "s_device",
     "search",

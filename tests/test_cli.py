@@ -151,7 +151,7 @@ def test_exit_code_and_no_traceback_in_a_real_process(tmp_path):
 def test_help_of_every_command(capsys):
     """Every command and sub-command answers --help (in this process; ``python -m hypernas`` in a real
     process: the next test)."""
-    commands = [[], ["search"], ["derive"], ["evaluate"], ["latency", "profile"], ["select"]]
+    commands = [[], ["search"], ["derive"], ["evaluate"], ["latency", "measure"], ["select"]]
     commands += [["export"], ["baseline", "random"], ["baseline", "study"], ["campaign"]]
     for cmd in commands:
         rc, out, _ = run_cli(capsys, *cmd, "--help")

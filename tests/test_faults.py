@@ -148,7 +148,7 @@ def test_bad_latency_tables(capsys, smoke_run, tmp_path):
         if text is not None:
             lut.write_text(text)
         rc, _, err = run_cli(capsys, "select", smoke_run, "--lut", lut, "--budget-ms", "5")
-        assert_one_line(rc, err, str(lut), "hypernas latency profile")
+        assert_one_line(rc, err, str(lut), "hypernas latency measure")
 
 
 def test_bad_retrained_models(capsys, smoke_run, tmp_path):
@@ -226,7 +226,7 @@ def test_outputs_that_cannot_be_written(capsys, smoke_run, tmp_path, read_only_d
             ["export", smoke_run, "--s", S, "--format", "torchscript", "--out", a_file / "m.pt"],
             "not a directory",
         ),
-        (["latency", "profile", "--out", read_only_dir / "lut.json", "--reps", "3"], str(read_only_dir)),
+        (["latency", "measure", "--out", read_only_dir / "lut.json", "--reps", "3"], str(read_only_dir)),
     ]
     for argv, needle in cases:
         rc, _, err = run_cli(capsys, *argv)
@@ -332,9 +332,9 @@ def test_fraction_that_leaves_no_batch(capsys, tmp_path, data_root):
 @pytest.mark.parametrize(
     "argv,needle",
     [
-        (["latency", "profile", "--out", "{tmp}/l.json", "--threads", "1000"], "--threads must be from 1 to"),
-        (["latency", "profile", "--out", "{tmp}/l.json", "--reps", "0"], "--reps"),
-        (["latency", "profile", "--out", "{tmp}/l.json", "--batch", "0"], "--batch"),
+        (["latency", "measure", "--out", "{tmp}/l.json", "--threads", "1000"], "--threads must be from 1 to"),
+        (["latency", "measure", "--out", "{tmp}/l.json", "--reps", "0"], "--reps"),
+        (["latency", "measure", "--out", "{tmp}/l.json", "--batch", "0"], "--batch"),
         (["select", "{run}", "--lut", "{tmp}/l.json", "--budget-ms", "inf"], "--budget-ms"),
         (["select", "{run}", "--lut", "{tmp}/l.json", "--budget-ms", "nan"], "--budget-ms"),
         (["select", "{run}", "--lut", "{tmp}/l.json", "--budget-ms", "-3"], "--budget-ms"),

@@ -23,7 +23,7 @@ SPACE = resolve("exp1", "smoke").space()
 @pytest.fixture(scope="module")
 def lut(tmp_path_factory):
     torch.set_num_threads(1)
-    table = latency.profile(
+    table = latency.measure_lut(
         SPACE, "fashion_mnist", "cpu", threads=1, protocol=Protocol(rounds=2, warmup=1, reps=4)
     )
     path = tmp_path_factory.mktemp("lut") / "lut.json"
@@ -104,7 +104,7 @@ def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, c
     err = capsys.readouterr().err
     assert rc == 2 and "no architecture of this family fits" in err and len(err.strip().splitlines()) == 1
     rc = main(["select", str(smoke_run), "--lut", "missing.json", "--budget-ms", "5"])
-    assert rc == 2 and "hypernas latency profile" in capsys.readouterr().err
+    assert rc == 2 and "hypernas latency measure" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

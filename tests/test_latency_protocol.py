@@ -87,7 +87,7 @@ def onnx_lut(tmp_path_factory):
     pytest.importorskip("onnxruntime")
     path = tmp_path_factory.mktemp("lut") / "onnx.json"
     rc = main(
-        ["latency", "profile", "--runtime", "onnxruntime", "--threads", "1", "--reps", "5", "--rounds", "2", "--out",
+        ["latency", "measure", "--runtime", "onnxruntime", "--threads", "1", "--reps", "5", "--rounds", "2", "--out",
          str(path), "--experiment", "exp1"]
     )  # fmt: skip
     assert rc == 0
@@ -140,7 +140,7 @@ def test_select_in_onnxruntime_from_the_cli(capsys, onnx_lut, smoke_run, data_ro
 
 @pytest.fixture(scope="module")
 def torch_lut() -> dict:
-    return latency.profile(
+    return latency.measure_lut(
         SPACE, "fashion_mnist", "cpu", threads=1, protocol=Protocol(rounds=1, warmup=1, reps=3)
     )
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from hypernas.api.latency import check_threads, profile_latency, s_device
+from hypernas.api.latency import check_threads, measure_lut, s_device
 from hypernas.api.run import Architecture, ComplexityVector, Run
 from hypernas.errors import ConfigError, OutputError
 from hypernas.io import check_writable, finite
@@ -45,8 +45,8 @@ __all__ = [
     "Run",
     "check_threads",
     "load_run",
+    "measure_lut",
     "parameter_counts",
-    "profile_latency",
     "random_genotypes",
     "s_device",
     "search",

@@ -1,4 +1,4 @@
-"""Latency lookup tables from the API: measure one for a search space (:func:`profile_latency`) and
+"""Latency lookup tables from the API: measure one for a search space (:func:`measure_lut`) and
 read a device's complexity vector off it (:func:`s_device`)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def check_threads(threads: int, name: str = "threads") -> int:
     return threads
 
 
-def profile_latency(
+def measure_lut(
     experiment: str = "exp1",
     *,
     overrides: dict | None = None,
@@ -55,7 +55,7 @@ def profile_latency(
     if out is not None:
         check_writable(out)
     protocol = Protocol(rounds=rounds, reps=reps)
-    lut = latency.profile(
+    lut = latency.measure_lut(
         cfg.space(),
         cfg.dataset,
         torch_device(device),

@@ -203,7 +203,7 @@ class Run:
     ) -> dict:
         """The most accurate architecture predicted to run within ``budget_ms`` on the LUT's device.
 
-        ``lut`` is a table from :func:`profile_latency` or its JSON file; the candidates are measured
+        ``lut`` is a table from :func:`measure_lut` or its JSON file; the candidates are measured
         in the table's runtime (``runtime``, when given, must be that one) under its protocol
         (``reps`` overrides the burst length). The family is scanned on a
         lattice with ``grid`` divisions, at most ``max_eval`` candidates are ranked by inherited
@@ -223,7 +223,7 @@ class Run:
         if runtime is not None and check_runtime(runtime) != table.get("runtime", "torch"):
             raise ConfigError(
                 f"the latency table was measured in {table.get('runtime', 'torch')}, not {runtime}; "
-                f"measure one with `hypernas latency profile --runtime {runtime}`"
+                f"measure one with `hypernas latency measure --runtime {runtime}`"
             )
         family = self.family
         if lut_threads and table.get("provenance", {}).get("threads"):

@@ -112,7 +112,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_latency(args) -> int:
-    lut = api.profile_latency(
+    lut = api.measure_lut(
         args.experiment,
         overrides=parse_set(args.set),
         device=args.device,

@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "latency", help="measure per-op latency lookup tables", description="Per-device latency tools."
     )
     q = q.add_subparsers(dest="latency_command", required=True, parser_class=_Parser).add_parser(
-        "profile",
+        "measure",
         help="measure a latency lookup table (LUT) on a device",
         description="Measure the latency of every primitive at every position of a preset's network (median and "
         "IQR over many repetitions after warm-up, inference mode, fixed threads) and write a JSON LUT.",
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         "winner and measure its real latency.",
     )
     q.add_argument("run_dir", help="run directory written by `hypernas search`")
-    q.add_argument("--lut", required=True, help="LUT JSON from `hypernas latency profile`")
+    q.add_argument("--lut", required=True, help="LUT JSON from `hypernas latency measure`")
     q.add_argument("--budget-ms", type=float, required=True, help="latency budget in milliseconds")
     q.add_argument("--grid", type=int, default=10, help="lattice divisions (default 10)")
     q.add_argument(

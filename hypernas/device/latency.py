@@ -130,7 +130,7 @@ def measure_networks(
     return measure_rounds(calls[:-1], torch.device(device), protocol, calls[-1], reference_ms)
 
 
-def profile(
+def measure_lut(
     space: SearchSpace,
     dataset: str,
     device: torch.device | str = "cpu",
@@ -242,12 +242,12 @@ def _op_sums(entries: dict, genotype: Genotype, space: SearchSpace, hw: int) -> 
     return [sums[op] for op in space.ops]
 
 
-_LUT_FIX = "measure it again with `hypernas latency profile --out FILE`"
+_LUT_FIX = "measure it again with `hypernas latency measure --out FILE`"
 _SPACE_KEYS = ("ops", "dataset", "init_channels", "layers", "nodes", "stem_multiplier")
 
 
 def read_lut(source: dict | str | Path) -> dict:
-    """A latency table from a dict or its JSON file, checked to have the shape :func:`profile` writes.
+    """A latency table from a dict or its JSON file, checked to have the shape :func:`measure_lut` writes.
 
     Raises :class:`ArtefactError` naming the file, what is missing and how to make a new one.
     """
@@ -293,7 +293,7 @@ def check_lut(lut: dict, space: SearchSpace, dataset: str) -> None:
         diff = [k for k in want if have is None or have.get(k) != want[k]]
         raise ConfigError(
             f"the latency table was measured for another search space (differs in {', '.join(diff)}); "
-            f"profile this run's preset with `hypernas latency profile --experiment ...`"
+            f"measure a table for this run's preset with `hypernas latency measure --experiment ...`"
         )
     hw = data.spec(dataset).size
     missing = [

@@ -114,7 +114,7 @@ def run_repetition(
     run = ensure_search(cfg, runs_dir, data_root, progress=False, device="cpu")[0]  # CPU latency
     protocol = protocol or protocol_for(profile)
     protocol = replace(protocol, seed=protocol.seed + 100 * repetition)
-    lut = latency.profile(
+    lut = latency.measure_lut(
         space, cfg.dataset, "cpu", threads=threads, batch=1, protocol=protocol, runtime=runtime
     )
     smoke = profile == "smoke"  # checks the code path in minutes, not the machine
