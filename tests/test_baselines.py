@@ -161,7 +161,7 @@ def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_
     """The whole study on the real Fashion-MNIST: every group scored on both splits under both
     protocols; a second call reuses everything; the separate searches cost what their images say."""
     from hypernas.pipeline.baselines import run_baseline_study
-    from hypernas.train.run import load_run
+    from hypernas.train.run import load_family
 
     kw = dict(
         runs_dir=tmp_path / "runs",
@@ -182,7 +182,7 @@ def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_
     assert by_label["B~"]["op_counts"] == by_label["B"]["op_counts"]
     assert by_label["B~"]["cell_params"] == by_label["B"]["cell_params"]
     assert study["compute"]["ratio"]["images"] == 1.0  # one separate search, the same epochs and data
-    separate = load_run(next((tmp_path / "runs" / "smoke").glob("exp1-separateB-*")))
+    separate = load_family(next((tmp_path / "runs" / "smoke").glob("exp1-separateB-*")))
     assert isinstance(separate.hypernet, PlainLogits) and separate.config.fixed_s == (0.15, 0.15, 0.7)
     again = run_baseline_study("exp1", "smoke", **kw)
     assert again == study

@@ -14,7 +14,7 @@ import torch
 
 from hypernas import provenance
 from hypernas.pipeline.items import QueueItem
-from hypernas.train.run import load_run
+from hypernas.train.run import load_family
 
 SMALL = [
     "exp1",
@@ -84,7 +84,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_numbers(tmp_path, data_roo
     out_full, err = full.communicate(timeout=600)
     assert full.returncode == 0, err[-2000:]
     assert json.loads(out_resumed)["final_loss"] == json.loads(out_full)["final_loss"]
-    a, b = load_run(tmp_path / "full"), load_run(tmp_path / "part")
+    a, b = load_family(tmp_path / "full"), load_family(tmp_path / "part")
     for x, y in ((a.supernet, b.supernet), (a.hypernet, b.hypernet)):
         sa, sb = x.state_dict(), y.state_dict()
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -157,7 +157,7 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
     from hypernas.campaign import queue
     from hypernas.campaign import status as campaign_status
     from hypernas.errors import RunDirError
-    from hypernas.train.search import search
+    from hypernas.train.search import run_search
 
     runs, results = tmp_path / "runs", tmp_path / "results"
     cc = queue.CampaignConfig(
@@ -171,7 +171,7 @@ def test_campaign_continues_a_run_named_by_an_earlier_hash(tmp_path, data_root):
     cfg = queue.item_config(item, "smoke")
     home = runs / "smoke"
     old = home / "exp1-rebalanced-0123456789ab"
-    search(cfg, old, data_root, progress=False, max_epochs=1)  # one of two epochs, under an earlier name
+    run_search(cfg, old, data_root, progress=False, max_epochs=1)  # one of two epochs, under an earlier name
     config = json.loads((old / "config.json").read_text())
     (old / "config.json").write_text(json.dumps({**config, "config_hash": "0123456789ab"}))
     other = home / "exp1-rebalanced-abcdefabcdef"  # another config under the same name: left alone

@@ -13,7 +13,7 @@ from hypernas.space.genotype import Genotype, derive
 from hypernas.train.build import load_splits
 from hypernas.train.evaluate import evaluate
 from hypernas.train.presets import paper_s
-from hypernas.train.run import load_run
+from hypernas.train.run import load_family
 
 PER_OP = {"normal_conv": 800, "reduce_conv": 11_968, "reduce_skip_stride2": 5_120}
 
@@ -215,7 +215,7 @@ def test_evaluate_json(capsys, smoke_run, data_root, protocol):
     assert rec["protocol"] == protocol
     assert rec["data_source"].startswith("Fashion-MNIST")
     # the accuracy counts correct test images, and it is the library's number for this architecture
-    run = load_run(smoke_run)
+    run = load_family(smoke_run)
     splits = load_splits(run.config, data_root)
     assert rec["test_images"] == len(splits.test_y)
     correct = rec["test_accuracy"] * rec["test_images"] / 100

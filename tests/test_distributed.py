@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hypernas.train.run import load_run
+from hypernas.train.run import load_family
 
 COMMON = ["exp1", "--profile", "smoke", "--set", "train_subset=256", "--no-progress"]
 
@@ -49,8 +49,8 @@ def test_two_processes_agree_with_one(tmp_path, data_root):
     assert a["distributed"]["world_size"] == 2 and a["distributed"]["ranks_agree"]
     # same data, s and noise; only BatchNorm batch statistics (per-rank halves) differ
     assert a["final_loss"] == pytest.approx(b["final_loss"], rel=0.02)
-    ha = load_run(tmp_path / "two").hypernet.alpha_ref
-    hb = load_run(tmp_path / "one").hypernet.alpha_ref
+    ha = load_family(tmp_path / "two").hypernet.alpha_ref
+    hb = load_family(tmp_path / "one").hypernet.alpha_ref
     assert torch.allclose(ha, hb, atol=0.05)
 
     # resume with another world size: 1 epoch on 2 processes, then the rest on 1 process

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from hypernas.train.run import load_run
+from hypernas.train.run import load_family
 
 
 def test_smoke_search_artifacts(smoke_run):
@@ -18,5 +18,5 @@ def test_smoke_search_artifacts(smoke_run):
     first, m = json.loads(lines[0]), json.loads(lines[-1])
     # an untrained net's cross-entropy is ln 10 = 2.303; two epochs bring it clearly below (2.06 here)
     assert m["ce"] < math.log(10) - 0.1 and m["ce"] < first["ce"] and m["t"] == pytest.approx(0.2)
-    run = load_run(smoke_run)
+    run = load_family(smoke_run)
     assert run.config.experiment == "exp1" and run.config.profile == "smoke"

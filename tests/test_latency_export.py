@@ -15,7 +15,7 @@ from hypernas.space.genotype import Genotype
 from hypernas.train.build import load_splits
 from hypernas.train.evaluate import inherited
 from hypernas.train.presets import resolve
-from hypernas.train.run import load_run
+from hypernas.train.run import load_family
 
 SPACE = resolve("exp1", "smoke").space()
 
@@ -74,7 +74,7 @@ def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, c
     table's predictions, so that a loaded CI runner cannot move the answer; the fault cases of a
     slower machine are in test_latency_protocol)."""
     table, path = lut
-    run = load_run(smoke_run)
+    run = load_family(smoke_run)
     fam = family_latencies(run, table, grid=6)
     lo, hi = fam[0]["predicted_ms"], fam[-1]["predicted_ms"]
     budget = hi * 1.2 if hi == lo else (lo + hi) / 2
@@ -116,7 +116,7 @@ def test_select_within_budget_and_impossible_budget(lut, smoke_run, data_root, c
     ],
 )
 def test_export_matches_pytorch(tmp_path, smoke_run, data_root, fmt):
-    run = load_run(smoke_run)
+    run = load_family(smoke_run)
     splits = load_splits(run.config, data_root)
     res = export_model(run, [0.2, 0.3, 0.5], fmt, tmp_path / f"model.{fmt}", splits=splits)
     assert (tmp_path / f"model.{fmt}").stat().st_size > 10_000

@@ -17,7 +17,7 @@ from hypernas.space.genotype import Genotype
 from hypernas.space.network import build_discrete
 from hypernas.train.build import load_splits
 from hypernas.train.presets import resolve
-from hypernas.train.run import load_run
+from hypernas.train.run import load_family
 
 SPACE = resolve("exp1", "smoke").space()
 
@@ -125,7 +125,7 @@ def test_select_refuses_another_runtime(capsys, torch_lut, smoke_run, tmp_path):
 def test_select_in_onnxruntime_from_the_cli(capsys, onnx_lut, smoke_run, data_root):
     """`select --runtime onnxruntime`: the winner is measured in ONNX Runtime and fits the budget."""
     table, path = onnx_lut
-    run = load_run(smoke_run)
+    run = load_family(smoke_run)
     family = select.family_latencies(run, table, grid=4)
     budget = 2 * family[-1]["predicted_ms"]  # generous: the machine may be busy
     rc = main(
@@ -148,7 +148,7 @@ def torch_lut() -> dict:
 def test_budget_holds_when_the_prediction_is_optimistic(monkeypatch, smoke_run, data_root, torch_lut):
     """The most accurate candidate measures over the budget: the next one that fits is chosen; when
     none fits, the selection says so instead of returning one."""
-    run = load_run(smoke_run)
+    run = load_family(smoke_run)
     table = torch_lut
     family = select.family_latencies(run, table, grid=6)
     if len(family) < 3:
@@ -182,7 +182,7 @@ def test_budget_selection_rescales_and_measures_faster_candidates(
     """When the machine runs slower than the table says, the first pass finds nothing within the
     budget; the second rescales the predictions by the measured slowdown and measures faster
     genotypes, never one measured before."""
-    run = load_run(smoke_run)
+    run = load_family(smoke_run)
     table = torch_lut
     family = select.family_latencies(run, table, grid=10)
     predicted = {r["genotype"].key(): r["predicted_ms"] for r in family}
@@ -214,7 +214,7 @@ def test_budget_selection_rescales_and_measures_faster_candidates(
 
 def test_budget_selection_falls_back_to_the_fastest(monkeypatch, smoke_run, data_root, torch_lut):
     """When the rescaled predictions leave no candidate, the fastest genotypes not yet measured are."""
-    run = load_run(smoke_run)
+    run = load_family(smoke_run)
     family = select.family_latencies(run, torch_lut, grid=10)
     budget = family[-1]["predicted_ms"] / 0.95
     slowest = {r["genotype"].key() for r in family[-2:]}

@@ -15,7 +15,7 @@ from test_campaign import position  # where a search's checkpoint stands
 
 from hypernas.campaign.queue import CampaignConfig, item_hash, run_dir, superseded
 from hypernas.pipeline.items import QueueItem
-from hypernas.train.run import load_run
+from hypernas.train.run import load_family
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -143,7 +143,7 @@ def test_engine_killed_mid_search_then_restarted_gives_the_same_numbers(tmp_path
     out, _ = full.communicate(timeout=900)
     assert full.returncode == 0, out[-2000:]
     a_dir = run_dir(CampaignConfig("smoke", str(tmp_path / "a" / "runs"), workers=1), QueueItem.parse(item))
-    a, b = load_run(a_dir), load_run(target_dir)
+    a, b = load_family(a_dir), load_family(target_dir)
     for x, y in ((a.supernet, b.supernet), (a.hypernet, b.hypernet)):
         sa, sb = x.state_dict(), y.state_dict()
         assert all(torch.equal(sa[k], sb[k]) for k in sa)

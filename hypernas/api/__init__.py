@@ -96,7 +96,7 @@ def search(
     dev = torch_device(device)
     if not resume:
         check_writable(Path(out) / "config.json")  # before the data is loaded
-    summary = searching.search(
+    summary = searching.run_search(
         cfg,
         out,
         data_root=data_root,

@@ -71,7 +71,7 @@ class Run:
     def family(self) -> trained.TrainedFamily:
         """The supernet and the hypernetwork, loaded from the run's latest checkpoint."""
         if self._family is None:
-            self._family = trained.load_run(self.run_dir, torch_device(self._device))
+            self._family = trained.load_family(self.run_dir, torch_device(self._device))
         return self._family
 
     @property

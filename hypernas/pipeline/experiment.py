@@ -33,8 +33,8 @@ from hypernas.train.build import load_splits, torch_device
 from hypernas.train.checkpoint import CHECKPOINT, PROGRESS, SUMMARY, adopt_run_dir
 from hypernas.train.config import SearchConfig
 from hypernas.train.presets import paper_s, resolve
-from hypernas.train.run import TrainedFamily, load_run
-from hypernas.train.search import search
+from hypernas.train.run import TrainedFamily, load_family
+from hypernas.train.search import run_search
 from hypernas.train.stopping import Interrupted
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def ensure_search(
     checkpoint_every_s: float = 600.0,
     device: torch.device | str | None = None,
 ) -> tuple[TrainedFamily, dict]:
-    """The finished search of ``cfg``: reused, resumed, or run from scratch (see :func:`search` for
+    """The finished search of ``cfg``: reused, resumed, or run from scratch (see :func:`~hypernas.train.search.run_search` for
     ``stop``), loaded on ``device`` (None: cuda when available), where the search also runs."""
     device = torch_device(device)
     run_dir = run_dir_for(cfg, runs_dir, name)
@@ -67,7 +67,7 @@ def ensure_search(
         summary = read_record(run_dir / SUMMARY, "search summary", f"delete {run_dir} and search again")
     else:
         resume = (run_dir / CHECKPOINT).is_file()
-        summary = search(
+        summary = run_search(
             cfg,
             run_dir,
             data_root,
@@ -78,7 +78,7 @@ def ensure_search(
             stop=stop,
             checkpoint_every_s=checkpoint_every_s,
         )
-    return load_run(run_dir, device), summary
+    return load_family(run_dir, device), summary
 
 
 def family_grid(run: TrainedFamily, divisions: int | None = None) -> list[dict]:

@@ -35,7 +35,7 @@ class TrainedFamily:
         return self.supernet.space
 
 
-def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> TrainedFamily:
+def load_family(run_dir: str | Path, device: torch.device | str = "cpu") -> TrainedFamily:
     """Load the latest checkpoint of ``run_dir`` (raises :class:`RunDirError` when there is none)."""
     run_dir = Path(run_dir)
     ckpt = run_dir / CHECKPOINT

@@ -71,7 +71,7 @@ def diverged(exc: NonFiniteStep, where: str, saved: Position | None) -> Diverged
     )
 
 
-def search(
+def run_search(
     cfg: SearchConfig,
     run_dir: str | Path,
     data_root=None,
