@@ -13,22 +13,28 @@ import torch
 
 from hypernas.space.cells import SearchSpace
 from hypernas.space.genotype import Genotype
-from hypernas.space.supernet import Network
+from hypernas.space.supernet import CellNetwork, Supernet
 
 
-def build_discrete(genotype: Genotype, space: SearchSpace, affine: bool = False) -> Network:
+class StandaloneNetwork(CellNetwork):
+    """The network of one architecture: each edge holds the single op its genotype chose."""
+
+
+def build_discrete(genotype: Genotype, space: SearchSpace, affine: bool = False) -> StandaloneNetwork:
     """The network with one op per edge. ``affine=False`` keeps BN as in the supernet."""
     if len(genotype.normal) != space.n_edges or len(genotype.reduce) != space.n_edges:
         raise ValueError(
             f"genotype has {len(genotype.normal)}+{len(genotype.reduce)} edges, the space needs {space.n_edges} per cell"
         )
-    return Network(space, [[n] for n in genotype.normal], [[n] for n in genotype.reduce], affine=affine)
+    return StandaloneNetwork(
+        space, [[n] for n in genotype.normal], [[n] for n in genotype.reduce], affine=affine
+    )
 
 
 _KEY = re.compile(r"^cells\.(\d+)\.edges\.(\d+)\.ops\.(\d+)\.(.*)$")
 
 
-def inherit_weights(discrete: Network, supernet: Network, genotype: Genotype) -> Network:
+def inherit_weights(discrete: StandaloneNetwork, supernet: Supernet, genotype: Genotype) -> StandaloneNetwork:
     """Copy the supernet's weights (and BN buffers) of the chosen ops into ``discrete``."""
     index = {name: i for i, name in enumerate(genotype.ops)}
     sup = supernet.state_dict()
@@ -46,7 +52,7 @@ def inherit_weights(discrete: Network, supernet: Network, genotype: Genotype) ->
     return discrete
 
 
-def discrete_from_supernet(genotype: Genotype, supernet: Network) -> Network:
+def discrete_from_supernet(genotype: Genotype, supernet: Supernet) -> StandaloneNetwork:
     """Build the genotype's network with the supernet's weights, on the supernet's device."""
     device = next(supernet.parameters()).device
     net = build_discrete(genotype, supernet.space).to(device)

@@ -1,7 +1,7 @@
 """The network of the search space: mixed operations, cells and the whole supernet.
 
-One class serves both the supernet and every derived network: an edge holds a list of
-candidate ops. In the supernet each edge holds all k primitives and its output is the mixed
+One class, :class:`CellNetwork`, underlies both the :class:`Supernet` and every derived
+:class:`~hypernas.space.network.StandaloneNetwork`: an edge holds a list of candidate ops. In the supernet each edge holds all k primitives and its output is the mixed
 operation g(x) = sum_m gamma_m o^(m)(x) with per-example weights gamma (shape ``(B, k)``);
 in a derived (discrete) network each edge holds the single chosen op and no gamma is needed.
 Module names are the same in both, so the supernet's weights can be inherited op by op.
@@ -93,7 +93,7 @@ class Cell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
-class Network(nn.Module):
+class CellNetwork(nn.Module):
     """Stem (3 x 3 conv + BN) -> cells -> global average pool -> linear classifier.
 
     ``normal_ops[e]`` / ``reduce_ops[e]`` list the candidate ops of edge e of the normal /
@@ -152,7 +152,11 @@ class Network(nn.Module):
         return self.classifier(self.global_pooling(s1).flatten(1))
 
 
-def build_supernet(space: SearchSpace) -> Network:
+class Supernet(CellNetwork):
+    """The supernet: every edge holds all k ops of the space, mixed by gamma."""
+
+
+def build_supernet(space: SearchSpace) -> Supernet:
     """The supernet: every edge holds all k ops of ``space.ops``."""
     all_ops = [list(space.ops) for _ in range(space.n_edges)]
-    return Network(space, all_ops, all_ops, affine=False)
+    return Supernet(space, all_ops, all_ops, affine=False)

@@ -8,7 +8,7 @@ from hypernas import data as data_mod
 from hypernas.errors import ConfigError
 from hypernas.method.hypernet import PlainLogits, RBFHypernet, random_node_references
 from hypernas.space.cells import SearchSpace
-from hypernas.space.supernet import Network, build_supernet
+from hypernas.space.supernet import Supernet, build_supernet
 from hypernas.train.config import SearchConfig
 
 
@@ -72,7 +72,7 @@ def build_hypernet(cfg: SearchConfig, space: SearchSpace) -> RBFHypernet | Plain
     )
 
 
-def build_models(cfg: SearchConfig, device: torch.device | str = "cpu") -> tuple[Network, RBFHypernet]:
+def build_models(cfg: SearchConfig, device: torch.device | str = "cpu") -> tuple[Supernet, RBFHypernet]:
     """Supernet and hypernetwork, initialised from ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     space = cfg.space()
@@ -81,7 +81,7 @@ def build_models(cfg: SearchConfig, device: torch.device | str = "cpu") -> tuple
     return supernet, hypernet
 
 
-def make_optimizers(cfg: SearchConfig, supernet: Network, hypernet: RBFHypernet, steps_per_epoch: int):
+def make_optimizers(cfg: SearchConfig, supernet: Supernet, hypernet: RBFHypernet, steps_per_epoch: int):
     """``(opt_w, opt_a, scheduler_w or None)`` for the chosen optimiser option."""
     if cfg.optimizer == "adam":
         opt_w = torch.optim.Adam(supernet.parameters(), lr=cfg.lr_weights, weight_decay=cfg.weight_decay)

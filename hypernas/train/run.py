@@ -9,7 +9,7 @@ import torch
 
 from hypernas.errors import RunDirError
 from hypernas.method.hypernet import RBFHypernet
-from hypernas.space.supernet import Network
+from hypernas.space.supernet import Supernet
 from hypernas.train.build import build_models
 from hypernas.train.checkpoint import CHECKPOINT, read_checkpoint, restore
 from hypernas.train.config import SearchConfig
@@ -24,7 +24,7 @@ class TrainedFamily:
 
     run_dir: Path
     config: SearchConfig
-    supernet: Network
+    supernet: Supernet
     hypernet: RBFHypernet
     history: list[dict]
     data_source: str

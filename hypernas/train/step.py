@@ -12,7 +12,7 @@ from hypernas.method import simplex
 from hypernas.method.cost import relaxed_cost
 from hypernas.method.gumbel import gumbel_softmax
 from hypernas.method.hypernet import RBFHypernet
-from hypernas.space.supernet import Network
+from hypernas.space.supernet import Supernet
 from hypernas.train import distributed as dist_mod
 from hypernas.train.config import SearchConfig
 
@@ -53,7 +53,7 @@ def all_finite(*modules: torch.nn.Module) -> bool:
 
 
 def train_step(
-    supernet: Network,
+    supernet: Supernet,
     hypernet: RBFHypernet,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -113,7 +113,7 @@ def train_step(
 
 
 @torch.no_grad()
-def supernet_accuracy(supernet: Network, hypernet: RBFHypernet, s, batches) -> float:
+def supernet_accuracy(supernet: Supernet, hypernet: RBFHypernet, s, batches) -> float:
     """Accuracy (%) of the supernet at s with the deterministic weights Softmax(alpha(s))."""
     was = supernet.training
     supernet.eval()
