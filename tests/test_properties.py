@@ -68,7 +68,7 @@ def test_any_set(capsys, monkeypatch, tmp_path, key, value, separator):
     def accept(cfg, *args, **kwargs):
         raise Accepted(cfg)
 
-    monkeypatch.setattr(api.searching, "search", accept)
+    monkeypatch.setattr(api.searching, "run_search", accept)
     argv = [
         "search",
         "exp1",
