@@ -60,7 +60,7 @@ logging.basicConfig(level=logging.WARNING)
 os.environ.setdefault("TQDM_DISABLE", "1")
 book.use_book_style()
 results_dir = Path(results_dir or f"results/{profile}")
-latency = book.read_if_present(results_dir / "latency.json")
+latency = book.read_record_if_present(results_dir / "latency.json", "latency study")
 lut = latency["runtimes"]["torch"]["lut"] if latency else None
 
 
@@ -85,7 +85,7 @@ def show_study(title, study, seed_results, main):
     if len(seed_results) > 1:
         display(
             Markdown(
-                f"**Seeds.** A-D retrained and inherited, test accuracy (%), seeds {[r['config']['seed'] for r in seed_results]}:"
+                f"**Seeds.** A-D retrained and inherited, test accuracy (%), seeds {[r.config.seed for r in seed_results]}:"
             )
         )
         display(
@@ -109,7 +109,7 @@ if paper["study"] is None:
         Markdown(
             "The paper-scale baseline study of exp1 (setting b) has not finished yet. The background "
             "campaign runs it after the seeds (`make paper`; `make paper-status` tells where each part "
-            f"stands). Seeds finished so far: {[r['config']['seed'] for r in paper['seeds']] or 'none'}."
+            f"stands). Seeds finished so far: {[r.config.seed for r in paper['seeds']] or 'none'}."
         )
     )
     if len(paper["seeds"]) > 1:

@@ -85,7 +85,7 @@ for setting, paper_run in paper_runs.items():
     if len(seeds) > 1:
         display(
             Markdown(
-                f"**Seeds** {[r['config']['seed'] for r in seeds]}: A-D's test accuracy (%), retrained, then inherited."
+                f"**Seeds** {[r.config.seed for r in seeds]}: A-D's test accuracy (%), retrained, then inherited."
             )
         )
         display(
@@ -155,8 +155,7 @@ result = run_experiment(
     force=force,
     progress=False,
 )
-cfg = result["config"]
-prov = result["provenance"]
+cfg = result.config
 
 # %% tags=["remove-input"]
 for extra in extra_seeds:
@@ -177,12 +176,12 @@ quick_seeds = [result] + [
     for s in (1, 2)
     if (r := book.read_if_present(Path(results_dir or f"results/{profile}") / f"{experiment}-seed{s}.json"))
     is not None
-    and {k: v for k, v in r["config"].items() if k != "seed"} == {k: v for k, v in cfg.items() if k != "seed"}
+    and book.same_setting(r, cfg)
 ]
 if len(quick_seeds) > 1:
     display(
         Markdown(
-            f"**Seeds** {[r['config']['seed'] for r in quick_seeds]} (from the chapter {{doc}}`baselines`): A-D's test accuracy (%), retrained, then inherited."
+            f"**Seeds** {[r.config.seed for r in quick_seeds]} (from the chapter {{doc}}`baselines`): A-D's test accuracy (%), retrained, then inherited."
         )
     )
     display(
@@ -232,7 +231,7 @@ plt.close(fig)
 # ```{glue:figure} epochs
 #
 # How the architectures A-D form during the search: the number of the 28 edges that pick each
-# operation family after every epoch (the temperature falls from left to right).
+# operation group after every epoch (the temperature falls from left to right).
 # ```
 
 # %% tags=["remove-input"]
@@ -305,7 +304,7 @@ plt.close(fig)
 #
 # Every point of a lattice on the simplex is a complexity vector s; the hypernetwork gives its
 # architecture without training. The maps show the paper-convention parameter count and the share
-# of the 28 edges given to each operation family. With five operations the vector s is projected
+# of the 28 edges given to each operation group. With five operations the vector s is projected
 # onto three coordinates by summing the penalties of the two pools and of the two convolutions.
 
 # %% tags=["remove-input"]
@@ -317,14 +316,14 @@ plt.close(fig)
 # ```{glue:figure} family
 #
 # The family over the simplex: cell parameters and operation shares at each s of the lattice
-# (corners: all penalty on one operation family).
+# (corners: all penalty on one operation group).
 # ```
 
 # %% tags=["remove-input"]
 fam = book.family_frame(result)
 display(
     Markdown(
-        f"The lattice has {len(fam)} points and yields **{result['n_unique_genotypes']} distinct architectures**, "
+        f"The lattice has {len(fam)} points and yields **{result.n_unique_genotypes} distinct architectures**, "
         f"from {fam.cell_params.min():,} to {fam.cell_params.max():,} cell parameters."
     )
 )
@@ -374,17 +373,16 @@ else:
 # %%
 import hypernas
 from hypernas.pipeline.experiment import run_dir_for
-from hypernas.train.config import SearchConfig
 
-run_dir = run_dir_for(SearchConfig.from_dict(cfg), runs_dir)
-s_b = result["architectures"]["B"]["s"]
+run_dir = run_dir_for(cfg, runs_dir)
+s_b = list(result.architectures["B"].s)
 if (run_dir / "search.json").is_file():  # a finished search, not one still under way
     family = hypernas.load_run(run_dir)
     record = family.describe(s_b)
-    print(f"s = {s_b}: {record['family_counts']}, {record['cell_params']:,} cell parameters")
+    print(f"s = {s_b}: {record['group_counts']}, {record['cell_params']:,} cell parameters")
     print(
-        f"the table above: {result['architectures']['B']['family_counts']}, "
-        f"{result['architectures']['B']['cell_params']:,} cell parameters"
+        f"the table above: {result.architectures['B'].group_counts}, "
+        f"{result.architectures['B'].cell_params:,} cell parameters"
     )
 else:
     print(

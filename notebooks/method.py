@@ -132,7 +132,7 @@ plt.close(fig)
 # instead shares one fixed lattice among all 28 edges: the $k$ vertices, the $\binom{k}{2}$ edge
 # midpoints and the centre of the simplex (7 points for $k = 3$, 16 for $k = 5$). That was this
 # project's first default; with it, every edge sees the same weights $w_r(s)$, and in experiment 1
-# the family often fell onto a single operation family at uniform $s$ (the summary chapter
+# the family often fell onto a single operation group at uniform $s$ (the summary chapter
 # compares the two). The authors' code also flips the sign in the exponent (option `rbf_sign=1`);
 # we keep the paper's.
 

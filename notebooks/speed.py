@@ -146,7 +146,7 @@ else:
 # experiment 1 of this profile with `path_sampling=one` and everything else equal.
 
 # %% tags=["remove-output"]
-full = read_json(results_dir / "exp1.json")
+full = book.read_if_present(results_dir / "exp1.json")
 sampled = run_experiment(
     "exp1",
     profile,
@@ -163,8 +163,8 @@ sampled = run_experiment(
 # %% tags=["remove-input"]
 rows = []
 for label, r in (("full mixed op", full), ("sampled path", sampled)):
-    for name, a in r["architectures"].items():
-        f = a["family_counts"]
+    for name, a in r.architectures.items():
+        f = a.group_counts
         rows.append(
             {
                 "mode": label,
@@ -172,9 +172,9 @@ for label, r in (("full mixed op", full), ("sampled path", sampled)):
                 "pool": f["pool"],
                 "conv": f["conv"],
                 "identity": f["identity"],
-                "parameters, cell ops": f"{a['cell_params']:,}",
-                "inherited %": round(a["test_accuracy"]["inherited"], 2),
-                "retrain %": round(a["test_accuracy"]["retrain"], 2),
+                "parameters, cell ops": f"{a.cell_params:,}",
+                "inherited %": round(a.test_accuracy["inherited"], 2),
+                "retrain %": round(a.test_accuracy["retrain"], 2),
             }
         )
 display(pd.DataFrame(rows).set_index(["mode", "architecture"]))
@@ -182,9 +182,9 @@ display(pd.DataFrame(rows).set_index(["mode", "architecture"]))
 # %% tags=["remove-input", "nbval-ignore-output"]
 display(
     Markdown(
-        f"Search time: full mode {full['provenance']['search_time_s']:.0f} s, sampled paths "
-        f"{sampled['provenance']['search_time_s']:.0f} s "
-        f"(x{full['provenance']['search_time_s'] / max(sampled['provenance']['search_time_s'], 1e-9):.2f}), same data and epochs."
+        f"Search time: full mode {full.provenance.search_time_s:.0f} s, sampled paths "
+        f"{sampled.provenance.search_time_s:.0f} s "
+        f"(x{full.provenance.search_time_s / max(sampled.provenance.search_time_s, 1e-9):.2f}), same data and epochs."
     )
 )
 

@@ -35,8 +35,8 @@ from hypernas.report import baselines as baseline_report
 pd.set_option("display.max_colwidth", None)
 results_dir = Path(results_dir or f"results/{profile}")
 results = book.profile_results(results_dir)
-theorem = book.read_if_present(results_dir / "theorem.json")
-latency = book.read_if_present(results_dir / "latency.json")
+theorem = book.read_record_if_present(results_dir / "theorem.json", "theorem check")
+latency = book.read_record_if_present(results_dir / "latency.json", "latency study")
 paper_by_setting = book.paper_results(paper_results_dir)
 scale_labels = {
     "printed": "paper scale, (a) kappa = 50 as printed",

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         except HyperNASError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        counts = {n: counts_text(a["family_counts"]) for n, a in r["architectures"].items()}
+        counts = {n: counts_text(a.group_counts) for n, a in r.architectures.items()}
         print(f"{name}: A-D pool/conv/identity {counts} ({time.perf_counter() - tic:.0f} s)", flush=True)
     return 0
 

@@ -7,6 +7,7 @@ import json
 import math
 from collections import Counter
 
+import fake_results as fake
 import pytest
 import torch
 
@@ -151,7 +152,7 @@ def test_matched_improvement_and_rank_agreement():
 
 
 def test_seed_summary_gives_mean_and_sample_sd():
-    results = [{"architectures": {"A": {"test_accuracy": {"retrain": v}}}} for v in (89.0, 90.0, 91.0)]
+    results = [fake.result({"A": fake.architecture((10, 10, 8), {"retrain": v})}) for v in (89.0, 90.0, 91.0)]
     row = compare.seed_summary(results, "retrain")["A"]
     assert row["values"] == [89.0, 90.0, 91.0] and row["mean"] == 90.0 and row["sd"] == pytest.approx(1.0)
 
@@ -219,7 +220,7 @@ def test_the_report_of_a_stored_study_states_its_own_numbers():
     stored = Path(__file__).resolve().parents[1] / "results" / "quick"
     studies = report.profile_studies(stored, "quick", ("exp1",))
     study, seeds = studies["exp1"]
-    assert [r["config"]["seed"] for r in seeds] == [0, 1, 2]
+    assert [r.config.seed for r in seeds] == [0, 1, 2]
     numbers = report.comparison(study, n=200)
     for key in ("family_vs_random", "family_vs_separate"):
         d = numbers[key]

@@ -122,16 +122,12 @@ def test_damaged_checkpoint_gives_one_line(capsys, damaged_runs, damage):
 
 def test_damaged_summary_and_config(capsys, smoke_run, tmp_path):
     from hypernas.api import Run
-    from hypernas.train.checkpoint import stored_config
 
     run_dir = tmp_path / "run"
     shutil.copytree(smoke_run, run_dir)
     (run_dir / "search.json").write_text('{"final": ')
     with pytest.raises(ArtefactError, match=r"search summary .* is not valid JSON"):
         Run(run_dir).summary  # noqa: B018
-    (run_dir / "config.json").write_text("[1, 2]")
-    (run_dir / "checkpoint.pt").unlink()
-    assert stored_config(run_dir) is None  # a damaged config is no match for a renamed run
 
 
 # ----------------------------------------------------------------------------- other artefacts
@@ -179,6 +175,17 @@ def test_damaged_result_files(tmp_path):
     (tmp_path / "s.jsonl").write_text('{"a": 1}\n{"a": \n')
     with pytest.raises(ArtefactError, match="line 2 of sweep file"):
         read_sweep(tmp_path / "s.jsonl")
+    stored = Path(__file__).resolve().parents[1] / "results" / "quick" / "exp1.json"
+    d = json.loads(stored.read_text())
+    for broken, words in (
+        ({k: v for k, v in d.items() if k != "schema"}, "has schema 1, not 2 .*make it again"),
+        ({**d, "schema": 3}, "has schema 3, not 2"),
+        ({k: v for k, v in d.items() if k != "provenance"}, "not a complete result .*provenance"),
+        ({**d, "config": {k: v for k, v in d["config"].items() if k != "kappa"}}, "lacks kappa"),
+    ):
+        (tmp_path / "r.json").write_text(json.dumps(broken))
+        with pytest.raises(ArtefactError, match=words):
+            read_result(tmp_path / "r.json")
 
 
 # ----------------------------------------------------------------------------- places that cannot be written

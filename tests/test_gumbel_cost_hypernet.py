@@ -135,6 +135,7 @@ def test_hypernet_layouts_from_config():
     import hashlib
     import json
 
+    from hypernas.errors import ConfigError
     from hypernas.train.build import build_hypernet
     from hypernas.train.config import SearchConfig
     from hypernas.train.presets import resolve
@@ -163,14 +164,16 @@ def test_hypernet_layouts_from_config():
     lattice = resolve("exp1", "smoke", {"ref_layout": "lattice", "learnable_refs": "false", "rbf_sign": "1"})
     h2 = build_hypernet(lattice, lattice.space())
     assert not h2.grouped and h2.m == 7 and h2.sign == 1.0 and "ref_points" not in dict(h2.named_parameters())
-    # a config stored before ref_layout / rbf_sign existed was made with the lattice and the paper's sign:
-    # from_dict restores those values; hash() covers every key, those two included (keys added later,
-    # HASHED_WHEN_SET, only when set: fixed_s left at None keeps every stored hash)
+    # a stored config comes back as it was; one that lacks a key (stored by another version) is refused,
+    # not completed with today's defaults; hash() covers every key (keys of HASHED_WHEN_SET, added
+    # later, only when set: fixed_s left at None keeps every stored hash)
     made = resolve("exp1", "smoke", {"ref_layout": "lattice", "learnable_refs": "false"})
+    restored = SearchConfig.from_dict(made.to_dict())
+    assert restored == made and restored.hash() == made.hash()
     old = made.to_dict()
     del old["ref_layout"], old["rbf_sign"]
-    restored = SearchConfig.from_dict(old)
-    assert restored == made and restored.hash() == made.hash()
+    with pytest.raises(ConfigError, match="lacks rbf_sign, ref_layout"):
+        SearchConfig.from_dict(old)
     full = made.to_dict()
     assert full.pop("fixed_s") is None
     assert made.hash() == hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:12]

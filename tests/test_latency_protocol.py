@@ -240,7 +240,7 @@ def _study(spearman: float, retest: float, met: bool) -> dict:
         "measured_ms": [3.9, 3.8, 3.95] if met else [3.9, None, 3.95],
         "measured_raw_ms": [3.9, 4.3, 3.7] if met else [3.9, None, 3.7],
         "within_budget": [True, True, True] if met else [True, False, True],
-        "family_counts": [{"pool": 1, "conv": 20, "identity": 7}] * 3,
+        "group_counts": [{"pool": 1, "conv": 20, "identity": 7}] * 3,
         "val_accuracy": [80.0] * 3,
         "all_within": met,
     }

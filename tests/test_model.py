@@ -93,7 +93,7 @@ TABLE1 = {
 def test_cell_params_reproduce_table1(column):
     normal, r2, r1, params, (pool, conv, ident) = TABLE1[column]
     g = make_genotype(normal, r2, r1)
-    assert g.family_counts() == {"pool": pool, "conv": conv, "identity": ident}
+    assert g.group_counts() == {"pool": pool, "conv": conv, "identity": ident}
     assert parameter_counts(g, SPACE3)["cell_params"] == params
 
 

@@ -1,14 +1,17 @@
 """The theorem check, the results cache and the report on a tiny run."""
 
-import copy
+import dataclasses
 import json
+import re
 
+import fake_results as fake
 import pytest
 import torch
 
 from hypernas import book
 from hypernas.method import theorem
 from hypernas.pipeline.experiment import run_experiment
+from hypernas.pipeline.results import SCHEMA_VERSION, Result
 from hypernas.report import claims
 from hypernas.report.paper import PROFILE_SOURCES
 from hypernas.train.presets import SETTINGS, resolve
@@ -79,51 +82,44 @@ def test_the_gpu_runs_search_and_evaluation(tmp_path, data_root):
         family_eval_max=2,
         device="cuda",
     )
-    prov = r["provenance"]
-    assert "CUDA" in prov["hardware"], prov["hardware"]
-    assert all("CUDA" in segment["hardware"] for segment in prov["search_segments"])
+    prov = r.provenance
+    assert "CUDA" in prov.hardware, prov.hardware
+    assert all("CUDA" in segment.hardware for segment in prov.search_segments)
 
 
 def test_result_fields_and_cache(tiny_result):
     tmp, kw, r = tiny_result
-    assert set(r) >= {
-        "experiment",
-        "profile",
-        "config_hash",
-        "provenance",
-        "architectures",
-        "family_grid",
-        "curves",
-    }
-    assert set(r["provenance"]) >= {"commit", "hardware", "torch", "data_source", "wall_time_s"}
-    assert list(r["architectures"]) == ["A", "B", "C", "D"]
+    stored = json.loads((tmp / "results" / "exp1.json").read_text())
+    assert stored["schema"] == SCHEMA_VERSION and Result.from_dict(stored) == r
+    assert r.config_hash == r.config.hash() and r.experiment == r.name == "exp1" and r.profile == "smoke"
+    assert r.provenance.test_images == 256 and r.provenance.wall_time_s > 0
+    assert list(r.architectures) == ["A", "B", "C", "D"]
     # the ledger of measurements is kept only until the result holds them
     assert list((tmp / "results").glob("measurements/*")) == []
-    for a in r["architectures"].values():
-        assert set(a["test_accuracy"]) == {"inherited", "retrain", "relaxed"}
-        assert sum(a["op_counts"].values()) == 28
-    assert len(r["family_grid"]) == 231
+    for a in r.architectures.values():
+        assert set(a.test_accuracy) == {"inherited", "retrain", "relaxed"}
+        assert sum(a.op_counts.values()) == 28 == sum(a.group_counts.values())
+    assert len(r.family_grid) == 231 and len(r.family_eval) == 2
+    assert all(p.test_accuracy_inherited is not None for p in r.family_eval)
     # a second call reuses the file (same hash); another config recomputes
     again = run_experiment("exp1", **kw)
-    assert again == json.loads((tmp / "results" / "exp1.json").read_text())
-    assert again["provenance"]["date"] == r["provenance"]["date"]
-    assert r["name"] == "exp1"
+    assert again == r and again.provenance.date == r.provenance.date
 
 
 def test_sweep_runs_are_records_selected_by_config(tiny_result):
     """A sweep run is one line of sweeps/<experiment>.jsonl (no family grid), found again by its config."""
-    from hypernas.pipeline.experiment import SWEEP_KEYS, run_sweep, sweep_file, sweep_record, write_sweep
+    from hypernas.pipeline.experiment import run_sweep, sweep_file, write_sweep
 
     tmp, kw, r = tiny_result
     results = tmp / "sweep-results"
-    write_sweep(sweep_file(results, "exp1"), [sweep_record({**r, "name": "exp1-small"})])
+    write_sweep(sweep_file(results, "exp1"), [dataclasses.replace(r, name="exp1-small").sweep_record()])
     again = dict(kw, results_dir=results, runs_dir=tmp / "no-runs")
     record = run_sweep("exp1", "exp1-small", **{k: v for k, v in again.items() if k != "family_eval_max"})
     assert not (tmp / "no-runs").exists()  # found by its config hash: nothing ran
-    assert set(record) == set(SWEEP_KEYS) and record["config_hash"] == r["config_hash"]
-    assert record["architectures"] == r["architectures"] and record["curves"] == r["curves"]
+    assert record.family_grid == [] == record.family_eval and record.config_hash == r.config_hash
+    assert record.architectures == r.architectures and record.curves == r.curves
     assert book.sweep_results(results, "exp1") == [record]
-    assert book.sweep_results(results, "exp1", where={"kappa": r["config"]["kappa"], "seed": 0}) == [record]
+    assert book.sweep_results(results, "exp1", where={"kappa": r.config.kappa, "seed": 0}) == [record]
     assert book.sweep_results(results, "exp1", where={"seed": 1}) == [] == book.sweep_results(results, "exp2")
     table = book.kappa_sweep_frame([r, record], main=r)
     assert len(table) == 2 and table.iloc[0]["A"] == table.iloc[1]["A"]
@@ -140,14 +136,14 @@ def test_evaluation_resumes_from_its_cache(tiny_result):
     assert n_arch_keys >= 2 and all(
         set(v) == {"accuracy", "seconds", "commit", "hardware"} for v in cache.values()
     )
-    assert r["provenance"]["evaluation_hardware"] == [r["provenance"]["hardware"]]  # measured here, all of it
-    assert all(v["hardware"] == [r["provenance"]["hardware"]] for v in cache.values())
+    assert r.provenance.evaluation_hardware == (r.provenance.hardware,)  # measured here, all of it
+    assert all(v["hardware"] == [r.provenance.hardware] for v in cache.values())
     (tmp / "results" / "exp1.json").unlink()
     resumed = run_experiment("exp1", **kw)
-    assert resumed["architectures"] == r["architectures"] and resumed["family_eval"] == r["family_eval"]
-    assert resumed["provenance"]["evaluation_compute_time_s"] == r["provenance"]["evaluation_compute_time_s"]
+    assert resumed.architectures == r.architectures and resumed.family_eval == r.family_eval
+    assert resumed.provenance.evaluation_compute_time_s == r.provenance.evaluation_compute_time_s
     fresh = run_experiment("exp1", **{**kw, "force": True})
-    assert fresh["architectures"] == r["architectures"]
+    assert fresh.architectures == r.architectures
 
 
 def test_report_tables(tiny_result):
@@ -169,25 +165,16 @@ def test_report_tables(tiny_result):
         assert claim5["verdict"] != "reproduced"
 
 
-def _fake_result(kappa, relaxation, counts, before, seed=0):
+def _fake_result(kappa, relaxation, counts, before, seed=0, **config):
     fam = lambda p, c, i: {"pool": p, "conv": c, "identity": i}  # noqa: E731
-    return {
-        "config": {
-            "kappa": kappa,
-            "cost_relaxation": relaxation,
-            "seed": seed,
-            "ref_layout": "random_per_node",
-            "rbf_sign": -1.0,
-        },
-        "architectures": {
-            n: {"family_counts": fam(*c), "test_accuracy": {"inherited": 60.0 + k}}
-            for k, (n, c) in enumerate(zip("ABCD", counts))
-        },
-        "curves": [
-            {"epoch": 1, "t": 0.47, "family_counts": {n: fam(*before) for n in "ABCD"}},
-            {"epoch": 2, "t": 0.2, "family_counts": {n: fam(*c) for n, c in zip("ABCD", counts)}},
+    return fake.result(
+        {n: fake.architecture(c, 60.0 + k) for k, (n, c) in enumerate(zip("ABCD", counts))},
+        config={"kappa": kappa, "cost_relaxation": relaxation, "seed": seed, **config},
+        curves=[
+            {"epoch": 1, "t": 0.47, "group_counts": {n: fam(*before) for n in "ABCD"}},
+            {"epoch": 2, "t": 0.2, "group_counts": {n: fam(*c) for n, c in zip("ABCD", counts)}},
         ],
-    }
+    )
 
 
 def test_penalty_effects_and_kappa_sweep_table():
@@ -197,10 +184,9 @@ def test_penalty_effects_and_kappa_sweep_table():
     assert list(book.penalty_effects(collapsed).values()) == [False, False, True]
     assert book.epochs_holding_all_effects(good) == [2]
     assert book.epochs_holding_all_effects(collapsed) == []
-    assert book.penalty_effects_text(collapsed) == (
-        "Penalty effects in this run: B holds fewer convolutions than A: no (0 vs 0); C holds fewer poolings "
-        "than A: no (0 vs 0); D holds fewer identities than A: yes (0 vs 28)."
-    )
+    # each effect's verdict with the two counts it compares (B's conv, C's pool, D's identity vs A's)
+    stated = re.findall(r": (yes|no) \((\d+) vs (\d+)\)", book.penalty_effects_text(collapsed))
+    assert stated == [("no", "0", "0"), ("no", "0", "0"), ("yes", "0", "28")]
     other_seed = _fake_result(
         3.0, "softmax_t", [(9, 9, 10), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10), seed=1
     )
@@ -212,26 +198,22 @@ def test_penalty_effects_and_kappa_sweep_table():
     assert table.loc[(0.3, "softmax (main run)", 0), "epochs holding all three"] == "2 of 2"
     assert table.loc[(3.0, "softmax_t", 0), "epochs holding all three"] == "none of 2"
     assert table.loc[(0.3, "softmax (main run)", 0), "best inherited %"] == "63.00 (D)"
-    longer = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
-    longer["config"]["epochs"] = (
-        4  # the fake configs hold a few keys; the rest take SearchConfig's defaults (10 epochs)
-    )
+    counts = [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)]
+    longer = _fake_result(0.3, "softmax", counts, (9, 9, 10), epochs=4)
     assert book.kappa_sweep_frame([good, longer], main=good).index[1] == (0.3, "softmax, epochs=4", 0)
-    # a result stored before ref_layout existed was made with the fixed lattice; its label says so in one item
-    lattice = _fake_result(0.3, "softmax", [(10, 10, 8), (12, 2, 14), (0, 15, 13), (14, 14, 0)], (9, 9, 10))
-    del lattice["config"]["ref_layout"], lattice["config"]["rbf_sign"]
-    lattice["config"]["learnable_refs"] = False
+    # the lattice runs kept their reference points fixed: their label names the layout alone
+    lattice = _fake_result(0.3, "softmax", counts, (9, 9, 10), ref_layout="lattice", learnable_refs=False)
     assert book.kappa_sweep_frame([good, lattice], main=good).index[1] == (
         0.3,
         "softmax, ref_layout=lattice",
         0,
     )
-    assert book.same_setting(lattice, {**good["config"], "ref_layout": "lattice", "learnable_refs": False})
-    assert not book.same_setting(lattice, good["config"]) and book.same_setting(
-        longer, {**good["config"], "epochs": 4}
-    )
-    assert book.same_hypernet(good["config"], longer["config"]) and not book.same_hypernet(
-        good["config"], lattice["config"]
+    as_lattice = dataclasses.replace(good.config, ref_layout="lattice", learnable_refs=False)
+    assert book.same_setting(lattice, as_lattice)
+    assert not book.same_setting(lattice, good.config)
+    assert book.same_setting(longer, dataclasses.replace(good.config, epochs=4))
+    assert book.same_hypernet(good.config, longer.config) and not book.same_hypernet(
+        good.config, lattice.config
     )
     grouped = book.sweep_by_setting([other_seed, collapsed, good])
     assert grouped.loc[(3.0, "softmax_t"), "seeds"] == "0, 1"
@@ -252,23 +234,17 @@ def test_seed_given_twice_is_refused(tmp_path):
 
 
 def test_run_times_count_resumed_evaluation():
-    prov = {
-        "search_time_s": 100.0,
-        "evaluation_time_s": 30.0,
-        "evaluation_compute_time_s": 30.0,
-        "hardware": "cpu",
-        "commit": "abc",
-    }
-    fresh = {"provenance": prov}
-    assert book.evaluation_seconds(fresh) == 30.0
-    assert book.run_times(fresh) == "Wall time: search 100 s, evaluation 30 s on cpu (commit `abc`)."
-    resumed = {"provenance": {**prov, "evaluation_compute_time_s": 3000.0}}
-    assert book.evaluation_seconds(resumed) == 3000.0
+    fresh = fake.result(provenance=fake.provenance(evaluation_compute_time_s=30.0))
+    assert fresh.provenance.evaluation_seconds == 30.0
+    text = book.run_times(fresh)
+    assert "search 100 s, evaluation 30 s on cpu" in text and "`abc`" in text and "summed" not in text
+    resumed = fake.result(provenance=fake.provenance(evaluation_compute_time_s=3000.0))
+    assert resumed.provenance.evaluation_seconds == 3000.0
     assert "evaluation 50 min (summed over the measurements" in book.run_times(resumed)
     assert "the last pass took 30 s" in book.run_times(resumed)
-    long = {"provenance": {**prov, "search_time_s": 15725.1, "hardware": "AMD EPYC, 1 threads"}}
-    assert book.run_times(long).startswith(
-        "Wall time: search 4.4 h (15,725 s), evaluation 30 s on AMD EPYC, 1 thread "
+    long = fake.result(provenance=fake.provenance(search_time_s=15725.1, hardware="AMD EPYC, 1 threads"))
+    assert "search 4.4 h (15,725 s)" in book.run_times(long) and "on AMD EPYC, 1 thread " in book.run_times(
+        long
     )
 
 
@@ -276,31 +252,31 @@ def test_accuracy_gaps_are_set_beside_the_test_sets_chance():
     # two accuracies of 50 % on 10,000 images each: 1.96 * sqrt(2 * 0.25 / 10,000) = 1.386 points
     assert claims.chance_gap(50.0, 50.0, 10_000) == pytest.approx(1.386, abs=1e-3)
     assert claims.chance_gap(90.0, 90.0, 2_500) == pytest.approx(2 * claims.chance_gap(90.0, 90.0, 10_000))
-    arch = lambda acc: {"test_accuracy": {"inherited": acc}}  # noqa: E731
-    result = {
-        "architectures": {"A": arch(87.5), "B": arch(74.47), "C": arch(86.28), "D": arch(85.11)},
-        "provenance": {"test_images": 10_000},
-    }
+    accs = {"A": 87.5, "B": 74.47, "C": 86.28, "D": 85.11}
+    result = fake.result({n: fake.architecture((10, 10, 8), acc) for n, acc in accs.items()})
     noise = claims.chance_gap(86.28, 87.5, 10_000)
-    assert claims.c_margin_text(result) == (
-        f"C trails A by 1.22 points with inherited weights; chance on 10,000 test images allows ±{noise:.2f}"
-    )
+    assert claims._c_gap(result) == ("A", pytest.approx(86.28 - 87.5), pytest.approx(noise))
+    assert not claims.c_gap_within_chance(result)  # 1.22 points apart, chance allows 0.95
+    assert "C trails A by 1.22 points" in claims.c_margin_text(
+        result
+    ) and f"±{noise:.2f}" in claims.c_margin_text(result)
     # the mean of A-D is 83.34 %: 1.96 * sqrt(2 * 0.8334 * 0.1666 / 10,000) = 1.03 points
-    assert claims.chance_text(result).startswith(
-        "Each test accuracy is measured on 10,000 images: two accuracies near 83 % differ by up to ±1.0 points"
+    assert "near 83 % differ by up to ±1.0 points" in claims.chance_text(result)
+    assert claims.c_margin_text(fake.with_accuracy(result, "C", "inherited", 90.0)).startswith(
+        "C leads A by 2.50 points"
     )
-    result["architectures"]["C"] = arch(90.0)
-    assert claims.c_margin_text(result).startswith("C leads A by 2.50 points")
 
 
 def test_paper_scale_helpers(tiny_result, tmp_path):
+    from hypernas.pipeline.results import write_result
+
     _, _, r = tiny_result
     # a result made with another config than today's paper profile is not shown as a paper-scale result
-    (tmp_path / "exp1.json").write_text(json.dumps(r))
+    write_result(tmp_path / "exp1.json", r)
     assert book.paper_result(tmp_path, "exp1", "printed") is None
     wanted = resolve("exp1", "paper", SETTINGS["rebalanced"])
-    (tmp_path / "exp1-rebalanced.json").write_text(json.dumps({**r, "config_hash": wanted.hash()}))
-    assert book.paper_result(tmp_path, "exp1", "rebalanced")["config_hash"] == wanted.hash()
+    write_result(tmp_path / "exp1-rebalanced.json", dataclasses.replace(r, config_hash=wanted.hash()))
+    assert book.paper_result(tmp_path, "exp1", "rebalanced").config_hash == wanted.hash()
     assert book.paper_result(tmp_path, "exp2", "rebalanced") is None
 
     table = book.profile_table()
@@ -320,19 +296,16 @@ def test_paper_scale_helpers(tiny_result, tmp_path):
     assert f"{best} with inherited weights ({acc:.2f} %)" in claims[1]
 
     # the grid of verdicts: one column per scale, experiments named only where they disagree
-    best_c, worst_c = copy.deepcopy(r), copy.deepcopy(r)
-    best_c["architectures"]["C"]["test_accuracy"]["inherited"] = 100.0
-    worst_c["architectures"]["C"]["test_accuracy"]["inherited"] = -1.0
+    best_c, worst_c = (fake.with_accuracy(r, "C", "inherited", v) for v in (100.0, -1.0))
     grid = book.verdict_grid({"paper scale": {}, "smoke scale": {"exp1": best_c, "exp3": worst_c}})
     assert list(grid.columns) == ["paper scale (no run finished)", "smoke scale (exp1, exp3)"]
     assert len(grid) == 4 and set(grid.iloc[:, 0]) == {"not finished"}
     smoke = grid["smoke scale (exp1, exp3)"]
     assert smoke[book.HEADLINE_CLAIMS["best_c"]] == "yes in exp1, no in exp3"
     assert smoke[book.HEADLINE_CLAIMS["removes"]] in ("yes in exp1, exp3", "no in exp1, exp3")
-    close_c, behind_c = copy.deepcopy(r), copy.deepcopy(r)  # C 0.1 point ahead / behind: chance
-    others = [a["test_accuracy"]["inherited"] for n, a in r["architectures"].items() if n != "C"]
-    close_c["architectures"]["C"]["test_accuracy"]["inherited"] = max(others) + 0.1
-    behind_c["architectures"]["C"]["test_accuracy"]["inherited"] = max(others) - 0.1
+    # C 0.1 point ahead / behind: chance
+    others = [a.test_accuracy["inherited"] for n, a in r.architectures.items() if n != "C"]
+    close_c, behind_c = (fake.with_accuracy(r, "C", "inherited", max(others) + d) for d in (0.1, -0.1))
     assert book.c_gap_within_chance(close_c) and book.c_gap_within_chance(behind_c)
     assert not book.c_gap_within_chance(best_c) and not book.c_gap_within_chance(worst_c)
     mixed = book.verdict_grid({"smoke scale": {"exp1": best_c, "exp2": close_c, "exp3": behind_c}})
@@ -351,44 +324,41 @@ def test_paper_scale_helpers(tiny_result, tmp_path):
 
 
 def test_run_times_name_each_machine_of_a_search_that_moved():
-    def segment(hardware, start, end, images, seconds):
-        return {
-            "commit": "c1",
-            "hardware": hardware,
-            "threads": 1,
-            "from": start,
-            "to": end,
-            "images": images,
-            "seconds": seconds,
-            "torch": "2.11.0" if "CUDA" in hardware else "2.14.1",
-        }
-
     cpu, gpu = "AMD EPYC, 1 threads", "NVIDIA H200 (CUDA)"
-    prov = {
-        "search_time_s": 9000.0,
-        "evaluation_time_s": 60.0,
-        "evaluation_compute_time_s": 60.0,
-        "hardware": cpu,
-        "commit": "c1",
-        "search_segments": [
-            segment(cpu, [0, 0], [8, 329], 220_736, 8_495.3),
-            segment(gpu, [8, 329], [24, 99], 363_520, 425.8),
-        ],
-    }
-    text = book.run_times({"provenance": prov})
-    assert "The search ran on AMD EPYC, 1 thread and NVIDIA H200 (CUDA); the evaluation on AMD EPYC" in text
-    assert "from epoch 0 step 0 to epoch 8 step 329 on AMD EPYC, 1 thread (torch 2.14.1), 26 images/s" in text
-    assert "to epoch 24 step 99 on NVIDIA H200 (CUDA) (torch 2.11.0), 854 images/s" in text
-    one_machine = {"provenance": {**prov, "search_segments": [segment(cpu, [0, 0], [1, 0], 10, 1.0)] * 2}}
-    assert "The search ran on" not in book.run_times(one_machine)
-    assert "(1 thread)" in book.run_times(one_machine)
-    both = {"provenance": {**prov, "evaluation_hardware": [gpu, cpu]}}  # a retraining resumed on the CPU
-    assert "; the evaluation on NVIDIA H200 (CUDA) and AMD EPYC, 1 thread." in book.run_times(both)
-    assert "evaluation 60 s (commit `c1`). The search ran on" in book.run_times(both)  # no single machine
-    moved_eval = {"provenance": {**one_machine["provenance"], "evaluation_hardware": [gpu]}}
-    assert "The search ran on AMD EPYC, 1 thread; the evaluation on NVIDIA H200 (CUDA)." in book.run_times(
-        moved_eval
+    moved = (
+        fake.segment(commit="c1", hardware=cpu, start=(0, 0), end=(8, 329), images=220_736, seconds=8_495.3),
+        fake.segment(
+            commit="c1",
+            hardware=gpu,
+            torch="2.11.0",
+            start=(8, 329),
+            end=(24, 99),
+            images=363_520,
+            seconds=425.8,
+        ),
     )
+
+    def run(segments, evaluation_hardware=()):
+        prov = fake.provenance(
+            commit="c1", hardware=cpu, search_segments=segments, evaluation_hardware=evaluation_hardware
+        )
+        return fake.result(provenance=prov)
+
+    assert book.search_hardware(run(moved)) == ["AMD EPYC, 1 thread", gpu]
+    assert book.evaluation_hardware(run(moved)) == ["AMD EPYC, 1 thread"]  # not recorded: the result's own
+    text = book.run_times(run(moved))
+    assert f"ran on AMD EPYC, 1 thread and {gpu}; the evaluation on AMD EPYC, 1 thread." in text
+    assert f"{220_736 / 8_495.3:,.0f} images/s" in text and f"{363_520 / 425.8:,.0f} images/s" in text
+    assert "epoch 8 step 329" in text and "torch 2.11.0" in text
+    one_machine = (fake.segment(commit="c1", hardware=cpu),) * 2
+    assert book.search_hardware(run(one_machine)) == ["AMD EPYC, 1 thread"]
+    assert "The search ran on" not in book.run_times(run(one_machine))
+    assert "(1 thread)" in book.run_times(run(one_machine))
+    both = run(moved, (gpu, cpu))  # a retraining resumed on the CPU
+    assert book.evaluation_hardware(both) == [gpu, "AMD EPYC, 1 thread"]
+    assert "(commit `c1`). The search ran on" in book.run_times(both)  # no single machine to name
+    moved_eval = run(one_machine, (gpu,))
+    assert f"ran on AMD EPYC, 1 thread; the evaluation on {gpu}." in book.run_times(moved_eval)
 
 
 def test_a_lost_run_directory_resumes_its_evaluation_from_the_ledger(tmp_path):

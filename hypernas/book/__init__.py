@@ -5,7 +5,13 @@
 from hypernas.method.theorem import AGREE_HALF_WIDTHS, limit_verdict
 from hypernas.pipeline.experiment import ensure_search, family_grid, run_experiment, run_sweep, sweep_results
 from hypernas.pipeline.latency_study import run_latency_study
-from hypernas.pipeline.results import paper_result, paper_results, profile_results, read_if_present
+from hypernas.pipeline.results import (
+    paper_result,
+    paper_results,
+    profile_results,
+    read_if_present,
+    read_record_if_present,
+)
 from hypernas.pipeline.theorem_study import run_theorem_study
 from hypernas.report.claims import (
     HEADLINE_CLAIMS,
@@ -47,11 +53,12 @@ from hypernas.report.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SET
 from hypernas.report.provenance import (
     best_accuracy,
     collapsed,
-    evaluation_seconds,
+    evaluation_hardware,
     hypernet_text,
     run_description,
     run_times,
     same_hypernet,
+    search_hardware,
 )
 from hypernas.report.style import use_book_style
 from hypernas.report.tables import (
@@ -87,7 +94,7 @@ __all__ = [
     "counts_text",
     "ensure_search",
     "epochs_holding_all_effects",
-    "evaluation_seconds",
+    "evaluation_hardware",
     "family_frame",
     "family_grid",
     "final_family_text",
@@ -120,6 +127,7 @@ __all__ = [
     "profile_table",
     "provenance_table",
     "read_if_present",
+    "read_record_if_present",
     "run_description",
     "run_experiment",
     "run_latency_study",
@@ -128,6 +136,7 @@ __all__ = [
     "run_times",
     "same_hypernet",
     "same_setting",
+    "search_hardware",
     "setting_label",
     "sweep_by_setting",
     "sweep_findings",

@@ -27,23 +27,35 @@ import sys
 import tarfile
 import time
 from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 
-from hypernas.campaign.queue import CampaignConfig, item_config, read_json_or_none, run_dir
-from hypernas.campaign.work import RUNNING, pid_alive, read_worker
+from hypernas.campaign.queue import CampaignConfig, read_json_or_none
+from hypernas.campaign.work import WorkerState, pid_alive, read_worker
 from hypernas.errors import ConfigError, HyperNASError
 from hypernas.io import write_json
 from hypernas.provenance import utc_now
-from hypernas.train.checkpoint import adopt_run_dir
-from hypernas.train.config import SearchConfig
 from hypernas.train.presets import PRESETS
 
 log = logging.getLogger(__name__)
 
 _REPO_PARTS = ("hypernas", "workflow")  # what a snapshot of the code holds
 STATE_FILE = "campaign.json"
-PREPARING, STARTING, STOPPING = "preparing data", "starting", "stopping"
-ENGINE_RUNNING, FINISHED, STOPPED, FAILED = "running", "finished", "stopped", "failed"
+
+
+class CampaignState(StrEnum):
+    """The engine's state as ``campaign.json`` records it."""
+
+    PREPARING = "preparing data"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+ENDED = (CampaignState.FINISHED, CampaignState.STOPPED, CampaignState.FAILED)
 
 
 # ----------------------------------------------------------------------------- state
@@ -56,19 +68,26 @@ def engine_alive(state: dict | None) -> bool:
     return bool(state) and pid_alive(state.get("pid"), b"snakemake")
 
 
-def record_state(state_file: str | Path, state: str) -> None:
+def record_state(state_file: str | Path, state: CampaignState) -> None:
     """Set the engine's recorded state (called by the workflow's handlers and by ``stop``)."""
     path = Path(state_file)
     record = read_json_or_none(path) or {}
-    record.update(state=state, **({"ended": utc_now()} if state in (FINISHED, STOPPED, FAILED) else {}))
+    record.update(state=state, **({"ended": utc_now()} if state in ENDED else {}))
     write_json(path, record)
 
 
 def record_end(state_file: str | Path, success: bool) -> None:
     """The workflow has ended: ``finished``, or ``stopped`` when asked to stop, else ``failed``
     (an item failed; with ``--keep-going`` every other item was still taken to its end)."""
-    asked_to_stop = (read_json_or_none(Path(state_file)) or {}).get("state") == STOPPING
-    record_state(state_file, FINISHED if success else STOPPED if asked_to_stop else FAILED)
+    asked_to_stop = (read_json_or_none(Path(state_file)) or {}).get("state") == CampaignState.STOPPING
+    record_state(
+        state_file,
+        CampaignState.FINISHED
+        if success
+        else CampaignState.STOPPED
+        if asked_to_stop
+        else CampaignState.FAILED,
+    )
 
 
 # ----------------------------------------------------------------------------- the code snapshot
@@ -173,7 +192,6 @@ def start(cc: CampaignConfig, repo: Path | None = None, wait_s: float = 120.0) -
         return {**state, "already_running": True}
     home = cc.home
     (home / "logs").mkdir(parents=True, exist_ok=True)
-    adopted = adopt_earlier(cc)  # no engine is alive: no worker writes to a run directory
     try:
         top = Path(_git(Path(repo or "."), "rev-parse", "--show-toplevel"))
         commit, code_dir = export_snapshot(top, (home / "code").resolve())
@@ -181,11 +199,13 @@ def start(cc: CampaignConfig, repo: Path | None = None, wait_s: float = 120.0) -
         log.warning("%s; running the code as it is instead", exc)
         commit, code_dir = copy_code((home / "code").resolve())
     state = {"pid": None, "engine": "snakemake", "commit": commit, "config": asdict(cc), "started": utc_now()}
-    write_json(home / STATE_FILE, {**state, "state": PREPARING})
+    write_json(home / STATE_FILE, {**state, "state": CampaignState.PREPARING})
     try:
         prepare_data(cc)
     except HyperNASError as exc:
-        write_json(home / STATE_FILE, {**state, "state": FAILED, "error": str(exc), "ended": utc_now()})
+        write_json(
+            home / STATE_FILE, {**state, "state": CampaignState.FAILED, "error": str(exc), "ended": utc_now()}
+        )
         raise HyperNASError(f"the campaign could not start: {exc}") from None
     snakefile = code_dir / "workflow" / "Snakefile"
     _unlock(cc, snakefile)
@@ -200,14 +220,16 @@ def start(cc: CampaignConfig, repo: Path | None = None, wait_s: float = 120.0) -
             start_new_session=True,
         )
     state["pid"] = proc.pid
-    write_json(home / STATE_FILE, {**state, "state": STARTING})
+    write_json(home / STATE_FILE, {**state, "state": CampaignState.STARTING})
     deadline = time.monotonic() + wait_s
-    while (read_state(cc) or {}).get("state") == STARTING:  # the workflow's onstart says "running"
+    while (read_state(cc) or {}).get(
+        "state"
+    ) == CampaignState.STARTING:  # the workflow's onstart says "running"
         if proc.poll() is not None:
             if proc.returncode == 0:  # nothing was left to do: the workflow ended at once
-                record_state(home / STATE_FILE, FINISHED)
+                record_state(home / STATE_FILE, CampaignState.FINISHED)
                 break
-            write_json(home / STATE_FILE, {**state, "state": FAILED, "ended": utc_now()})
+            write_json(home / STATE_FILE, {**state, "state": CampaignState.FAILED, "ended": utc_now()})
             raise HyperNASError(
                 f"the workflow engine exited at once (status {proc.returncode}); "
                 f"see {home / 'logs' / 'engine.log'}"
@@ -216,13 +238,13 @@ def start(cc: CampaignConfig, repo: Path | None = None, wait_s: float = 120.0) -
             log.warning("the workflow is still being planned; `hypernas campaign status` follows it")
             break
         time.sleep(0.2)
-    return {**(read_state(cc) or state), "already_running": False, "adopted": adopted}
+    return {**(read_state(cc) or state), "already_running": False}
 
 
 def live_workers(cc: CampaignConfig) -> dict[str, int]:
     """Queue items whose worker is running now, with its pid."""
     records = {name: read_worker(cc, name) for name in cc.names()}
-    return {name: r["pid"] for name, r in records.items() if r.get("state") == RUNNING}
+    return {name: r["pid"] for name, r in records.items() if r.get("state") == WorkerState.RUNNING}
 
 
 def stop(cc: CampaignConfig, wait_s: float = 900.0) -> bool:
@@ -231,7 +253,7 @@ def stop(cc: CampaignConfig, wait_s: float = 900.0) -> bool:
     state = read_state(cc)
     if not engine_alive(state):
         return False
-    record_state(cc.home / STATE_FILE, STOPPING)
+    record_state(cc.home / STATE_FILE, CampaignState.STOPPING)
     os.kill(state["pid"], signal.SIGTERM)  # Snakemake: finish the running jobs, start no other
     for pid in live_workers(cc).values():
         with contextlib.suppress(ProcessLookupError):
@@ -244,38 +266,6 @@ def stop(cc: CampaignConfig, wait_s: float = 900.0) -> bool:
             f"the campaign (pid {state['pid']}) is still stopping after {wait_s:.0f} s; "
             "run `hypernas campaign status` to see where its workers are"
         )
-    if (read_state(cc) or {}).get("state") == STOPPING:  # the engine ended without its handler
-        record_state(cc.home / STATE_FILE, STOPPED)
+    if (read_state(cc) or {}).get("state") == CampaignState.STOPPING:  # the engine ended without its handler
+        record_state(cc.home / STATE_FILE, CampaignState.STOPPED)
     return True
-
-
-# ----------------------------------------------------------------------------- earlier code's names
-def adopt_earlier(cc: CampaignConfig) -> list[str]:
-    """Bring the queue's run directories and results made by earlier code under today's config hash.
-
-    A run directory is named ``<result name>-<config hash>``; when the hash of an unchanged config
-    changes, the directory of a queue item is found by its stored config and renamed
-    (``adopt_run_dir``), so the search continues where it stands, and a finished result of the same
-    config gets its new hash (``upgrade_result``). Nothing measured changes. Run by :func:`start`
-    when no worker of the campaign is alive. Returns one line per change.
-    """
-    from hypernas.pipeline.upgrade import upgrade_result
-
-    notes = []
-    for item in cc.items:
-        if item.study not in ("experiment", "search"):
-            continue
-        cfg = item_config(item, cc.profile)
-        new_dir = run_dir(cc, item)
-        old_dir = adopt_run_dir(new_dir, cfg)
-        if old_dir is not None:
-            notes.append(f"renamed {old_dir} to {new_dir.name} (same config, hash of earlier code)")
-        path = Path(cc.results_dir) / f"{item.name}.json"
-        result = read_json_or_none(path)
-        if result is None or result.get("config_hash") == cfg.hash() or "config" not in result:
-            continue
-        if SearchConfig.from_dict(result["config"]).hash() == cfg.hash():
-            write_json(path, upgrade_result(result))
-            notes.append(f"rewrote {path} with its config's new hash {cfg.hash()}")
-            log.warning("%s", notes[-1])
-    return notes

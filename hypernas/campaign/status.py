@@ -3,21 +3,34 @@ engine, and per queue item its state, position, speed, ETA or result."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from hypernas.campaign.engine import engine_alive, read_state
 from hypernas.campaign.queue import (
     CampaignConfig,
     is_done,
-    item_config,
     read_json_or_none,
     run_dir,
     superseded,
 )
-from hypernas.campaign.work import FAILED, RUNNING, read_worker
+from hypernas.campaign.work import WorkerState, read_worker
 from hypernas.io import read_record
 from hypernas.pipeline.results import RESULT_FIX
-from hypernas.train.checkpoint import SUMMARY, earlier_run_dir
+from hypernas.train.checkpoint import SUMMARY, RunState
+
+
+class ItemState(StrEnum):
+    """A queue item's state in the status table; a run directory's own phase
+    (:class:`~hypernas.train.checkpoint.RunState`: searching, evaluating) is shown as it is."""
+
+    NOT_STARTED = "not started"
+    WAITING = "waiting"  # the engine runs, its worker has not started the item
+    RUNNING = "running"  # the worker runs, its run directory has not reported yet
+    PAUSED = "paused"  # searching or evaluating when its worker stopped
+    DONE = "done"
+    FAILED = "failed"
+
 
 _POSITION = (
     "epoch",
@@ -67,8 +80,6 @@ def status(cc: CampaignConfig) -> dict:
         }
         worker = read_worker(cc, name)
         rd = run_dir(cc, queued)
-        if not rd.exists() and queued.study == "experiment":  # named by earlier code's hash
-            rd = earlier_run_dir(rd, item_config(queued, cc.profile)) or rd
         progress = _progress(rd)
         if is_done(cc, queued):
             if queued.study in ("search", "separate"):  # a search alone: its summary, not a result file
@@ -76,24 +87,22 @@ def status(cc: CampaignConfig) -> dict:
             else:
                 res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
                 wall = res["provenance"].get("wall_time_s")
-            row.update(state="done", wall_time_s=wall)
+            row.update(state=ItemState.DONE, wall_time_s=wall)
         elif superseded(cc, queued):
-            row.update(state="done", superseded=True)
-        elif worker.get("state") == FAILED:
+            row.update(state=ItemState.DONE, superseded=True)
+        elif worker.get("state") == WorkerState.FAILED:
             log_file = cc.home / "logs" / f"{name}.log"
-            row.update(state="failed", error=worker.get("error") or last_line(log_file))
+            row.update(state=ItemState.FAILED, error=worker.get("error") or last_line(log_file))
         elif progress is None:
-            row.update(
-                state=("running" if worker.get("state") == RUNNING else "waiting") if alive else "not started"
-            )
+            waiting = ItemState.RUNNING if worker.get("state") == WorkerState.RUNNING else ItemState.WAITING
+            row.update(state=waiting if alive else ItemState.NOT_STARTED)
         else:
             row.update({k: progress.get(k) for k in _POSITION})
             phase = progress.get("state", "?")
-            running = worker.get("state") == RUNNING
-            row["state"] = (
-                phase if running else {"searching": "paused", "evaluating": "paused"}.get(phase, phase)
-            )
-        if row["state"] != "done" and _kept(cc, name, rd):
+            running = worker.get("state") == WorkerState.RUNNING
+            working = phase in (RunState.SEARCHING, RunState.EVALUATING)
+            row["state"] = ItemState.PAUSED if working and not running else phase
+        if row["state"] != ItemState.DONE and _kept(cc, name, rd):
             row["kept"] = _kept(cc, name, rd)
         rows.append(row)
     return {
@@ -123,21 +132,25 @@ def format_status(st: dict) -> str:
         epoch = f"{r['epoch']}/{r['epochs']}" if r.get("epochs") else ""
         step = f"{r['step']}/{r['steps_per_epoch']}" if r.get("steps_per_epoch") else ""
         ips = f"{r['images_per_s']:.1f}" if r.get("images_per_s") else ""
-        eta = _hms(r["eta_s"]) if r.get("eta_s") and r["state"] in ("searching", "evaluating") else ""
+        eta = (
+            _hms(r["eta_s"])
+            if r.get("eta_s") and r["state"] in (RunState.SEARCHING, RunState.EVALUATING)
+            else ""
+        )
         note = ""
-        if r["state"] == "done" and r.get("wall_time_s"):
+        if r["state"] == ItemState.DONE and r.get("wall_time_s"):
             what = "search finished" if r.get("study") in ("search", "separate") else "result written"
             note = f"{what} ({_hms(r['wall_time_s'])} of compute)"
         elif r.get("superseded"):
             note = "not needed: the studies that use it are done"
         elif r.get("measurement"):
             note = f"measurement {r['measured']}: {r['measurement']}"
-        elif r["state"] == "failed":
+        elif r["state"] == ItemState.FAILED:
             note = f"worker failed: {r.get('error') or 'see its log'}"
         elif r.get("kept"):
             note = f"{r['kept']} measurements kept in its ledger"
         lines.append(f"{r['name']:30}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
-    if any(r["state"] in ("searching", "evaluating") for r in st["runs"]):
+    if any(r["state"] in (RunState.SEARCHING, RunState.EVALUATING) for r in st["runs"]):
         lines.append(
             "(epoch, step, images/s and ETA: of the search, or of the retraining under way in an evaluation)"
         )

@@ -11,18 +11,26 @@ from __future__ import annotations
 
 import logging
 import os
+from enum import StrEnum
 from pathlib import Path
 
 from hypernas.campaign.queue import CampaignConfig, read_json_or_none, run_dir
 from hypernas.io import write_json
 from hypernas.pipeline.items import QueueItem
 from hypernas.provenance import utc_now
-from hypernas.train.checkpoint import CHECKPOINT, adopt_run_dir, read_checkpoint
+from hypernas.train.checkpoint import CHECKPOINT, read_checkpoint
 from hypernas.train.stopping import EXIT_STOPPED, Interrupted, stop_on_sigterm
 
 log = logging.getLogger(__name__)
 
-RUNNING, DONE, STOPPED, FAILED = "running", "done", "stopped", "failed"
+
+class WorkerState(StrEnum):
+    """A queue item's worker as its record (``workers/<item>.json``) says."""
+
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
 
 
 def worker_file(cc: CampaignConfig, name: str) -> Path:
@@ -33,8 +41,8 @@ def read_worker(cc: CampaignConfig, name: str) -> dict:
     """The item's worker record (``{}`` if no worker ever ran it); a running worker whose process is
     gone reads as ``stopped`` (it was killed: its last checkpoint stands)."""
     record = read_json_or_none(worker_file(cc, name)) or {}
-    if record.get("state") == RUNNING and not pid_alive(record.get("pid"), b"campaign"):
-        record = {**record, "state": STOPPED, "killed": True}
+    if record.get("state") == WorkerState.RUNNING and not pid_alive(record.get("pid"), b"campaign"):
+        record = {**record, "state": WorkerState.STOPPED, "killed": True}
     return record
 
 
@@ -73,13 +81,11 @@ def work(cc: CampaignConfig, item: QueueItem) -> int:
     Returns 0 when done, :data:`EXIT_STOPPED` when stopped by SIGTERM after a checkpoint."""
     import torch
 
-    if item.study in ("experiment", "search"):
-        adopt_run_dir(run_dir(cc, item), item.config(cc.profile))  # before reading its threads
     threads = _thread_count(cc, item)
     torch.set_num_threads(threads)
     name = item.name
     record = {"pid": os.getpid(), "item": item.spec(), "threads": threads, "started": utc_now()}
-    write_json(worker_file(cc, name), {**record, "state": RUNNING})
+    write_json(worker_file(cc, name), {**record, "state": WorkerState.RUNNING})
     commit = os.environ.get("HYPERNAS_COMMIT", "unknown")
     log.info("%s: %s, %d thread(s), commit %s", name, item.spec(), threads, commit)
     try:
@@ -87,13 +93,15 @@ def work(cc: CampaignConfig, item: QueueItem) -> int:
             wall = _run_item(cc, item, stop_event)
     except Interrupted as exc:
         log.info("%s: %s", name, exc)
-        write_json(worker_file(cc, name), {**record, "state": STOPPED, "ended": utc_now()})
+        write_json(worker_file(cc, name), {**record, "state": WorkerState.STOPPED, "ended": utc_now()})
         return EXIT_STOPPED
     except Exception as exc:  # recorded for the status, then raised to the CLI's one-line error
         line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        write_json(worker_file(cc, name), {**record, "state": FAILED, "error": line, "ended": utc_now()})
+        write_json(
+            worker_file(cc, name), {**record, "state": WorkerState.FAILED, "error": line, "ended": utc_now()}
+        )
         raise
-    write_json(worker_file(cc, name), {**record, "state": DONE, "ended": utc_now()})
+    write_json(worker_file(cc, name), {**record, "state": WorkerState.DONE, "ended": utc_now()})
     log.info("%s: finished, %s s of compute", name, wall)
     return 0
 
@@ -125,17 +133,17 @@ def _run_item(cc: CampaignConfig, item: QueueItem, stop_event) -> float:
             runs_dir=cc.runs_dir,
             **common,
         )
-    else:
-        from hypernas.pipeline.experiment import run_experiment
+        return result["provenance"]["wall_time_s"]
+    from hypernas.pipeline.experiment import run_experiment
 
-        result = run_experiment(
-            item.experiment,
-            cc.profile,
-            seed=item.seed,
-            results_dir=cc.results_dir,
-            runs_dir=cc.runs_dir,
-            overrides=item.overrides,
-            name=item.name,
-            **common,
-        )
-    return result["provenance"]["wall_time_s"]
+    result = run_experiment(
+        item.experiment,
+        cc.profile,
+        seed=item.seed,
+        results_dir=cc.results_dir,
+        runs_dir=cc.runs_dir,
+        overrides=item.overrides,
+        name=item.name,
+        **common,
+    )
+    return result.provenance.wall_time_s

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from hypernas.io import write_json
+from hypernas.io import read_record, write_json
 from hypernas.pipeline.eval_cache import EvaluationCache
 from hypernas.pipeline.experiment import (
     _resolve,
@@ -43,14 +43,14 @@ from hypernas.pipeline.experiment import (
     ledger_path,
     run_dir_for,
 )
-from hypernas.pipeline.results import read_result
+from hypernas.pipeline.results import RESULT_FIX
 from hypernas.provenance import hardware, provenance, utc_now
 from hypernas.space.genotype import Genotype, derive
 from hypernas.space.network import describe
 from hypernas.space.sample import random_genotypes, shuffled_within_cells
 from hypernas.train import evaluate as ev
 from hypernas.train.build import load_splits, torch_device
-from hypernas.train.checkpoint import PROGRESS
+from hypernas.train.checkpoint import PROGRESS, RunState
 from hypernas.train.config import SearchConfig
 from hypernas.train.presets import paper_s
 from hypernas.train.run import TrainedFamily
@@ -126,14 +126,12 @@ def choose_architectures(
     taken = {g.key() for g in paper.values()}
     unique = {}
     for row in family_grid(main):
-        if row["genotype"] not in taken:
-            unique.setdefault(row["genotype"], row)
-    members = _spread(
-        sorted(unique.values(), key=lambda r: (r["cell_params"], r["genotype"])), study.front_size
-    )
+        if row.genotype not in taken:
+            unique.setdefault(row.genotype, row)
+    members = _spread(sorted(unique.values(), key=lambda r: (r.cell_params, r.genotype)), study.front_size)
     for i, row in enumerate(members, 1):
-        g = derive(main.hypernet, row["s"], cfg.ops)
-        entries.append(_entry("family", f"F{i}", g, main, row["s"]))
+        g = derive(main.hypernet, row.s, cfg.ops)
+        entries.append(_entry("family", f"F{i}", g, main, list(row.s)))
     for i, g in enumerate(
         random_genotypes(cfg.ops, n_edges, study.n_random, study.sample_seed, study.sampler), 1
     ):
@@ -181,7 +179,7 @@ def run_baseline_study(
     results_dir = Path(results_dir or Path("results") / profile)
     out = results_dir / f"{name}.json"
     if out.is_file() and not force:
-        cached = read_result(out)
+        cached = read_record(out, "baseline study", RESULT_FIX)
         if cached.get("config_hash") == study.hash():
             log.info("reusing %s (study hash %s)", out, study.hash())
             return cached
@@ -213,11 +211,11 @@ def run_baseline_study(
             device=device,
         )
 
-    main, main_summary = searched(cfg, main_name, "searching")
+    main, main_summary = searched(cfg, main_name, RunState.SEARCHING)
     separate, compute = {}, {"hypernetwork": search_compute(main_summary), "separate": {}}
     for label in study.baseline_archs:
         s = paper_s(len(cfg.ops))[label]
-        run, summary = searched(separate_config(cfg, s), f"{main_name}-separate{label}", "searching")
+        run, summary = searched(separate_config(cfg, s), f"{main_name}-separate{label}", RunState.SEARCHING)
         separate[label] = derive(run.hypernet, s, cfg.ops)
         compute["separate"][label] = search_compute(summary)
     sep = compute["separate"].values()
@@ -244,7 +242,12 @@ def run_baseline_study(
                 )
             key = cache.key(protocol, g.key(), [], cfg.retrain_epochs)
             n_measured += 1
-            where = {"state": "evaluating", "measurement": key, "measured": n_measured, "pid": os.getpid()}
+            where = {
+                "state": RunState.EVALUATING,
+                "measurement": key,
+                "measured": n_measured,
+                "pid": os.getpid(),
+            }
             write_json(home / PROGRESS, {**where, "updated": utc_now()})
             partial = cache.partial_path(key)
             scores[protocol] = cache.scores(
@@ -264,7 +267,7 @@ def run_baseline_study(
                 ev.retrain_history(partial if protocol == "retrain" else None),
             )
         entry["accuracy"] = scores
-    write_json(home / PROGRESS, {"state": "done", "updated": utc_now()})
+    write_json(home / PROGRESS, {"state": RunState.DONE, "updated": utc_now()})
     eval_time = max(time.perf_counter() - t_eval, cache.seconds_used())
     result = {
         "experiment": experiment,

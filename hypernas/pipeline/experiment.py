@@ -1,6 +1,7 @@
 """Experiment pipeline with a results cache: search -> architectures A-D -> family -> JSON.
 
-``run_experiment("exp1", "quick")`` returns the result dict of ``results/quick/exp1.json`` when its
+``run_experiment("exp1", "quick")`` returns the :class:`~hypernas.pipeline.results.Result` of
+``results/quick/exp1.json`` when its
 ``config_hash`` matches the resolved config, and recomputes it otherwise (or with ``force=True``).
 The search itself is cached too: its run directory ``runs/<profile>/<experiment>-<hash>`` is
 reused when finished and resumed when interrupted. Checkpoints stay out of git; results are
@@ -10,6 +11,7 @@ small JSON files with provenance. Sweep runs (:func:`run_sweep`) are records of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -24,13 +26,21 @@ from hypernas.errors import ConfigError
 from hypernas.io import read_jsonl, read_record, write_json, write_text
 from hypernas.method import simplex
 from hypernas.pipeline.eval_cache import EvaluationCache
-from hypernas.pipeline.results import RESULT_FIX, read_result
+from hypernas.pipeline.results import (
+    RESULT_FIX,
+    Architecture,
+    FamilyPoint,
+    Provenance,
+    Result,
+    read_result,
+    write_result,
+)
 from hypernas.provenance import hardware, provenance, utc_now
 from hypernas.space.genotype import derive
 from hypernas.space.network import describe
 from hypernas.train import evaluate as ev
 from hypernas.train.build import load_splits, torch_device
-from hypernas.train.checkpoint import CHECKPOINT, PROGRESS, SUMMARY, adopt_run_dir
+from hypernas.train.checkpoint import CHECKPOINT, PROGRESS, SUMMARY, RunState, Segment
 from hypernas.train.config import SearchConfig
 from hypernas.train.presets import paper_s, resolve
 from hypernas.train.run import TrainedFamily, load_family
@@ -61,7 +71,6 @@ def ensure_search(
     ``stop``), loaded on ``device`` (None: cuda when available), where the search also runs."""
     device = torch_device(device)
     run_dir = run_dir_for(cfg, runs_dir, name)
-    adopt_run_dir(run_dir, cfg)  # a run directory of this config named by earlier code's hash
     if (run_dir / SUMMARY).is_file():
         log.info("reusing the finished search in %s", run_dir)
         summary = read_record(run_dir / SUMMARY, "search summary", f"delete {run_dir} and search again")
@@ -81,7 +90,7 @@ def ensure_search(
     return load_family(run_dir, device), summary
 
 
-def family_grid(run: TrainedFamily, divisions: int | None = None) -> list[dict]:
+def family_grid(run: TrainedFamily, divisions: int | None = None) -> list[FamilyPoint]:
     """Genotype statistics at every point of a lattice on the simplex (no data needed)."""
     k = len(run.config.ops)
     pts = simplex.lattice(k, divisions or GRID_DIVISIONS.get(k, 4))
@@ -93,14 +102,14 @@ def family_grid(run: TrainedFamily, divisions: int | None = None) -> list[dict]:
             cache[key] = describe(g, run.space, s)
         d = cache[key]
         rows.append(
-            {
-                "s": [round(v, 6) for v in s],
-                "genotype": key,
-                "op_counts": d["op_counts"],
-                "family_counts": d["family_counts"],
-                "cell_params": d["cell_params"],
-                "total_params": d["total_params"],
-            }
+            FamilyPoint(
+                s=tuple(round(v, 6) for v in s),
+                genotype=key,
+                op_counts=d["op_counts"],
+                group_counts=d["group_counts"],
+                cell_params=d["cell_params"],
+                total_params=d["total_params"],
+            )
         )
     return rows
 
@@ -128,7 +137,7 @@ def run_experiment(
     stop: threading.Event | None = None,
     checkpoint_every_s: float = 600.0,
     device: torch.device | str | None = None,
-) -> dict:
+) -> Result:
     """Search + evaluation of ``experiment`` under ``profile``, cached by config hash.
 
     The search and every evaluation run on ``device`` (None: cuda when available, else cpu).
@@ -144,7 +153,7 @@ def run_experiment(
     out = results_dir / f"{name}.json"
     if out.is_file() and not force:
         cached = read_result(out)
-        if cached.get("config_hash") == cfg.hash():
+        if cached.config_hash == cfg.hash():
             log.info("reusing %s (config hash %s)", out, cfg.hash())
             return cached
     ledger = ledger_path(results_dir, name, cfg)
@@ -161,7 +170,7 @@ def run_experiment(
         device=device,
         ledger=ledger,
     )
-    write_json(out, result)
+    write_result(out, result)
     ledger.unlink(missing_ok=True)  # the result holds what it kept
     return result
 
@@ -191,7 +200,7 @@ def _pipeline(
     checkpoint_every_s: float,
     device: torch.device | str | None = None,
     ledger: Path | None = None,
-) -> dict:
+) -> Result:
     """The search of ``cfg`` (cached in its run directory), A-D, the family and their accuracies
     (each measurement kept in the run directory and in ``ledger``)."""
     experiment, profile = cfg.experiment, cfg.profile
@@ -223,7 +232,7 @@ def _pipeline(
         key = cache.key(protocol, g.key(), s, cfg.retrain_epochs)
         n_measured += 1
         where = {
-            "state": "evaluating",
+            "state": RunState.EVALUATING,
             "measurement": key,
             "cached": key in cache.entries,
             "measured": n_measured,
@@ -255,87 +264,78 @@ def _pipeline(
     ):
         g = derive(run.hypernet, s, cfg.ops)
         rec = describe(g, run.space, s)
-        rec["test_accuracy"] = {protocol: measure(g, s, protocol) for protocol in ev.PROTOCOLS}
-        archs[arch] = rec
+        accuracy = {protocol: measure(g, s, protocol) for protocol in ev.PROTOCOLS}
+        archs[arch] = Architecture.from_dict({**rec, "test_accuracy": accuracy})
 
     grid = family_grid(run)
     unique = {}
     for row in grid:
-        unique.setdefault(row["genotype"], row)
+        unique.setdefault(row.genotype, row)
     n_eval = family_eval_max if family_eval_max is not None else (6 if profile == "smoke" else 24)
-    chosen = _spread(sorted(unique.values(), key=lambda r: (r["cell_params"], r["genotype"])), n_eval)
+    chosen = _spread(sorted(unique.values(), key=lambda r: (r.cell_params, r.genotype)), n_eval)
     family = []
     for row in tqdm(chosen, desc=f"{experiment}: family accuracy", disable=not progress):
-        g = derive(run.hypernet, row["s"], cfg.ops)
-        family.append({**row, "test_accuracy_inherited": measure(g, row["s"], "inherited")})
+        g = derive(run.hypernet, row.s, cfg.ops)
+        family.append(dataclasses.replace(row, test_accuracy_inherited=measure(g, row.s, "inherited")))
     eval_time = time.perf_counter() - t_eval
     eval_compute_time = cache.seconds_used()
 
-    result = {
-        "experiment": experiment,
-        "name": name,
-        "profile": profile,
-        "config_hash": cfg.hash(),
-        "config": cfg.to_dict(),
-        "provenance": {
-            **provenance(device_used),
-            "evaluation_hardware": cache.hardware_used(),
-            "data_source": splits.source,
+    info = provenance(device_used)
+    segments = summary["provenance"].get("segments", [])
+    return Result(
+        experiment=experiment,
+        name=name,
+        profile=profile,
+        config_hash=cfg.hash(),
+        config=cfg,
+        provenance=Provenance(
+            commit=info["commit"],
+            hardware=info["hardware"],
+            torch=info["torch"],
+            python=info["python"],
+            date=info["date"],
+            data_source=splits.source,
+            train_images=len(splits.train_y),
+            test_images=len(splits.test_y),
             # an evaluation resumed from its cache took longer than this call: count each measurement once
-            "wall_time_s": round(search_time + max(eval_time, eval_compute_time), 1),
-            "search_time_s": round(search_time, 1),
-            "evaluation_time_s": round(eval_time, 1),
-            "evaluation_compute_time_s": eval_compute_time,
-            "pipeline_time_s": round(time.perf_counter() - tic, 1),
-            "search_segments": summary["provenance"].get("segments", []),
-            "train_images": len(splits.train_y),
-            "test_images": len(splits.test_y),
-        },
-        "architectures": archs,
-        "family_grid": grid,
-        "n_unique_genotypes": len(unique),
-        "family_eval": family,
-        "curves": run.history,
-    }
-    return result
+            wall_time_s=round(search_time + max(eval_time, eval_compute_time), 1),
+            search_time_s=round(search_time, 1),
+            evaluation_time_s=round(eval_time, 1),
+            pipeline_time_s=round(time.perf_counter() - tic, 1),
+            evaluation_compute_time_s=eval_compute_time,
+            search_segments=tuple(Segment.from_dict(seg) for seg in segments),
+            evaluation_hardware=tuple(cache.hardware_used()),
+        ),
+        architectures=archs,
+        curves=run.history,
+        family_grid=grid,
+        family_eval=family,
+        n_unique_genotypes=len(unique),
+    )
 
 
 # ----------------------------------------------------------------------------- sweeps
 # A sweep run (scripts/kappa_sweep.py: other kappa, Cost relaxations, seeds, settings) is kept as one
-# line of results/<profile>/sweeps/<experiment>.jsonl with what the sweep tables read: its full config
-# and hash, provenance, A-D and the training curves (not the family grid, which no sweep table uses).
-SWEEP_KEYS = (
-    "experiment",
-    "name",
-    "profile",
-    "config_hash",
-    "config",
-    "provenance",
-    "architectures",
-    "curves",
-)
+# line of results/<profile>/sweeps/<experiment>.jsonl: its result without the family
+# (:meth:`Result.sweep_record`), which no sweep table reads.
 
 
 def sweep_file(results_dir: str | Path, experiment: str) -> Path:
     return Path(results_dir) / "sweeps" / f"{experiment}.jsonl"
 
 
-def sweep_record(result: dict) -> dict:
-    """The part of a result that a sweep keeps (:data:`SWEEP_KEYS`)."""
-    return {key: result[key] for key in SWEEP_KEYS}
-
-
-def read_sweep(path: str | Path) -> list[dict]:
+def read_sweep(path: str | Path) -> list[Result]:
     """The records of one sweep file (none when it does not exist)."""
     path = Path(path)
     if not path.is_file():
         return []
-    return read_jsonl(path, "sweep file", RESULT_FIX)
+    lines = read_jsonl(path, "sweep file", RESULT_FIX)
+    return [Result.from_dict(d, f"{path}, line {i + 1},") for i, d in enumerate(lines)]
 
 
-def write_sweep(path: str | Path, records: list[dict]) -> None:
+def write_sweep(path: str | Path, records: list[Result]) -> None:
     """Write sweep records, one line each, ordered by name (atomically)."""
-    lines = [json.dumps(r) + "\n" for r in sorted(records, key=lambda r: r["name"])]
+    lines = [json.dumps(r.to_dict()) + "\n" for r in sorted(records, key=lambda r: r.name)]
     write_text(path, "".join(lines))
 
 
@@ -350,7 +350,7 @@ def run_sweep(
     overrides: dict | None = None,
     force: bool = False,
     progress: bool = True,
-) -> dict:
+) -> Result:
     """One run of a sweep, cached as a record of ``<results_dir>/sweeps/<experiment>.jsonl``.
 
     The record of the resolved config's hash is returned when the file holds one; otherwise the same
@@ -362,17 +362,16 @@ def run_sweep(
     records = read_sweep(path)
     if not force:
         for record in records:
-            if record["config_hash"] == cfg.hash():
-                log.info("reusing %s of %s (config hash %s)", record["name"], path, cfg.hash())
+            if record.config_hash == cfg.hash():
+                log.info("reusing %s of %s (config hash %s)", record.name, path, cfg.hash())
                 return record
-    result = _pipeline(cfg, name, data_root, runs_dir, force, progress, None, None, 600.0)
-    record = sweep_record(result)
-    write_sweep(path, [r for r in read_sweep(path) if r["config_hash"] != cfg.hash()] + [record])
+    record = _pipeline(cfg, name, data_root, runs_dir, force, progress, None, None, 600.0).sweep_record()
+    write_sweep(path, [r for r in read_sweep(path) if r.config_hash != cfg.hash()] + [record])
     return record
 
 
-def sweep_results(results_dir: str | Path, experiment: str, where: dict | None = None) -> list[dict]:
+def sweep_results(results_dir: str | Path, experiment: str, where: dict | None = None) -> list[Result]:
     """The sweep records of ``experiment`` in ``results_dir`` (ordered by name), those whose config
     holds every ``key: value`` of ``where`` when given (``where={"kappa": 0.3, "seed": 0}``)."""
     records = read_sweep(sweep_file(results_dir, experiment))
-    return [r for r in records if all(r["config"].get(k) == v for k, v in (where or {}).items())]
+    return [r for r in records if all(getattr(r.config, k) == v for k, v in (where or {}).items())]

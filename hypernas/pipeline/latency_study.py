@@ -55,7 +55,7 @@ def protocol_for(profile: str) -> Protocol:
 _BUDGET_KEYS = (
     "budget_ms",
     "s",
-    "family_counts",
+    "group_counts",
     "cell_params",
     "predicted_ms",
     "measured_ms",
@@ -178,7 +178,7 @@ def summarise(repetitions: list[dict]) -> dict:
                 "measured_ms": [b["measured_ms"] for b in per],
                 "measured_raw_ms": [b.get("measured_raw_ms") for b in per],
                 "within_budget": [b["within_budget"] for b in per],
-                "family_counts": [b.get("family_counts") for b in per],
+                "group_counts": [b.get("group_counts") for b in per],
                 "val_accuracy": [b.get("val_accuracy") for b in per],
                 "all_within": all(b["within_budget"] for b in per),
             }

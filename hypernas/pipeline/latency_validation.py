@@ -85,7 +85,7 @@ def validate_predictions(
                 "genotype": g.key(),
                 "s": r["s"],
                 "source": r["source"],
-                "family_counts": d["family_counts"],
+                "group_counts": d["group_counts"],
                 "cell_params": d["cell_params"],
                 "predicted_ms": latency.predict(lut, g, run.space, run.config.dataset),
                 "measured_ms": t.median_ms,

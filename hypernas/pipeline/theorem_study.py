@@ -70,12 +70,12 @@ def run_theorem_study(
             cfg, runs_dir, data_root, progress=False, name=f"theorem-exp1-{relaxation}", splits=splits
         )
         grid = family_grid(run, divisions=10)
-        archs = {name: derive(run.hypernet, s, cfg.ops).family_counts() for name, s in paper_s(3).items()}
+        archs = {name: derive(run.hypernet, s, cfg.ops).group_counts() for name, s in paper_s(3).items()}
         compare[relaxation] = {
             "config_hash": cfg.hash(),
             "architectures": archs,
-            "unique_genotypes": len({r["genotype"] for r in grid}),
-            "cell_params_range": [min(r["cell_params"] for r in grid), max(r["cell_params"] for r in grid)],
+            "unique_genotypes": len({r.genotype for r in grid}),
+            "cell_params_range": [min(r.cell_params for r in grid), max(r.cell_params for r in grid)],
             "final": summary["final"],
             "train_images": len(splits.train_y),
         }

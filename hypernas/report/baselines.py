@@ -8,6 +8,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from hypernas.pipeline.results import Result
 from hypernas.report import compare
 from hypernas.space.genotype import Genotype
 from hypernas.train.config import SearchConfig
@@ -114,7 +115,7 @@ def architecture_table(study: dict) -> pd.DataFrame:
     """Every architecture: group, label, op counts (pool/conv/identity), cell parameters and its four scores."""
     rows = []
     for a in study["architectures"]:
-        fam = a["family_counts"]
+        fam = a["group_counts"]
         rows.append(
             {
                 "group": compare.GROUP_TITLES[a["group"]],
@@ -199,7 +200,7 @@ def comparison_text(study: dict, numbers: dict) -> str:
     )
 
 
-def protocol_text(study: dict, main: dict | None = None) -> str:
+def protocol_text(study: dict, main: Result | None = None) -> str:
     """The one retraining protocol, and how it compares with the search's own budget."""
     p = study["retrain_protocol"]
     cfg = study["config"]
@@ -215,8 +216,8 @@ def protocol_text(study: dict, main: dict | None = None) -> str:
     if main is not None:
         below = [
             name
-            for name, a in main["architectures"].items()
-            if a["test_accuracy"]["retrain"] < a["test_accuracy"]["relaxed"]
+            for name, a in main.architectures.items()
+            if a.test_accuracy["retrain"] < a.test_accuracy["relaxed"]
         ]
         if below:
             text += (
@@ -226,10 +227,10 @@ def protocol_text(study: dict, main: dict | None = None) -> str:
     return text
 
 
-def seed_table(results: list[dict], protocol: str = "retrain") -> pd.DataFrame:
+def seed_table(results: list[Result], protocol: str = "retrain") -> pd.DataFrame:
     """A-D's test accuracy under ``protocol`` in each seed, and mean ± sd over the seeds."""
     summary = compare.seed_summary(results, protocol)
-    seeds = [r["config"]["seed"] for r in results]
+    seeds = [r.config.seed for r in results]
     rows = []
     for name, row in summary.items():
         rec = {"arch": name}
@@ -323,16 +324,16 @@ def campaign_study(results_dir, profile: str, experiment: str, setting: str) -> 
 
     from hypernas.pipeline.baselines import study_config
     from hypernas.pipeline.items import QueueItem
-    from hypernas.pipeline.results import read_if_present
+    from hypernas.pipeline.results import read_if_present, read_record_if_present
 
     seeds = []
     for s in range(10):
         item = QueueItem(experiment, setting, s)
         r = read_if_present(Path(results_dir) / f"{item.name}.json")
-        if r is not None and r.get("config_hash") == item.config(profile).hash():
+        if r is not None and r.config_hash == item.config(profile).hash():
             seeds.append(r)
     main = QueueItem(experiment, setting, 0, "baselines")
-    study = read_if_present(Path(results_dir) / f"{main.name}.json")
+    study = read_record_if_present(Path(results_dir) / f"{main.name}.json", "baseline study")
     if study is not None and study.get("config_hash") != study_config(main.config(profile)).hash():
         study = None
     return {"study": study, "seeds": seeds}

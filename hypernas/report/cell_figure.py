@@ -99,14 +99,15 @@ def draw_cell(ax, ops_on_edges: tuple[str, ...] | list[str], title: str = "", no
         ax.set_title(title, fontsize=10)
 
 
-def plot_cells(genotypes: dict[str, dict], ops: tuple[str, ...] | list[str], nodes: int = 4):
-    """One row per architecture (name -> genotype dict with ``normal`` and ``reduce``), normal and reduction cells."""
+def plot_cells(genotypes: dict, ops: tuple[str, ...] | list[str], nodes: int = 4):
+    """One row per architecture (name -> an object with ``normal`` and ``reduce`` edge ops, such as a
+    :class:`~hypernas.space.genotype.Genotype` or a result's architecture), normal and reduction cells."""
     names = list(genotypes)
     fig, axes = plt.subplots(len(names), 2, figsize=(10, 2.5 * len(names)), squeeze=False)
     for row, name in enumerate(names):
         g = genotypes[name]
-        draw_cell(axes[row][0], g["normal"], f"{name}: normal cell", nodes)
-        draw_cell(axes[row][1], g["reduce"], f"{name}: reduction cell", nodes)
+        draw_cell(axes[row][0], g.normal, f"{name}: normal cell", nodes)
+        draw_cell(axes[row][1], g.reduce, f"{name}: reduction cell", nodes)
     handles = [
         Line2D([0], [0], color=OP_STYLE[op][0], linestyle=OP_STYLE[op][1], linewidth=2, label=OP_SHORT[op])
         for op in ops

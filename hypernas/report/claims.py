@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from hypernas.pipeline.results import Result
 from hypernas.report.latency import verdict as latency_verdict
 from hypernas.report.paper import PAPER_TABLES
 from hypernas.report.provenance import best_accuracy
@@ -17,17 +18,17 @@ WIDE_FACTOR = 10  # a family is "from small to large" when its largest cell is t
 
 # ----------------------------------------------------------------------------- claims
 def counts_text(counts: dict[str, int]) -> str:
-    """Op-family counts as ``pool/conv/identity``."""
+    """Op-group counts as ``pool/conv/identity``."""
     return f"{counts['pool']}/{counts['conv']}/{counts['identity']}"
 
 
-def penalty_effects(result: dict) -> dict[str, bool]:
+def penalty_effects(result: Result) -> dict[str, bool]:
     """Whether B, C, D hold fewer convolutions, poolings, identities respectively than A."""
-    return counts_effects({n: a["family_counts"] for n, a in result["architectures"].items()})
+    return counts_effects({n: a.group_counts for n, a in result.architectures.items()})
 
 
 def counts_effects(fam: dict[str, dict[str, int]]) -> dict[str, bool]:
-    """:func:`penalty_effects` from the family counts of A-D (``{"A": {"pool": .., ...}, ...}``)."""
+    """:func:`penalty_effects` from the op-group counts of A-D (``{"A": {"pool": .., ...}, ...}``)."""
     return {
         "B: fewer conv than A": fam["B"]["conv"] < fam["A"]["conv"],
         "C: fewer pool than A": fam["C"]["pool"] < fam["A"]["pool"],
@@ -35,14 +36,14 @@ def counts_effects(fam: dict[str, dict[str, int]]) -> dict[str, bool]:
     }
 
 
-def epochs_holding_all_effects(result: dict) -> list[int]:
+def epochs_holding_all_effects(result: Result) -> list[int]:
     """The epochs after which the family read off the hypernetwork held all three penalty effects."""
-    return [c["epoch"] for c in result["curves"] if all(counts_effects(c["family_counts"]).values())]
+    return [c["epoch"] for c in result.curves if all(counts_effects(c["group_counts"]).values())]
 
 
-def penalty_effects_text(result: dict) -> str:
+def penalty_effects_text(result: Result) -> str:
     """The three penalty effects of ``result`` in one sentence, with the counts they compare."""
-    fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
+    fam = {n: a.group_counts for n, a in result.architectures.items()}
     held = counts_effects(fam).values()
     parts = [
         f"{name} holds fewer {label} than A: {_yes_no(ok)} ({fam[name][f]} vs {fam['A'][f]})"
@@ -53,35 +54,35 @@ def penalty_effects_text(result: dict) -> str:
     return "Penalty effects in this run: " + "; ".join(parts) + "."
 
 
-def collapses_onto_identity(result: dict, at_least: int = 20, before_at_most: int = 5) -> bool:
+def collapses_onto_identity(result: Result, at_least: int = 20, before_at_most: int = 5) -> bool:
     """Architecture A ends on at least ``at_least`` identity edges after holding at most
     ``before_at_most`` one epoch earlier (the last-epoch collapse onto skip connections)."""
-    curves = result["curves"]
+    curves = result.curves
     if len(curves) < 2:
         return False
-    last, before = (c["family_counts"]["A"]["identity"] for c in (curves[-1], curves[-2]))
+    last, before = (c["group_counts"]["A"]["identity"] for c in (curves[-1], curves[-2]))
     return last >= at_least and before <= before_at_most
 
 
-def holds_all_effects(result: dict) -> bool:
+def holds_all_effects(result: Result) -> bool:
     """All three penalty effects of :func:`penalty_effects` hold at the end of the search."""
     return all(penalty_effects(result).values())
 
 
-def uses_every_family(result: dict, arch: str = "A") -> bool:
-    """Architecture ``arch`` gives at least one edge to every operation family."""
-    return min(result["architectures"][arch]["family_counts"].values()) > 0
+def uses_every_family(result: Result, arch: str = "A") -> bool:
+    """Architecture ``arch`` gives at least one edge to every operation group."""
+    return min(result.architectures[arch].group_counts.values()) > 0
 
 
-def penalised_counts(result: dict) -> tuple[int, int, int]:
-    """How many edges B, C, D give to the operation family each penalises: (conv, pool, identity)."""
-    fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
+def penalised_counts(result: Result) -> tuple[int, int, int]:
+    """How many edges B, C, D give to the operation group each penalises: (conv, pool, identity)."""
+    fam = {n: a.group_counts for n, a in result.architectures.items()}
     return fam["B"]["conv"], fam["C"]["pool"], fam["D"]["identity"]
 
 
-def family_span(result: dict) -> tuple[int, int]:
+def family_span(result: Result) -> tuple[int, int]:
     """The smallest and largest cell-parameter count over the family grid of ``result``."""
-    params = [g["cell_params"] for g in result["family_grid"]]
+    params = [g.cell_params for g in result.family_grid]
     return min(params), max(params)
 
 
@@ -95,23 +96,23 @@ def is_wide(span: tuple[int, int]) -> bool:
     return hi >= WIDE_FACTOR * max(lo, 1)
 
 
-def penalised_counts_text(result: dict) -> str:
+def penalised_counts_text(result: Result) -> str:
     """:func:`penalised_counts` as ``conv/pool/identity``."""
     return "/".join(map(str, penalised_counts(result)))
 
 
-def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.DataFrame:
+def claim_verdicts(results: dict[str, Result], latency: dict | None = None) -> pd.DataFrame:
     """The paper's claims, each judged from our numbers."""
     rows = []
 
     def fam(r, name):
-        return r["architectures"][name]["family_counts"]
+        return r.architectures[name].group_counts
 
     def acc(r, name, protocol="inherited"):
-        return r["architectures"][name]["test_accuracy"][protocol]
+        return r.architectures[name].test_accuracy[protocol]
 
     def params(r, name):
-        return r["architectures"][name]["cell_params"]
+        return r.architectures[name].cell_params
 
     exps = [e for e in ("exp1", "exp2", "exp3") if e in results]
 
@@ -139,7 +140,7 @@ def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.
     details, oks = [], []
     for e in exps:
         r = results[e]
-        names = list(r["architectures"])
+        names = list(r.architectures)
         p = {n: params(r, n) for n in names}
         a = {n: acc(r, n) for n in names}
         conv = {n: fam(r, n)["conv"] for n in names}
@@ -173,7 +174,7 @@ def claim_verdicts(results: dict[str, dict], latency: dict | None = None) -> pd.
         lo, hi = family_span(r)
         spans.append((lo, hi))
         details.append(
-            f"{e}: family spans {lo:,} to {hi:,} cell parameters over {r['n_unique_genotypes']} genotypes"
+            f"{e}: family spans {lo:,} to {hi:,} cell parameters over {r.n_unique_genotypes} genotypes"
         )
     wide = all(is_wide(span) for span in spans)
     rows.append(
@@ -237,12 +238,10 @@ def _by_experiment(flags: dict[str, bool]) -> str:
     return ", ".join(parts)
 
 
-def _most_accurate(result: dict) -> str:
+def _most_accurate(result: Result) -> str:
     """Which of A-D is the most accurate under each protocol that was measured, e.g.
     "A with inherited weights (87.50 %), C retrained (89.84 %)"."""
-    protocols = [
-        p for p in PROTOCOL_WORDS if p in next(iter(result["architectures"].values()))["test_accuracy"]
-    ]
+    protocols = [p for p in PROTOCOL_WORDS if p in next(iter(result.architectures.values())).test_accuracy]
     parts = []
     for protocol in protocols:
         name, acc = best_accuracy(result, protocol)
@@ -259,12 +258,12 @@ def chance_gap(acc_a: float, acc_b: float, n_test: int) -> float:
     return 196 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n_test)
 
 
-def chance_text(result: dict) -> str:
+def chance_text(result: Result) -> str:
     """One sentence on the test set's chance: how far two test accuracies of A-D (inherited weights)
     may differ by chance alone on this result's test images (:func:`chance_gap`)."""
-    accs = [a["test_accuracy"]["inherited"] for a in result["architectures"].values()]
+    accs = [a.test_accuracy["inherited"] for a in result.architectures.values()]
     mean = sum(accs) / len(accs)
-    n_test = result["provenance"]["test_images"]
+    n_test = result.provenance.test_images
     return (
         f"Each test accuracy is measured on {n_test:,} images: two accuracies near {mean:.0f} % "
         f"differ by up to ±{chance_gap(mean, mean, n_test):.1f} points by chance alone (95 %), "
@@ -272,33 +271,33 @@ def chance_text(result: dict) -> str:
     )
 
 
-def _c_gap(result: dict) -> tuple[str, float, float]:
+def _c_gap(result: Result) -> tuple[str, float, float]:
     """(rival, gap, chance): the best of A, B, D with inherited weights, C's accuracy minus the
     rival's in points, and the gap the test set's size allows by chance (:func:`chance_gap`)."""
-    accs = {n: a["test_accuracy"]["inherited"] for n, a in result["architectures"].items()}
+    accs = result.accuracies("inherited")
     rival = max((n for n in accs if n != "C"), key=accs.get)
-    noise = chance_gap(accs["C"], accs[rival], result["provenance"]["test_images"])
+    noise = chance_gap(accs["C"], accs[rival], result.provenance.test_images)
     return rival, accs["C"] - accs[rival], noise
 
 
-def c_margin_text(result: dict) -> str:
+def c_margin_text(result: Result) -> str:
     """How far C leads or trails the best of A, B, D with inherited weights, against the gap that the
     test set's size allows by chance (:func:`chance_gap`)."""
     rival, gap, noise = _c_gap(result)
     return (
         f"C {'leads' if gap >= 0 else 'trails'} {rival} by {abs(gap):.2f} points with inherited "
-        f"weights; chance on {result['provenance']['test_images']:,} test images allows ±{noise:.2f}"
+        f"weights; chance on {result.provenance.test_images:,} test images allows ±{noise:.2f}"
     )
 
 
-def c_gap_within_chance(result: dict) -> bool:
+def c_gap_within_chance(result: Result) -> bool:
     """True when C and the best of A, B, D (inherited weights) differ by less than the gap the test
     set's size allows by chance (:func:`chance_gap`): C's lead, or its lag, decides nothing."""
     _, gap, noise = _c_gap(result)
     return abs(gap) < noise
 
 
-def _best_c_text(flags: dict[str, bool], results: dict[str, dict]) -> str:
+def _best_c_text(flags: dict[str, bool], results: dict[str, Result]) -> str:
     """:func:`_by_experiment` of the best-C flags, saying where C's lead or lag is within chance."""
     close = [e for e, r in results.items() if c_gap_within_chance(r)]
     if not close:
@@ -315,12 +314,12 @@ HEADLINE_CLAIMS = {
 }
 
 
-def _smallest(result: dict) -> str:
-    archs = result["architectures"]
-    return min(archs, key=lambda n: archs[n]["cell_params"])
+def _smallest(result: Result) -> str:
+    archs = result.architectures
+    return min(archs, key=lambda n: archs[n].cell_params)
 
 
-def headline_flags(results: dict[str, dict]) -> dict[str, dict[str, bool]]:
+def headline_flags(results: dict[str, Result]) -> dict[str, dict[str, bool]]:
     """For each claim of :data:`HEADLINE_CLAIMS`, whether it holds in each experiment's result:
     at most :data:`REMOVED_MAX_EDGES` of 28 edges left on the penalised operation at B, C and D; C the most accurate with
     inherited weights; B the smallest in cell parameters; the family at least :data:`WIDE_FACTOR`-fold in size."""
@@ -332,7 +331,7 @@ def headline_flags(results: dict[str, dict]) -> dict[str, dict[str, bool]]:
     }
 
 
-def verdict_grid(scales: dict[str, dict[str, dict]]) -> pd.DataFrame:
+def verdict_grid(scales: dict[str, dict[str, Result]]) -> pd.DataFrame:
     """Whether each headline claim holds, one column per scale, headed by the scale's label and its
     experiments: "yes", "no", or "yes in exp1, no in exp2" where the experiments disagree (a C that
     leads or trails by less than chance is named); "not finished" for a scale without results."""
@@ -352,7 +351,7 @@ def verdict_grid(scales: dict[str, dict[str, dict]]) -> pd.DataFrame:
     )
 
 
-def headline(scales: dict[str, dict[str, dict]]) -> str:
+def headline(scales: dict[str, dict[str, Result]]) -> str:
     """The numbers behind :func:`verdict_grid` (Markdown): per scale, whether each of the paper's
     main claims holds, with the numbers that decide it.
 
@@ -381,7 +380,7 @@ def headline(scales: dict[str, dict[str, dict]]) -> str:
             + ".",
             f"*{HEADLINE_CLAIMS['smallest_b']}*: {_by_experiment(flags['smallest_b'])}. Smallest: "
             + "; ".join(
-                f"{e}: {n}, {results[e]['architectures'][n]['cell_params']:,} cell parameters"
+                f"{e}: {n}, {results[e].architectures[n].cell_params:,} cell parameters"
                 for e, n in ((e, _smallest(r)) for e, r in results.items())
             )
             + ".",

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hypernas.pipeline.results import Result
+
 GROUP_TITLES = {
     "paper": "A-D (the family)",
     "family": "family, further members",
@@ -234,12 +236,12 @@ def compute_ratio(study: dict) -> dict:
     }
 
 
-def seed_summary(results: Sequence[dict], protocol: str) -> dict[str, dict]:
+def seed_summary(results: Sequence[Result], protocol: str) -> dict[str, dict]:
     """Per architecture A-D: its test accuracy under ``protocol`` in each result (one per seed), and
     their mean and sample standard deviation (0 for one seed)."""
     out = {}
-    for name in results[0]["architectures"]:
-        values = [float(r["architectures"][name]["test_accuracy"][protocol]) for r in results]
+    for name in results[0].architectures:
+        values = [r.architectures[name].test_accuracy[protocol] for r in results]
         out[name] = {
             "values": values,
             "mean": float(np.mean(values)),

@@ -1,16 +1,17 @@
-"""The book's figures (seaborn and matplotlib), drawn from result dicts."""
+"""The book's figures (seaborn and matplotlib), drawn from typed results."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from hypernas.pipeline.results import Result
 from hypernas.report import cell_figure as cellplot
 from hypernas.report.paper import ARCH_NAMES
 from hypernas.report.style import use_book_style
 from hypernas.report.tables import curves_frame, family_frame, op_stats_frame
 
 
-def plot_curves(result: dict):
+def plot_curves(result: Result):
     import matplotlib.pyplot as plt
 
     df = curves_frame(result)
@@ -30,14 +31,14 @@ def plot_curves(result: dict):
     return fig
 
 
-def plot_counts_over_epochs(result: dict):
+def plot_counts_over_epochs(result: Result):
     """Op-family counts of A-D after every epoch of the search (how the family forms)."""
     import seaborn as sns
 
     rows = [
         dict(epoch=m["epoch"], t=m["t"], architecture=ARCH_NAMES[a], op=f, count=c)
-        for m in result["curves"]
-        for a, fc in m["family_counts"].items()
+        for m in result.curves
+        for a, fc in m["group_counts"].items()
         for f, c in fc.items()
     ]
     df = pd.DataFrame(rows)
@@ -61,8 +62,8 @@ def plot_counts_over_epochs(result: dict):
     return g.figure
 
 
-def plot_op_stats(result: dict):
-    """Figure 2 analogue: op-family counts of A-D, ours beside the paper's."""
+def plot_op_stats(result: Result):
+    """Figure 2 analogue: op-group counts of A-D, ours beside the paper's."""
     import seaborn as sns
 
     df = op_stats_frame(result)
@@ -86,8 +87,8 @@ def plot_op_stats(result: dict):
     return g.figure
 
 
-def plot_family_map(result: dict):
-    """Ternary maps over the simplex: cell parameters and each op family's share of the 28 edges.
+def plot_family_map(result: Result):
+    """Ternary maps over the simplex: cell parameters and each op group's share of the 28 edges.
 
     For 5 ops the simplex is projected onto (pool, identity, conv) by summing the s of each family;
     grid points that land on the same projected point are averaged.
@@ -132,12 +133,12 @@ def plot_family_map(result: dict):
     return fig
 
 
-def plot_front(result: dict):
+def plot_front(result: Result):
     """Accuracy (inherited) against cell parameters for genotypes of the family; A-D marked."""
     import matplotlib.pyplot as plt
 
     use_book_style()
-    fam = pd.DataFrame(result["family_eval"])
+    fam = pd.DataFrame([p.to_dict() for p in result.family_eval])
     fig, ax = plt.subplots(figsize=(6.5, 4))
     if len(fam):
         ax.scatter(
@@ -147,13 +148,13 @@ def plot_front(result: dict):
             s=25,
             label="family (grid genotypes)",
         )
-    for name, arch in result["architectures"].items():
+    for name, arch in result.architectures.items():
         ax.scatter(
-            arch["cell_params"], arch["test_accuracy"]["inherited"], s=70, marker="D", label=ARCH_NAMES[name]
+            arch.cell_params, arch.test_accuracy["inherited"], s=70, marker="D", label=ARCH_NAMES[name]
         )
         ax.annotate(
             name,
-            (arch["cell_params"], arch["test_accuracy"]["inherited"]),
+            (arch.cell_params, arch.test_accuracy["inherited"]),
             xytext=(5, 5),
             textcoords="offset points",
         )
@@ -164,6 +165,6 @@ def plot_front(result: dict):
     return fig
 
 
-def plot_cells(result: dict):
+def plot_cells(result: Result):
     """The normal and reduction cells of A-D drawn as graphs (one row per architecture)."""
-    return cellplot.plot_cells(result["architectures"], result["config"]["ops"], result["config"]["nodes"])
+    return cellplot.plot_cells(result.architectures, result.config.ops, result.config.nodes)

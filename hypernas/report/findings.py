@@ -3,7 +3,10 @@ paper-scale family and the theorem check say (each in one place, however many ch
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypernas.method.theorem import agrees, limit_verdict
+from hypernas.pipeline.results import Result
 from hypernas.report.claims import (
     collapses_onto_identity,
     counts_text,
@@ -17,22 +20,22 @@ from hypernas.report.provenance import best_accuracy, hypernet_text, same_hypern
 from hypernas.report.tables import same_setting, setting_label
 
 
-def collapse_text(result: dict) -> str | None:
+def collapse_text(result: Result) -> str | None:
     """The last-epoch collapse of architecture A onto skip connections in words, or None without one."""
     if not collapses_onto_identity(result):
         return None
-    before, last = (c["family_counts"]["A"]["identity"] for c in result["curves"][-2:])
+    before, last = (c["group_counts"]["A"]["identity"] for c in result.curves[-2:])
     return (
         f"In this run architecture A goes from {before} to {last} identity edges in the last epoch "
-        f"(t = {result['curves'][-1]['t']:.2f}): the family collapses onto skip connections when the temperature is "
+        f"(t = {result.curves[-1]['t']:.2f}): the family collapses onto skip connections when the temperature is "
         "lowest. The section on kappa, the Cost relaxation and the seed below, and the summary chapter, follow this up."
     )
 
 
-def final_family_text(label: str, result: dict) -> str:
+def final_family_text(label: str, result: Result) -> str:
     """One paragraph on a finished run: final counts of A-D, the epochs holding all three penalty
     effects, and the most accurate of A-D with inherited weights."""
-    fam = {n: a["family_counts"] for n, a in result["architectures"].items()}
+    fam = {n: a.group_counts for n, a in result.architectures.items()}
     best, acc = best_accuracy(result, "inherited")
     held = epochs_holding_all_effects(result)
     return (
@@ -40,34 +43,34 @@ def final_family_text(label: str, result: dict) -> str:
         + ", ".join(f"{n} {counts_text(c)}" for n, c in fam.items())
         + "; all three penalty effects held after "
         + (f"epochs {', '.join(map(str, held))}" if held else "no epoch")
-        + f" of the {len(result['curves'])}; "
+        + f" of the {len(result.curves)}; "
         + f"best of A-D with inherited weights: {best}, {acc:.2f} %."
     )
 
 
-def _outcome(rs: list[dict]) -> str:
-    rs = sorted(rs, key=lambda r: r["config"]["seed"])
+def _outcome(rs: list[Result]) -> str:
+    rs = sorted(rs, key=lambda r: r.config.seed)
     return (
         f"A uses every family in {sum(map(uses_every_family, rs))} "
         f"of {len(rs)} runs, all three effects hold in {sum(map(holds_all_effects, rs))} "
         f"of {len(rs)}, the last epoch collapses in {sum(collapses_onto_identity(r) for r in rs)} of {len(rs)} "
-        f"(A per seed: {', '.join(counts_text(r['architectures']['A']['family_counts']) for r in rs)}; "
+        f"(A per seed: {', '.join(counts_text(r.architectures['A'].group_counts) for r in rs)}; "
         f"B conv / C pool / D identity per seed: {', '.join(penalised_counts_text(r) for r in rs)})"
     )
 
 
-def sweep_findings(sweep: list[dict], main: dict) -> str:
+def sweep_findings(sweep: list[Result], main: Result) -> str:
     """What a sweep (``main`` first, then the runs of other settings) says about the last-epoch
     collapse, the penalty effects per setting, the hypernetwork's layout and its width, as a
     Markdown list."""
     collapsed = [r for r in sweep if collapses_onto_identity(r)]
-    by_setting: dict[str, list[dict]] = {}
+    by_setting: dict[str, list[Result]] = {}
     for r in sweep:
-        by_setting.setdefault(setting_label(r, main["config"]), []).append(r)
+        by_setting.setdefault(setting_label(r, main.config), []).append(r)
     lines = [
         f"{len(collapsed)} of {len(sweep)} runs end with architecture A on at least 20 identity edges "
         "after holding at most 5 one epoch earlier (a collapse onto skip connections in the "
-        f"last, coldest epoch, t = {sweep[0]['curves'][-1]['t']:.2f})."
+        f"last, coldest epoch, t = {sweep[0].curves[-1]['t']:.2f})."
     ]
     for setting, rs in sorted(by_setting.items()):
         n_collapse = sum(r in collapsed for r in rs)
@@ -83,16 +86,16 @@ def sweep_findings(sweep: list[dict], main: dict) -> str:
         f"All three effects hold at the end of the search in {at_end} of {len(sweep)} runs, and after at "
         f"least one epoch in {some_epoch} of {len(sweep)}: the family read off the hypernetwork changes "
         f"from epoch to epoch. In {a_lacks} of {len(sweep)} final families architecture A (uniform s) "
-        "uses no edge at all of some operation family, and then the effect on that family cannot show."
+        "uses no edge at all of some operation group, and then the effect on that group cannot show."
     )
     removed = sum(not any(penalised_counts(r)) for r in sweep)
     lines.append(
         f"In {removed} of {len(sweep)} runs B, C and D give no edge at all to the operation each one "
         "penalises; where the comparison with A fails in such a run, A has none of that operation either."
     )
-    main_cfg = main["config"]
+    main_cfg = main.config
     layout_runs = [r for r in sweep if same_setting(r, main_cfg)]
-    lattice_cfg = {**main_cfg, "ref_layout": "lattice", "learnable_refs": False}
+    lattice_cfg = dataclasses.replace(main_cfg, ref_layout="lattice", learnable_refs=False)
     lattice_runs = [r for r in sweep if same_setting(r, lattice_cfg)]
     if lattice_runs and not same_hypernet(main_cfg, lattice_cfg):
         lines.append(
@@ -101,15 +104,13 @@ def sweep_findings(sweep: list[dict], main: dict) -> str:
             f"{_outcome(layout_runs)}; with {hypernet_text(lattice_cfg)} (this project's first default), "
             f"{_outcome(lattice_runs)}."
         )
-    narrow = [r for r in sweep if r["config"]["sigma"] != main_cfg["sigma"]]
+    narrow = [r for r in sweep if r.config.sigma != main_cfg.sigma]
     if narrow:
-        wide = [
-            r for r in sweep if r not in narrow and same_setting(r, narrow[0]["config"], ("seed", "sigma"))
-        ]
+        wide = [r for r in sweep if r not in narrow and same_setting(r, narrow[0].config, ("seed", "sigma"))]
         lines.append(
-            f"The width of the RBF hypernetwork: with sigma = {narrow[0]['config']['sigma']:g} instead of the "
-            f"paper's {main_cfg['sigma']:g} (`{setting_label(narrow[0], main_cfg)}`), {_outcome(narrow)}; "
-            f"with sigma = {main_cfg['sigma']:g}, all else equal, {_outcome(wide)}."
+            f"The width of the RBF hypernetwork: with sigma = {narrow[0].config.sigma:g} instead of the "
+            f"paper's {main_cfg.sigma:g} (`{setting_label(narrow[0], main_cfg)}`), {_outcome(narrow)}; "
+            f"with sigma = {main_cfg.sigma:g}, all else equal, {_outcome(wide)}."
         )
     lines.append(
         "A possible reading of the collapse: with `softmax_t` the Cost is taken at Softmax(alpha/t), "

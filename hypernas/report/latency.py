@@ -9,7 +9,7 @@ import seaborn as sns
 from hypernas.report.style import use_book_style
 
 RUNTIME_LABELS = {"torch": "PyTorch eager", "onnxruntime": "ONNX Runtime"}
-FAMILIES = ("pool", "conv", "identity")
+GROUPS = ("pool", "conv", "identity")
 TARGET_SPEARMAN, TARGET_APE = 0.95, 0.10  # what the chapter asks of the PyTorch-eager predictor
 
 
@@ -93,9 +93,7 @@ def runtime_contrast_text(result: dict) -> str:
     differ = sum(
         1
         for ba, bb in zip(a["budgets"], b["budgets"])
-        if ba["family_counts"][0]
-        and bb["family_counts"][0]
-        and ba["family_counts"][0] != bb["family_counts"][0]
+        if ba["group_counts"][0] and bb["group_counts"][0] and ba["group_counts"][0] != bb["group_counts"][0]
     )
     return (
         f"The two targets weigh the operations differently: s_device gives {ops[gap]} a share of "
@@ -118,7 +116,7 @@ def budget_table(result: dict) -> pd.DataFrame:
     rows = []
     for runtime, r in result["runtimes"].items():
         for b in r["budgets"]:
-            chosen = ["/".join(str(c[f]) for f in FAMILIES) if c else "none" for c in b["family_counts"]]
+            chosen = ["/".join(str(c[f]) for f in GROUPS) if c else "none" for c in b["group_counts"]]
             rows.append(
                 {
                     "runtime": RUNTIME_LABELS.get(runtime, runtime),

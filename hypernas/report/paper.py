@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hypernas.pipeline.results import Architecture
+
 # The paper's Tables 1-3 (Firsov & Bakhteev, 2025): test accuracy %, "parameters" (cell-op convention), op counts.
 PAPER_TABLES: dict[str, dict[str, dict]] = {
     "exp1": {
@@ -28,12 +33,12 @@ PAPER_TABLES: dict[str, dict[str, dict]] = {
 ARCH_NAMES = {"A": "A uniform", "B": "B conv pen.", "C": "C pool pen.", "D": "D ident. pen."}
 
 
-FAMILIES = ("pool", "conv", "identity")
+GROUPS = ("pool", "conv", "identity")
 
 
-def pool_counts(arch: dict) -> dict[str, int]:
+def pool_counts(arch: Architecture) -> dict[str, int]:
     """Counts of each pooling op separately (exp2 lists both pools)."""
-    return {op: n for op, n in arch["op_counts"].items() if "pool" in op}
+    return {op: n for op, n in arch.op_counts.items() if "pool" in op}
 
 
 CELL_PARAMS_ROW = "parameters, cell ops (paper's count)"

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import re
 
+from hypernas.pipeline.results import Result
+from hypernas.train.checkpoint import Segment
 from hypernas.train.config import SearchConfig
-
-
-def full_config(config: dict) -> dict:
-    """A stored config with every key: those missing from older results get the values they were made with."""
-    return SearchConfig.from_dict(config).to_dict()
-
 
 _HYPERNET_KEYS = ("ref_layout", "learnable_refs", "sigma", "rbf_sign")
 
 
-def same_hypernet(config: dict, other: dict) -> bool:
+def same_hypernet(config: SearchConfig, other: SearchConfig) -> bool:
     """True when two runs used the same hypernetwork (reference-point layout, learnability, sigma, sign)."""
-    a, b = full_config(config), full_config(other)
-    return all(a[k] == b[k] for k in _HYPERNET_KEYS)
+    return all(getattr(config, k) == getattr(other, k) for k in _HYPERNET_KEYS)
 
 
-def hypernet_text(config: dict) -> str:
+def hypernet_text(cfg: SearchConfig) -> str:
     """The hypernetwork of a run in words (reference-point layout, learnable or not, sign of the RBF)."""
-    cfg = SearchConfig.from_dict(config)
     layout = (
         "one set of 5 reference points per intermediate node, drawn from N(0, I)"
         if cfg.ref_layout == "random_per_node"
@@ -36,25 +30,18 @@ def hypernet_text(config: dict) -> str:
     )
 
 
-def run_description(result: dict) -> str:
+def run_description(result: Result) -> str:
     """One paragraph (Markdown) naming the run: profile, hash, data, epochs, kappa, relaxation, temperature."""
-    cfg, prov = result["config"], result["provenance"]
-    ops_text = ", ".join(f"`{o}`" for o in cfg["ops"])
+    cfg, prov = result.config, result.provenance
+    ops_text = ", ".join(f"`{o}`" for o in cfg.ops)
     return (
-        f"**Run.** profile `{result['profile']}`, config hash `{result['config_hash']}`, seed {cfg['seed']}; "
-        f"data: {prov['data_source']}, {prov['train_images']:,} training images, {prov['test_images']:,} test images; "
-        f"{cfg['epochs']} epochs at batch {cfg['batch_size']}, kappa = {cfg['kappa']:g}, Cost relaxation "
-        f"`{cfg['cost_relaxation']}`, temperature {cfg['t_start']:g} to {cfg['t_end']:g}; retraining "
-        f"{cfg['retrain_epochs']} epochs. Operations, in the order of s: {ops_text}. Hypernetwork: "
+        f"**Run.** profile `{result.profile}`, config hash `{result.config_hash}`, seed {cfg.seed}; "
+        f"data: {prov.data_source}, {prov.train_images:,} training images, {prov.test_images:,} test images; "
+        f"{cfg.epochs} epochs at batch {cfg.batch_size}, kappa = {cfg.kappa:g}, Cost relaxation "
+        f"`{cfg.cost_relaxation}`, temperature {cfg.t_start:g} to {cfg.t_end:g}; retraining "
+        f"{cfg.retrain_epochs} epochs. Operations, in the order of s: {ops_text}. Hypernetwork: "
         f"{hypernet_text(cfg)}."
     )
-
-
-def evaluation_seconds(result: dict) -> float:
-    """Evaluation time of a result: the wall time of its last evaluation pass, or, when that pass
-    reused accuracies measured earlier (the evaluation cache), the summed time of every measurement."""
-    prov = result["provenance"]
-    return max(prov["evaluation_time_s"], prov.get("evaluation_compute_time_s", 0.0))
 
 
 def duration_text(seconds: float) -> str:
@@ -71,83 +58,81 @@ def hardware_text(hardware: str) -> str:
     return re.sub(r"\b1 threads\b", "1 thread", hardware)
 
 
-def run_times(result: dict) -> str:
+def run_times(result: Result) -> str:
     """Search and evaluation wall times (pauses of a campaign included), hardware and commit of a result.
 
     A result made on more than one machine names the machines of its search and of its evaluation."""
-    prov = result["provenance"]
-    resumed = evaluation_seconds(result) > prov["evaluation_time_s"] + 1
+    prov = result.provenance
+    resumed = prov.evaluation_seconds > prov.evaluation_time_s + 1
     machines, evaluated_on = search_hardware(result), evaluation_hardware(result)
     where = (
         f" The search ran on {' and '.join(machines)}; the evaluation on {' and '.join(evaluated_on)}."
-        if machines != [hardware_text(prov["hardware"])] or evaluated_on != machines
+        if machines != [hardware_text(prov.hardware)] or evaluated_on != machines
         else ""
     )
     return (
-        f"Wall time: search {duration_text(prov['search_time_s'])}, evaluation "
-        f"{duration_text(evaluation_seconds(result))}"
+        f"Wall time: search {duration_text(prov.search_time_s)}, evaluation "
+        f"{duration_text(prov.evaluation_seconds)}"
         + (
             f" (summed over the measurements, some made before a resume; the last pass took "
-            f"{duration_text(prov['evaluation_time_s'])})"
+            f"{duration_text(prov.evaluation_time_s)})"
             if resumed
             else ""
         )
         + (
-            f" (commit `{prov['commit']}`)."
+            f" (commit `{prov.commit}`)."
             if where
-            else f" on {hardware_text(prov['hardware'])} (commit `{prov['commit']}`)."
+            else f" on {hardware_text(prov.hardware)} (commit `{prov.commit}`)."
         )
         + where
         + (" " + segments_text(result)).rstrip()
     )
 
 
-def search_hardware(result: dict) -> list[str]:
+def search_hardware(result: Result) -> list[str]:
     """The machines the search's segments ran on, in order of first use (the result's own hardware
     for a result without segments)."""
-    prov = result["provenance"]
-    found = [hardware_text(s["hardware"]) for s in prov.get("search_segments", []) if s.get("hardware")]
-    return list(dict.fromkeys(found)) or [hardware_text(prov["hardware"])]
+    prov = result.provenance
+    found = [hardware_text(s.hardware) for s in prov.search_segments]
+    return list(dict.fromkeys(found)) or [hardware_text(prov.hardware)]
 
 
-def evaluation_hardware(result: dict) -> list[str]:
+def evaluation_hardware(result: Result) -> list[str]:
     """The machines the evaluation's measurements ran on, in the order measured (the result's own
     hardware for a result that does not record them)."""
-    prov = result["provenance"]
-    found = [hardware_text(h) for h in prov.get("evaluation_hardware", [])]
-    return found or [hardware_text(prov["hardware"])]
+    prov = result.provenance
+    return [hardware_text(h) for h in prov.evaluation_hardware] or [hardware_text(prov.hardware)]
 
 
-def best_accuracy(result: dict, protocol: str = "inherited") -> tuple[str, float]:
-    accs = {n: a["test_accuracy"][protocol] for n, a in result["architectures"].items()}
+def best_accuracy(result: Result, protocol: str = "inherited") -> tuple[str, float]:
+    """The letter of the most accurate of A-D under ``protocol``, and its test accuracy (%)."""
+    accs = result.accuracies(protocol)
     best = max(accs, key=accs.get)
     return best, accs[best]
 
 
-def segments_text(result: dict) -> str:
+def segments_text(result: Result) -> str:
     """Which commits ran which part of a resumed search ('' for a search run in one go); when the
     segments ran on several machines, each segment's machine and speed."""
-    segments = result["provenance"].get("search_segments", [])
+    segments = result.provenance.search_segments
     if len(segments) < 2:
         return ""
     mixed = len(search_hardware(result)) > 1
     parts = [
-        f"`{s['commit']}` from epoch {s['from'][0]} step {s['from'][1]} to epoch {s['to'][0]} step {s['to'][1]}"
-        + (_machine_and_speed(s) if mixed else f" ({s['threads']} thread{'s' if s['threads'] > 1 else ''})")
+        f"`{s.commit}` from epoch {s.start[0]} step {s.start[1]} to epoch {s.end[0]} step {s.end[1]}"
+        + (_machine_and_speed(s) if mixed else f" ({s.threads} thread{'s' if s.threads > 1 else ''})")
         for s in segments
     ]
     speeds = " (images per second of wall time, pauses included)" if mixed else ""
     return f"The search ran in {len(segments)} segments{speeds}: " + "; ".join(parts) + "."
 
 
-def _machine_and_speed(segment: dict) -> str:
-    """' on <machine> (torch <version>), <n> images/s' for one search segment (the version and
-    the speed where they were recorded)."""
-    text = f" on {hardware_text(segment['hardware'])}"
-    if segment.get("torch"):
-        text += f" (torch {segment['torch']})"
-    if segment.get("images") and segment.get("seconds"):
-        text += f", {segment['images'] / segment['seconds']:,.0f} images/s"
+def _machine_and_speed(segment: Segment) -> str:
+    """' on <machine> (torch <version>), <n> images/s' for one search segment (the speed where it
+    was recorded)."""
+    text = f" on {hardware_text(segment.hardware)} (torch {segment.torch})"
+    if segment.images and segment.seconds:
+        text += f", {segment.images / segment.seconds:,.0f} images/s"
     return text
 
 

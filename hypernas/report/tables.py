@@ -1,9 +1,10 @@
-"""The book's tables as pandas frames, built from result dicts (the JSON files under results/)."""
+"""The book's tables as pandas frames, built from typed results (:mod:`hypernas.pipeline.results`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from hypernas.pipeline.results import Result
 from hypernas.report.claims import (
     collapses_onto_identity,
     counts_text,
@@ -15,30 +16,31 @@ from hypernas.report.claims import (
 from hypernas.report.paper import (
     ARCH_NAMES,
     CELL_PARAMS_ROW,
-    FAMILIES,
+    GROUPS,
     PAPER_TABLES,
     PROFILE_SOURCES,
     pool_counts,
 )
-from hypernas.report.provenance import duration_text, evaluation_seconds, full_config, hardware_text
+from hypernas.report.provenance import best_accuracy, duration_text, hardware_text
+from hypernas.train.config import SearchConfig
 from hypernas.train.presets import SETTINGS, resolve
 
 
-def comparison_table(result: dict) -> pd.DataFrame:
+def comparison_table(result: Result) -> pd.DataFrame:
     """Rows: metrics; columns: (architecture, ours | paper)."""
-    paper = PAPER_TABLES.get(result["experiment"], {})
+    paper = PAPER_TABLES.get(result.experiment, {})
     rows: dict[str, dict] = {}
-    for name, arch in result["architectures"].items():
+    for name, arch in result.architectures.items():
         col = ARCH_NAMES[name]
-        fam = arch["family_counts"]
-        acc = arch["test_accuracy"]
+        fam = arch.group_counts
+        acc = arch.test_accuracy
         ours = {
-            "complexity vector s": ", ".join(f"{v:.3g}" for v in arch["s"]),
+            "complexity vector s": ", ".join(f"{v:.3g}" for v in arch.s),
             "test acc. inherited %": f"{acc['inherited']:.2f}",
             "test acc. retrain %": f"{acc['retrain']:.2f}",
             "test acc. relaxed (t=1) %": f"{acc['relaxed']:.2f}",
-            CELL_PARAMS_ROW: f"{arch['cell_params']:,}",
-            "parameters, whole network": f"{arch['total_params']:,}",
+            CELL_PARAMS_ROW: f"{arch.cell_params:,}",
+            "parameters, whole network": f"{arch.total_params:,}",
             "# pooling": str(fam["pool"]),
         }
         pools = pool_counts(arch)
@@ -65,18 +67,19 @@ def comparison_table(result: dict) -> pd.DataFrame:
     return df
 
 
-def curves_frame(result: dict) -> pd.DataFrame:
-    return pd.DataFrame([{k: v for k, v in m.items() if not isinstance(v, dict)} for m in result["curves"]])
+def curves_frame(result: Result) -> pd.DataFrame:
+    """One row per epoch of the search: its scalar metrics (loss, ce, cost, accuracies, t, times)."""
+    return pd.DataFrame([{k: v for k, v in m.items() if not isinstance(v, dict)} for m in result.curves])
 
 
-def op_stats_frame(result: dict) -> pd.DataFrame:
-    """Long frame: architecture, source (ours/paper), op family, count (for the Figure 2 analogue)."""
+def op_stats_frame(result: Result) -> pd.DataFrame:
+    """Long frame: architecture, source (ours/paper), op group, count (for the Figure 2 analogue)."""
     rows = []
-    paper = PAPER_TABLES.get(result["experiment"], {})
-    for name, arch in result["architectures"].items():
-        for fam in FAMILIES:
+    paper = PAPER_TABLES.get(result.experiment, {})
+    for name, arch in result.architectures.items():
+        for fam in GROUPS:
             rows.append(
-                dict(architecture=ARCH_NAMES[name], source="ours", op=fam, count=arch["family_counts"][fam])
+                dict(architecture=ARCH_NAMES[name], source="ours", op=fam, count=arch.group_counts[fam])
             )
             if name in paper:
                 rows.append(
@@ -85,18 +88,18 @@ def op_stats_frame(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def family_frame(result: dict) -> pd.DataFrame:
-    """One row per grid point: s, aggregated s per op family, op shares, parameters."""
-    ops = result["config"]["ops"]
-    from hypernas.space.ops import OP_FAMILY
+def family_frame(result: Result) -> pd.DataFrame:
+    """One row per grid point: s, aggregated s per op group, op shares, parameters."""
+    ops = result.config.ops
+    from hypernas.space.ops import OP_GROUP
 
     rows = []
-    for r in result["family_grid"]:
-        row = {"cell_params": r["cell_params"], "total_params": r["total_params"], "genotype": r["genotype"]}
-        for fam in FAMILIES:
-            row[f"s_{fam}"] = sum(v for v, op in zip(r["s"], ops) if OP_FAMILY[op] == fam)
-            row[f"share_{fam}"] = r["family_counts"][fam] / 28
-        for op, v in zip(ops, r["s"]):
+    for r in result.family_grid:
+        row = {"cell_params": r.cell_params, "total_params": r.total_params, "genotype": r.genotype}
+        for fam in GROUPS:
+            row[f"s_{fam}"] = sum(v for v, op in zip(r.s, ops) if OP_GROUP[op] == fam)
+            row[f"share_{fam}"] = r.group_counts[fam] / 28
+        for op, v in zip(ops, r.s):
             row[f"s[{op}]"] = v
         rows.append(row)
     return pd.DataFrame(rows)
@@ -105,121 +108,117 @@ def family_frame(result: dict) -> pd.DataFrame:
 _SWEPT = ("kappa", "cost_relaxation", "seed", "profile", "experiment")
 
 
-def setting_label(result: dict, base: dict) -> str:
+def setting_label(result: Result, base: SearchConfig) -> str:
     """The run's Cost relaxation, followed by every other setting in which it differs from ``base``."""
-    cfg, base = full_config(result["config"]), full_config(base)
+    cfg, base = result.config.to_dict(), base.to_dict()
     changed = [k for k in sorted(cfg) if k not in _SWEPT and cfg[k] != base[k]]
     if "ref_layout" in changed and "learnable_refs" in changed and cfg["ref_layout"] == "lattice":
         changed.remove("learnable_refs")  # "lattice" alone says it: the lattice runs kept their points fixed
     return ", ".join([cfg["cost_relaxation"], *(f"{k}={cfg[k]}" for k in changed)])
 
 
-def same_setting(result: dict, config: dict, ignore: tuple[str, ...] = ("seed",)) -> bool:
+def same_setting(result: Result, config: SearchConfig, ignore: tuple[str, ...] = ("seed",)) -> bool:
     """True when ``result`` was searched with ``config`` except for the keys in ``ignore``."""
-    a, b = full_config(result["config"]), full_config(config)
+    a, b = result.config.to_dict(), config.to_dict()
     return all(a[k] == b[k] for k in a if k not in ignore)
 
 
-def kappa_sweep_frame(results: list[dict], main: dict | None = None) -> pd.DataFrame:
+def kappa_sweep_frame(results: list[Result], main: Result | None = None) -> pd.DataFrame:
     """One row per run (kappa, Cost relaxation, seed): final op counts (pool / conv / identity) of
     A-D, the penalty effects, the counts of A one epoch before the end, and the best accuracy. The
     row of ``main`` (the chapter's own run) is marked; settings other than these three in which a
     run differs from ``main`` are appended to its Cost relaxation (e.g. ``softmax_t, epochs=10``)."""
     rows = []
-    base = (main or results[0])["config"]
+    base = (main or results[0]).config
     labelled = sorted(
-        (
-            (r["config"]["kappa"], setting_label(r, base), r["config"]["seed"], i, r)
-            for i, r in enumerate(results)
-        ),
+        ((r.config.kappa, setting_label(r, base), r.config.seed, i, r) for i, r in enumerate(results)),
         key=lambda row: row[:4],
     )
     for _, label, _, _, r in labelled:
         relaxation = label + (" (main run)" if r is main else "")
-        row = {"kappa": r["config"]["kappa"], "Cost relaxation": relaxation, "seed": r["config"]["seed"]}
-        for name, a in r["architectures"].items():
-            row[name] = counts_text(a["family_counts"])
+        row = {"kappa": r.config.kappa, "Cost relaxation": relaxation, "seed": r.config.seed}
+        for name, a in r.architectures.items():
+            row[name] = counts_text(a.group_counts)
         row["penalty effects held"] = f"{sum(penalty_effects(r).values())} of 3"
-        if len(r["curves"]) > 1:
-            before = r["curves"][-2]
-            row["A one epoch earlier"] = (
-                f"{counts_text(before['family_counts']['A'])} (t = {before['t']:.2f})"
-            )
+        if len(r.curves) > 1:
+            before = r.curves[-2]
+            row["A one epoch earlier"] = f"{counts_text(before['group_counts']['A'])} (t = {before['t']:.2f})"
         held = epochs_holding_all_effects(r)
-        row["epochs holding all three"] = f"{', '.join(map(str, held)) or 'none'} of {len(r['curves'])}"
-        best = max(r["architectures"].items(), key=lambda kv: kv[1]["test_accuracy"]["inherited"])
-        row["best inherited %"] = f"{best[1]['test_accuracy']['inherited']:.2f} ({best[0]})"
+        row["epochs holding all three"] = f"{', '.join(map(str, held)) or 'none'} of {len(r.curves)}"
+        best, accuracy = best_accuracy(r)
+        row["best inherited %"] = f"{accuracy:.2f} ({best})"
         rows.append(row)
     return pd.DataFrame(rows).set_index(["kappa", "Cost relaxation", "seed"])
 
 
-def sweep_by_setting(results: list[dict]) -> pd.DataFrame:
+def sweep_by_setting(results: list[Result]) -> pd.DataFrame:
     """The sweep grouped by (kappa, Cost relaxation) over seeds: how many runs hold all three penalty
     effects, how many collapse onto skip connections in the last epoch, A's counts per seed, and the
     number of edges B, C, D give to their own penalised operation per seed."""
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[Result]] = {}
     for r in results:
-        groups.setdefault((r["config"]["kappa"], setting_label(r, results[0]["config"])), []).append(r)
+        groups.setdefault((r.config.kappa, setting_label(r, results[0].config)), []).append(r)
     rows = []
     for (kappa, relaxation), rs in sorted(groups.items()):
-        rs = sorted(rs, key=lambda r: r["config"]["seed"])
+        rs = sorted(rs, key=lambda r: r.config.seed)
         rows.append(
             {
                 "kappa": kappa,
                 "Cost relaxation": relaxation,
-                "seeds": ", ".join(str(r["config"]["seed"]) for r in rs),
+                "seeds": ", ".join(str(r.config.seed) for r in rs),
                 "all three effects held": f"{sum(map(holds_all_effects, rs))} of {len(rs)}",
                 "last-epoch collapse": f"{sum(collapses_onto_identity(r) for r in rs)} of {len(rs)}",
-                "A per seed": ", ".join(counts_text(r["architectures"]["A"]["family_counts"]) for r in rs),
+                "A per seed": ", ".join(counts_text(r.architectures["A"].group_counts) for r in rs),
                 "B conv / C pool / D identity per seed": ", ".join(penalised_counts_text(r) for r in rs),
             }
         )
     return pd.DataFrame(rows).set_index(["kappa", "Cost relaxation"])
 
 
-def accuracy_table(labelled: list[tuple[str, dict]]) -> pd.DataFrame:
+def accuracy_table(labelled: list[tuple[str, Result]]) -> pd.DataFrame:
     """Test accuracy of A-D under the three protocols beside the paper's, one block per (label, result)."""
     rows = []
     for label, r in labelled:
-        for name, a in r["architectures"].items():
-            p = PAPER_TABLES[r["experiment"]][name]
+        for name, a in r.architectures.items():
+            p = PAPER_TABLES[r.experiment][name]
             rows.append(
                 {
                     "experiment": label,
                     "architecture": ARCH_NAMES[name],
-                    "inherited": round(a["test_accuracy"]["inherited"], 2),
-                    "retrain": round(a["test_accuracy"]["retrain"], 2),
-                    "relaxed (t=1)": round(a["test_accuracy"]["relaxed"], 2),
+                    "inherited": round(a.test_accuracy["inherited"], 2),
+                    "retrain": round(a.test_accuracy["retrain"], 2),
+                    "relaxed (t=1)": round(a.test_accuracy["relaxed"], 2),
                     "paper": p["acc"],
-                    "parameters, cell ops": f"{a['cell_params']:,}",
+                    "parameters, cell ops": f"{a.cell_params:,}",
                     "paper's parameters": f"{p['params']:,}",
                 }
             )
     return pd.DataFrame(rows).set_index(["experiment", "architecture"])
 
 
-def provenance_table(labelled: list[tuple[str, dict]]) -> pd.DataFrame:
+def provenance_table(labelled: list[tuple[str, Result]]) -> pd.DataFrame:
     """Where each (label, result) comes from: profile, config hash, commit, machine, data, times."""
     rows = {}
     for label, r in labelled:
-        p = r["provenance"]
+        p = r.provenance
         rows[label] = {
-            "profile": r["profile"],
-            "config hash": r["config_hash"],
-            "commit": p["commit"],
-            "hardware": hardware_text(p["hardware"]),
-            "torch": p["torch"],
-            "data source": p["data_source"],
-            "train / test images": f"{p['train_images']:,} / {p['test_images']:,}",
-            "search (wall time)": duration_text(p["search_time_s"]),
-            "evaluation (wall time)": duration_text(evaluation_seconds(r)),
-            "date": p["date"],
+            "profile": r.profile,
+            "config hash": r.config_hash,
+            "commit": p.commit,
+            "hardware": hardware_text(p.hardware),
+            "torch": p.torch,
+            "data source": p.data_source,
+            "train / test images": f"{p.train_images:,} / {p.test_images:,}",
+            "search (wall time)": duration_text(p.search_time_s),
+            "evaluation (wall time)": duration_text(p.evaluation_seconds),
+            "date": p.date,
         }
     return pd.DataFrame(rows)
 
 
-def format_provenance(result: dict) -> pd.DataFrame:
-    p = result["provenance"]
+def format_provenance(result: Result) -> pd.DataFrame:
+    """The provenance of a result, one row per field (seconds as stored)."""
+    p = result.provenance.to_dict()
     keys = [
         "commit",
         "hardware",

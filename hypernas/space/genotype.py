@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from hypernas.errors import ConfigError
-from hypernas.space.ops import OP_FAMILY
+from hypernas.space.ops import OP_GROUP
 
 _KEY = re.compile(r"^\d+\|\d+$")
 
@@ -39,11 +39,11 @@ class Genotype:
         c = Counter(self.normal + self.reduce)
         return {name: c.get(name, 0) for name in self.ops}
 
-    def family_counts(self) -> dict[str, int]:
+    def group_counts(self) -> dict[str, int]:
         """The paper's op counts: pool / conv / identity over the 28 edges."""
         out = {"pool": 0, "conv": 0, "identity": 0}
         for name, n in self.op_counts().items():
-            out[OP_FAMILY[name]] += n
+            out[OP_GROUP[name]] += n
         return out
 
     def key(self) -> str:

@@ -102,6 +102,6 @@ def describe(genotype: Genotype, space: SearchSpace, s: Sequence[float]) -> dict
         "normal": list(genotype.normal),
         "reduce": list(genotype.reduce),
         "op_counts": genotype.op_counts(),
-        "family_counts": genotype.family_counts(),
+        "group_counts": genotype.group_counts(),
         **parameter_counts(genotype, space),
     }

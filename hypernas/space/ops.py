@@ -108,8 +108,8 @@ PRIMITIVES: dict[str, OpFactory] = {
     "skip_connect": _skip,
 }
 
-#: The family each primitive belongs to, used for the paper's op counts (pool / conv / identity).
-OP_FAMILY: dict[str, str] = {
+#: The op group each primitive belongs to, used for the paper's op counts (pool / conv / identity).
+OP_GROUP: dict[str, str] = {
     "sep_conv_3x3": "conv",
     "sep_conv_5x5": "conv",
     "conv_3x3": "conv",

@@ -6,20 +6,30 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from hypernas.errors import ArtefactError, ConfigError, RunDirError
-from hypernas.io import load_torch, read_json, write_json
+from hypernas.io import load_torch, write_json
 from hypernas.provenance import git_commit, hardware, utc_now
 from hypernas.train.config import SearchConfig
 
 log = logging.getLogger(__name__)
+
+
+class RunState(StrEnum):
+    """The phase a run directory's ``progress.json`` reports (written by the process working in it)."""
+
+    SEARCHING = "searching"
+    EVALUATING = "evaluating"
+    STOPPED = "stopped"  # stopped on request after a checkpoint
+    DONE = "done"
+
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = "config.json"
@@ -113,117 +123,80 @@ class Position:
         return [self.epoch, self.step]
 
 
-def new_segment(start: Position, device: torch.device) -> dict:
-    """One stretch of the search run by one process: its code, machine and the positions it covered."""
-    return {
-        "commit": git_commit(),
-        "hardware": hardware(device),
-        "threads": torch.get_num_threads(),
-        "precision": "float32",
-        "torch": torch.__version__,
-        "started": utc_now(),
-        "from": start.as_list(),
-        "to": start.as_list(),
-        "images": 0,
-        "seconds": 0.0,
-        "cpu_seconds": 0.0,
-        "_cpu_start": time.process_time(),
-    }
+@dataclass
+class Segment:
+    """One stretch of a training run by one process: its code, machine and the positions it covered
+    (``start`` and ``end``, stored as ``from`` and ``to``), the images it processed and its seconds of
+    wall-clock (``seconds``) and CPU time (``cpu_seconds``; None in segments that did not record it)."""
 
+    commit: str
+    hardware: str
+    threads: int
+    precision: str
+    torch: str
+    started: str
+    start: tuple[int, int]
+    end: tuple[int, int]
+    images: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float | None = None
+    _cpu_start: float = field(default=0.0, repr=False, compare=False)
 
-def public_segment(segment: dict) -> dict:
-    """A segment without its private bookkeeping (keys starting with an underscore)."""
-    return {k: v for k, v in segment.items() if not k.startswith("_")}
-
-
-# ----------------------------------------------------------------------------- run directories under another hash
-_HASH_SUFFIX = re.compile(r"^[0-9a-f]{12}$")
-_ACTIVE = ("searching", "evaluating")  # the progress states a live process writes
-
-
-def stored_config(run_dir: Path) -> SearchConfig | None:
-    """The config a run directory was searched with (``config.json``, else the checkpoint's), or None."""
-    try:
-        if (run_dir / CONFIG).is_file():
-            return config_from_file(read_json(run_dir / CONFIG), run_dir / CONFIG)
-        if (run_dir / CHECKPOINT).is_file():
-            return SearchConfig.from_dict(read_checkpoint(run_dir)["config"])
-    except ArtefactError:
-        pass
-    return None
-
-
-def writer_alive(run_dir: Path) -> int | None:
-    """The pid of another live process that is searching or evaluating in ``run_dir``, else None."""
-    try:
-        progress = read_json(run_dir / PROGRESS) if (run_dir / PROGRESS).is_file() else {}
-    except ArtefactError:
-        return None
-    if not isinstance(progress, dict):
-        return None
-    pid = progress.get("pid")
-    if progress.get("state") not in _ACTIVE or not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
-
-
-def earlier_run_dir(run_dir: str | Path, cfg: SearchConfig) -> Path | None:
-    """The sibling ``<name>-<other 12 hex digits>`` of a missing ``run_dir`` (``<name>-<hash>``) that
-    holds a search of ``cfg`` under another hash of the same config, or None (see :func:`adopt_run_dir`)."""
-    run_dir = Path(run_dir)
-    if run_dir.exists() or not run_dir.parent.is_dir():
-        return None
-    name, _, _ = run_dir.name.rpartition("-")
-    found = []
-    for other in sorted(run_dir.parent.iterdir()):
-        stem, _, tail = other.name.rpartition("-")
-        if stem != name or not _HASH_SUFFIX.match(tail) or not other.is_dir():
-            continue
-        stored = stored_config(other)
-        if stored is not None and stored.hash() == cfg.hash():
-            found.append(other)
-    if len(found) > 1:
-        raise RunDirError(
-            f"{' and '.join(map(str, found))} all hold a search of the config of {run_dir}; "
-            "keep the one to continue and move the others away"
+    @classmethod
+    def begin(cls, at: Position, device: torch.device) -> Segment:
+        """A segment starting now at ``at``, in this process on ``device``."""
+        return cls(
+            commit=git_commit(),
+            hardware=hardware(device),
+            threads=torch.get_num_threads(),
+            precision="float32",
+            torch=torch.__version__,
+            started=utc_now(),
+            start=(at.epoch, at.step),
+            end=(at.epoch, at.step),
+            cpu_seconds=0.0,
+            _cpu_start=time.process_time(),
         )
-    return found[0] if found else None
 
+    def reach(self, at: Position, seconds: float) -> None:
+        """Record that the segment got to ``at`` after ``seconds`` more of wall-clock time; its CPU time
+        is this process's so far (all threads; unlike wall-clock seconds, it excludes pauses)."""
+        self.end = (at.epoch, at.step)
+        self.seconds += seconds
+        self.cpu_seconds = round(time.process_time() - self._cpu_start, 1)
 
-def adopt_run_dir(run_dir: str | Path, cfg: SearchConfig) -> Path | None:
-    """Give ``run_dir`` (``<name>-<cfg.hash()>``) the run directory of ``cfg`` named
-    ``<name>-<other hash>``, so that its search continues instead of starting over.
+    def to_dict(self) -> dict:
+        out = {
+            "commit": self.commit,
+            "hardware": self.hardware,
+            "threads": self.threads,
+            "precision": self.precision,
+            "torch": self.torch,
+            "started": self.started,
+            "from": list(self.start),
+            "to": list(self.end),
+            "images": self.images,
+            "seconds": self.seconds,
+        }
+        if self.cpu_seconds is not None:
+            out["cpu_seconds"] = self.cpu_seconds
+        return out
 
-    Run directories are named after the config hash, so a change of how the hash is computed renames
-    every config (see CHANGELOG.md). A sibling ``<name>-<12 hex digits>`` whose stored config has
-    today's hash of ``cfg`` is renamed to ``run_dir`` and its ``config.json`` and ``search.json`` get
-    the new hash (the checkpoint stores the config itself, which is unchanged).
-    Returns the old path, or None when there was nothing to adopt. Refuses (``RunDirError``) while
-    another process still writes to that directory, or when two directories hold the same config.
-    """
-    run_dir = Path(run_dir)
-    old = earlier_run_dir(run_dir, cfg)
-    if old is None:
-        return None
-    pid = writer_alive(old)
-    if pid is not None:
-        raise RunDirError(
-            f"{old} holds the search of {run_dir.name}, but process {pid} still writes to it; stop it "
-            "(`hypernas campaign stop` for the campaign) and start again"
+    @classmethod
+    def from_dict(cls, d: dict) -> Segment:
+        return cls(
+            commit=d["commit"],
+            hardware=d["hardware"],
+            threads=int(d["threads"]),
+            precision=d["precision"],
+            torch=d["torch"],
+            started=d["started"],
+            start=tuple(d["from"]),
+            end=tuple(d["to"]),
+            images=int(d["images"]),
+            seconds=float(d["seconds"]),
+            cpu_seconds=d.get("cpu_seconds"),
         )
-    os.replace(old, run_dir)
-    write_json(run_dir / CONFIG, {**cfg.to_dict(), "config_hash": cfg.hash()})
-    if (run_dir / SUMMARY).is_file():
-        summary = read_json(run_dir / SUMMARY)
-        write_json(run_dir / SUMMARY, {**summary, "config_hash": cfg.hash(), "config": cfg.to_dict()})
-    log.warning("renamed %s to %s: the same config under the hash of earlier code", old, run_dir.name)
-    return old
 
 
 def progress_file(path: Path):
@@ -231,6 +204,6 @@ def progress_file(path: Path):
     the state (searching unless told), the position, speed and ETA, when, and which process."""
 
     def write(info: dict) -> None:
-        write_json(path, {"state": "searching", **info, "updated": utc_now(), "pid": os.getpid()})
+        write_json(path, {"state": RunState.SEARCHING, **info, "updated": utc_now(), "pid": os.getpid()})
 
     return write

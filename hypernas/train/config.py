@@ -21,10 +21,6 @@ OPS_3 = ("max_pool_3x3", "skip_connect", "sep_conv_3x3")  # paper's order (pool,
 OPS_5 = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5")
 OPTIMIZERS = ("adam", "sgd_cosine")
 PATH_SAMPLING = ("none", "one")
-# Reading an old format: configs stored before these keys existed (checkpoints and run directories
-# of this project's first hypernetwork) lack them, and every such run was made with these values.
-# ``from_dict`` fills them in; ``hash`` covers every key like any other.
-ADDED_KEYS = {"ref_layout": "lattice", "rbf_sign": -1.0}
 # Keys added after results were stored, hashed only when set, so the hash of every earlier config stays.
 HASHED_WHEN_SET = {"fixed_s": None}
 
@@ -104,9 +100,15 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> SearchConfig:
-        """A stored config back; keys it lacks because it predates them take ``ADDED_KEYS``."""
+        """A stored config back (every key of :meth:`to_dict`; keys of no setting are ignored).
+
+        A config that lacks a key was stored by another version: ``ConfigError`` names the keys, since
+        filling them with today's defaults could describe a run that was not made."""
         known = {f.name for f in fields(cls)}
-        d = {**ADDED_KEYS, **{k: v for k, v in d.items() if k in known}}
+        missing = sorted(known - set(d) - set(HASHED_WHEN_SET))
+        if missing:
+            raise ConfigError(f"the stored config lacks {', '.join(missing)} (written by another version)")
+        d = {k: v for k, v in d.items() if k in known}
         if "ops" in d:
             d["ops"] = tuple(d["ops"])
         if d.get("fixed_s") is not None:

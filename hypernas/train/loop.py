@@ -28,7 +28,7 @@ from tqdm import tqdm
 from hypernas.data import Batches
 from hypernas.errors import ArtefactError
 from hypernas.io import load_torch
-from hypernas.train.checkpoint import Position, new_segment, public_segment
+from hypernas.train.checkpoint import Position, RunState, Segment
 from hypernas.train.stopping import Interrupted
 
 # The loop's part of every checkpoint, the search's and the retraining's alike.
@@ -45,7 +45,7 @@ class LoopState:
     step: int = 0
     partial: dict | None = None
     history: list[dict] = field(default_factory=list)
-    segments: list[dict] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
     wall_time_s: float = 0.0
 
     @property
@@ -58,7 +58,7 @@ class LoopState:
             "step": self.step,
             "partial_epoch": self.partial,
             "history": self.history,
-            "segments": [public_segment(seg) for seg in self.segments],
+            "segments": [seg.to_dict() for seg in self.segments],
             "wall_time_s": self.wall_time_s,
         }
 
@@ -70,15 +70,15 @@ class LoopState:
             step=step,
             partial=ck.get("partial_epoch") if step else None,
             history=list(ck["history"]),
-            segments=list(ck.get("segments", [])),
+            segments=[Segment.from_dict(seg) for seg in ck.get("segments", [])],
             wall_time_s=float(ck["wall_time_s"]),
         )
 
     def seconds_and_machines(self) -> dict:
         """``{"seconds", "hardware"}``: the training time of its segments and the machines they ran on."""
         return {
-            "seconds": sum(float(seg.get("seconds", 0.0)) for seg in self.segments),
-            "hardware": list(dict.fromkeys(seg["hardware"] for seg in self.segments if "hardware" in seg)),
+            "seconds": sum(seg.seconds for seg in self.segments),
+            "hardware": list(dict.fromkeys(seg.hardware for seg in self.segments)),
         }
 
 
@@ -190,7 +190,7 @@ class Trainer:
         state = self.state
         end = self.epochs if until is None else min(self.epochs, until)
         steps_per_epoch = len(self.batches)
-        segment = new_segment(state.position, self.device)
+        segment = Segment.begin(state.position, self.device)
         state.segments.append(segment)
         self.progress.start(state.position, time.perf_counter())
         last_checkpoint = time.perf_counter()
@@ -222,26 +222,23 @@ class Trainer:
                     sums[key] = sums.get(key, 0) + value
                 sums["steps"] += 1
                 state.step += 1
-                segment["images"] += amounts.get("n", 0)
+                segment.images += amounts.get("n", 0)
                 now = time.perf_counter()
                 self.progress.update(state.position, now)
                 stopping = self._stopping()
                 if state.step < steps_per_epoch and (
                     stopping or now - last_checkpoint >= self.checkpoint_every_s
                 ):
-                    segment["to"], segment["seconds"] = (
-                        state.position.as_list(),
-                        segment["seconds"] + now - tic,
-                    )
+                    segment.reach(state.position, now - tic)
                     state.wall_time_s += now - tic
                     elapsed += now - tic
                     tic = now
                     state.partial = {"order": order, "sums": sums, "elapsed_s": elapsed}
-                    self._save(segment)
+                    self.save(state)
                     state.partial = None
                     last_checkpoint = time.perf_counter()
                     if stopping:
-                        self.progress.tell(state.position, "stopped")
+                        self.progress.tell(state.position, RunState.STOPPED)
                         raise Interrupted(
                             f"{self.name} stopped at epoch {epoch + 1}, step {state.step}/{steps_per_epoch}"
                         )
@@ -250,19 +247,14 @@ class Trainer:
             now = time.perf_counter()
             elapsed += now - tic
             state.wall_time_s += now - tic
-            segment["seconds"] += now - tic
+            segment.seconds += now - tic
             metrics = self.epoch_metrics(epoch, sums, elapsed)  # not timed: it may evaluate the model
             state.history.append(metrics)
             state.epoch, state.step = epoch + 1, 0
-            segment["to"] = state.position.as_list()
-            self._save(segment)
+            segment.reach(state.position, 0.0)
+            self.save(state)
             last_checkpoint = time.perf_counter()
             if self._stopping() and state.epoch < end:
-                self.progress.tell(state.position, "stopped")
+                self.progress.tell(state.position, RunState.STOPPED)
                 raise Interrupted(f"{self.name} stopped after epoch {state.epoch}")
         return state
-
-    def _save(self, segment: dict) -> None:
-        # CPU time of this process (all threads): unlike the wall-clock seconds, it excludes pauses
-        segment["cpu_seconds"] = round(time.process_time() - segment["_cpu_start"], 1)
-        self.save(self.state)

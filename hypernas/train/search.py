@@ -44,7 +44,6 @@ from hypernas.train.checkpoint import (
     Position,
     check_run_dir,
     progress_file,
-    public_segment,
     read_checkpoint,
     restore,
     rng_state,
@@ -216,8 +215,8 @@ def run_search(
             "cost": sums["cost"] / sums["steps"],
             "train_acc": 100.0 * sums["correct"] / sums["n"],
             "val_acc_centre": supernet_accuracy(supernet, hypernet, centre, val_batches),
-            "family_counts": {
-                name: genotype_mod.derive(hypernet, s, cfg.ops).family_counts() for name, s in arch_s.items()
+            "group_counts": {
+                name: genotype_mod.derive(hypernet, s, cfg.ops).group_counts() for name, s in arch_s.items()
             },
             "epoch_time_s": elapsed,
             "images_per_s": sums["n"] / elapsed,
@@ -271,7 +270,7 @@ def run_search(
             **provenance(device),
             "data_source": splits.source,
             "wall_time_s": wall,
-            "segments": [public_segment(seg) for seg in segments],
+            "segments": [seg.to_dict() for seg in segments],
         },
     }
     if ctx.enabled:
