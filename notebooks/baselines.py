@@ -89,14 +89,22 @@ def show_study(title, study, seed_results, main):
             )
         )
         display(
-            report.seed_table(seed_results, "retrain").style.set_uuid(f"seeds-r-{key}").hide(axis="index")
+            report.seed_table(seed_results, "retrain")
+            .style.set_uuid(f"seeds-r-{key}")
+            .format(precision=2)
+            .hide(axis="index")
         )
         display(
-            report.seed_table(seed_results, "inherited").style.set_uuid(f"seeds-i-{key}").hide(axis="index")
+            report.seed_table(seed_results, "inherited")
+            .style.set_uuid(f"seeds-i-{key}")
+            .format(precision=2)
+            .hide(axis="index")
         )
         display(Markdown(report.seed_verdict_text(seed_results)))
     display(Markdown("Every architecture and its four scores:"))
-    display(report.architecture_table(study).style.set_uuid(f"archs-{key}").hide(axis="index"))
+    display(
+        report.architecture_table(study).style.set_uuid(f"archs-{key}").format(precision=2).hide(axis="index")
+    )
 
 
 # %% [markdown]
@@ -113,7 +121,12 @@ if paper["study"] is None:
         )
     )
     if len(paper["seeds"]) > 1:
-        display(report.seed_table(paper["seeds"], "retrain").style.set_uuid("seeds-paper").hide(axis="index"))
+        display(
+            report.seed_table(paper["seeds"], "retrain")
+            .style.set_uuid("seeds-paper")
+            .format(precision=2)
+            .hide(axis="index")
+        )
         display(Markdown(report.seed_verdict_text(paper["seeds"])))
 else:
     show_study("exp1, setting (b), paper scale", paper["study"], paper["seeds"], paper["seeds"][0])

@@ -91,11 +91,13 @@ for setting, paper_run in paper_runs.items():
         display(
             baseline_report.seed_table(seeds, "retrain")
             .style.set_uuid(f"seeds-r-{setting}")
+            .format(precision=2)
             .hide(axis="index")
         )
         display(
             baseline_report.seed_table(seeds, "inherited")
             .style.set_uuid(f"seeds-i-{setting}")
+            .format(precision=2)
             .hide(axis="index")
         )
         display(Markdown(baseline_report.seed_verdict_text(seeds)))
@@ -181,15 +183,19 @@ quick_seeds = [result] + [
 if len(quick_seeds) > 1:
     display(
         Markdown(
-            f"**Seeds** {[r.config.seed for r in quick_seeds]} (from the chapter {{doc}}`baselines`): A-D's test accuracy (%), retrained, then inherited."
+            f"**Seeds** {[r.config.seed for r in quick_seeds]} (the study is in the chapter *Is one search worth it?*): A-D's test accuracy (%), retrained, then inherited."
         )
     )
     display(
-        baseline_report.seed_table(quick_seeds, "retrain").style.set_uuid("seeds-r-quick").hide(axis="index")
+        baseline_report.seed_table(quick_seeds, "retrain")
+        .style.set_uuid("seeds-r-quick")
+        .format(precision=2)
+        .hide(axis="index")
     )
     display(
         baseline_report.seed_table(quick_seeds, "inherited")
         .style.set_uuid("seeds-i-quick")
+        .format(precision=2)
         .hide(axis="index")
     )
     display(Markdown(baseline_report.seed_verdict_text(quick_seeds)))
