@@ -80,6 +80,18 @@ def test_every_module_has_a_layer_and_a_docstring():
         assert ast.get_docstring(ast.parse(path.read_text())), f"{module} has no docstring"
 
 
+MAX_MODULE_LINES = 400  # a module longer than this holds more than one job; split it
+
+
+def test_no_module_is_longer_than_a_reader_follows():
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, f"modules over {MAX_MODULE_LINES} lines: {long}"
+
+
 def test_imports_only_point_down():
     wrong = []
     for module, targets in _graph().items():
