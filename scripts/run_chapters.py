@@ -73,6 +73,17 @@ def strip_volatile(nb: nbformat.NotebookNode, chapter: str) -> nbformat.Notebook
     return nb
 
 
+def _slowest_cells(nb: nbformat.NotebookNode, n: int = 3) -> str:
+    """The ``n`` slowest code cells of an executed notebook, as ``#index seconds`` (from papermill's
+    per-cell durations, read before they are stripped)."""
+    times = [
+        (cell.metadata.get("papermill", {}).get("duration") or 0.0, i)
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+    ]
+    return ", ".join(f"#{i} {t:.0f} s" for t, i in sorted(times, reverse=True)[:n])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="quick")
@@ -132,7 +143,9 @@ def main(argv=None) -> int:
                 cwd=str(REPO),
                 progress_bar=False,
             )
-        executed = strip_volatile(nbformat.read(out_nb, as_version=4), chapter)
+        executed = nbformat.read(out_nb, as_version=4)
+        slowest = _slowest_cells(executed)
+        executed = strip_volatile(executed, chapter)
         # fold the cell papermill injects (the run's parameters) behind a toggle in the book
         for cell in executed.cells:
             tags = cell.metadata.setdefault("tags", [])
@@ -140,7 +153,8 @@ def main(argv=None) -> int:
                 tags.append("hide-cell")
         nbformat.write(executed, out_nb)
         print(
-            f"{chapter}: executed in {time.perf_counter() - tic:.0f} s -> {target / (chapter + '.ipynb')}",
+            f"{chapter}: executed in {time.perf_counter() - tic:.0f} s -> {target / (chapter + '.ipynb')}"
+            f"  (slowest cells: {slowest})",
             flush=True,
         )
     return 0
