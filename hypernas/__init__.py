@@ -26,6 +26,13 @@ Genotype, random_genotypes(ops, n_edges, n, seed=0), parameter_counts(genotype, 
     they span its sizes), and their parameter counts (``cell_params``, ``total_params``).
 measure_lut(experiment="exp1", *, device="cpu", out=None) -> dict, s_device(lut) -> dict
     A measured per-op latency table and the device's complexity vector.
+search(..., dataset="imagefolder:PATH" | "PATH.npz" | from_tensors(images, labels))
+    Your own images instead of the preset's: a folder with one sub-folder per class, an .npz file
+    of ``images`` and ``labels``, or tensors; decoded once into the data root's cache, and recorded
+    in configs and results by a label and a content hash, never a path.
+register_op(name, factory, group="conv"), unregister_op(name)
+    Your own primitive, ``factory(C, stride, affine) -> nn.Module``, usable in ``ops`` (``--set
+    ops=...``); on the command line, register it in a module given to ``hypernas --import``.
 HyperNASError
     Raised, with a one-line message, for every error a user can cause (bad s, unknown key, ...).
 
@@ -49,12 +56,15 @@ __all__ = [
     "Genotype",
     "HyperNASError",
     "Run",
+    "from_tensors",
     "load_run",
     "measure_lut",
     "parameter_counts",
     "random_genotypes",
+    "register_op",
     "s_device",
     "search",
+    "unregister_op",
 ]
 
 _API = set(__all__) - {"HyperNASError"}  # the names that hypernas.api provides

@@ -40,6 +40,7 @@ CHAPTERS = {
     "latency": ("latency", {}),
     "speed": ("speed", {}),
     "baselines": ("baselines", {}),
+    "own_data": ("own_data", {}),
     "summary": ("summary", {}),
 }
 # chapter -> profile -> parameters that scale a chapter down for that profile
@@ -122,9 +123,9 @@ def main(argv=None) -> int:
             params["results_dir"] = results
         if source in ("experiment", "summary", "baselines"):
             params["paper_results_dir"] = where(args.paper_results)
-        if source in ("experiment", "theorem", "latency", "speed", "baselines"):
+        if source in ("experiment", "theorem", "latency", "speed", "baselines", "own_data"):
             params["runs_dir"] = where(args.runs)
-        if source in ("experiment", "theorem", "speed", "latency", "baselines"):
+        if source in ("experiment", "theorem", "speed", "latency", "baselines", "own_data"):
             params["force"] = args.force
         nb = jupytext.read(REPO / "notebooks" / f"{source}.py")
         if chapter in TITLES:  # the experiment template's first cell is a placeholder title

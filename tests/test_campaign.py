@@ -151,7 +151,8 @@ def test_campaign_reports_stops_and_resumes(tmp_path, data_root):
 @pytest.mark.slow
 def test_a_campaign_worker_continues_a_search_where_it_stands(tmp_path, data_root):
     """A search of a queue item stopped after one of its two epochs is continued by the worker, never
-    started over: the result records both segments."""
+    started over: the finished search records both segments. (The search-alone item: its target is
+    the search's summary, so no evaluation runs; the whole study is in the test above.)"""
     from hypernas.campaign import queue
     from hypernas.campaign import status as campaign_status
     from hypernas.train.search import run_search
@@ -162,19 +163,19 @@ def test_a_campaign_worker_continues_a_search_where_it_stands(tmp_path, data_roo
         runs_dir=str(runs),
         results_dir=str(results),
         workers=1,
-        queue=[["exp1", "rebalanced"]],
+        queue=["exp1:rebalanced:search"],
     )
-    item = QueueItem("exp1", "rebalanced")
+    item = QueueItem.parse("exp1:rebalanced:search")
     run_dir = queue.run_dir(cc, item)
     run_search(queue.item_config(item, "smoke"), run_dir, data_root, progress=False, max_epochs=1)
     assert campaign_status.status(cc)["runs"][0]["epoch"] == 1
 
     common = ["--profile", "smoke", "--runs-dir", str(runs), "--results-dir", str(results), "--workers", "1"]
-    proc = hypernas("campaign", "work", "exp1:rebalanced", *common, data_root=data_root)
+    proc = hypernas("campaign", "work", "exp1:rebalanced:search", *common, data_root=data_root)
     _, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err[-2000:]
-    result = json.loads((results / "exp1-rebalanced.json").read_text())
-    assert [seg["from"] for seg in result["provenance"]["search_segments"]] == [[0, 0], [1, 0]]
+    summary = json.loads(queue.target(cc, item).read_text())
+    assert [seg["from"] for seg in summary["provenance"]["segments"]] == [[0, 0], [1, 0]]
     assert queue.is_done(cc, item)
 
 

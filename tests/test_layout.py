@@ -31,6 +31,7 @@ LAYERS = {
     "hypernas.api": 8,
     "hypernas": 8,
     "hypernas.cli": 9,
+    "hypernas.examples": 9,  # worked examples on the public API, which the book executes
     "hypernas.__main__": 10,
 }
 

@@ -27,12 +27,15 @@ from pathlib import Path
 
 import torch
 
+from hypernas import data as data_mod
 from hypernas.api.latency import check_threads, measure_lut, s_device
 from hypernas.api.run import Architecture, ComplexityVector, Run
+from hypernas.data.custom import from_tensors
 from hypernas.errors import ConfigError, OutputError
 from hypernas.io import check_writable, finite
 from hypernas.space.genotype import Genotype
 from hypernas.space.network import parameter_counts
+from hypernas.space.ops import register_op, unregister_op
 from hypernas.space.sample import random_genotypes
 from hypernas.train import search as searching
 from hypernas.train.build import torch_device
@@ -44,12 +47,15 @@ __all__ = [
     "Genotype",
     "Run",
     "check_threads",
+    "from_tensors",
     "load_run",
     "measure_lut",
     "parameter_counts",
     "random_genotypes",
+    "register_op",
     "s_device",
     "search",
+    "unregister_op",
 ]
 
 
@@ -60,6 +66,7 @@ def search(
     *,
     seed: int | None = 0,
     overrides: dict | None = None,
+    dataset: str | None = None,
     data_root: str | Path | None = None,
     resume: bool = False,
     device: torch.device | str | None = None,
@@ -71,7 +78,10 @@ def search(
     """Train the family of ``experiment`` (exp1, exp2, exp3) at ``profile`` (smoke, quick, paper).
 
     ``overrides`` maps config keys to values (or to strings, read as ``--set key=value`` is);
-    ``seed`` applies unless ``overrides`` has a ``seed``; None keeps the preset's. ``out`` is the run
+    ``seed`` applies unless ``overrides`` has a ``seed``; None keeps the preset's. ``dataset`` replaces
+    the preset's: ``fashion_mnist``, ``cifar10``, ``imagefolder:PATH``, ``PATH.npz`` or the name
+    :func:`~hypernas.data.custom.from_tensors` returns for tensors (a user's images are decoded once
+    into the data root's cache; the config records their name and content hash, not their path). ``out`` is the run
     directory (default: a new temporary folder, kept); ``resume`` continues the search there exactly.
     ``device`` None takes cuda when available. A checkpoint is written after every epoch and every
     ``checkpoint_every_s`` seconds of compute; ``max_epochs`` stops after that many epochs in this
@@ -82,6 +92,8 @@ def search(
     overrides = dict(overrides or {})
     if seed is not None:
         overrides.setdefault("seed", seed)
+    if dataset is not None:
+        overrides["dataset"] = data_mod.custom.prepare(dataset, data_mod.resolve_root(data_root), progress)
     cfg = resolve(experiment, profile, overrides)
     if max_epochs is not None and max_epochs < 1:
         raise ConfigError("--max-epochs must be >= 1")

@@ -31,6 +31,7 @@ def measure_lut(
     experiment: str = "exp1",
     *,
     overrides: dict | None = None,
+    dataset: str | None = None,
     device: torch.device | str = "cpu",
     threads: int | None = None,
     batch: int = 1,
@@ -44,13 +45,17 @@ def measure_lut(
     Every op at every position of the network is timed in ``runtime`` (``torch`` eager or
     ``onnxruntime``) with ``threads`` CPU threads, in ``rounds`` interleaved rounds of ``reps`` timed
     calls (:mod:`hypernas.device.timing`). The table, also written to ``out`` when given, is what
-    :meth:`Run.select` and :func:`s_device` read.
+    :meth:`Run.select` and :func:`s_device` read. ``dataset`` replaces the preset's (as in
+    :func:`hypernas.search`).
     """
     if batch < 1 or batch > 4096 or reps < 3 or rounds < 1:
         raise ConfigError("--batch must be from 1 to 4096, --reps >= 3 and --rounds >= 1")
     check_runtime(runtime)
     if threads is not None:
         check_threads(threads, "--threads")
+    overrides = dict(overrides or {})
+    if dataset is not None:  # a user's images: only their channels and side matter here
+        overrides["dataset"] = data.custom.prepare(dataset, data.resolve_root(None))
     cfg = resolve(experiment, "paper", overrides)
     if out is not None:
         check_writable(out)

@@ -12,6 +12,7 @@ import os
 import sys
 
 from hypernas.cli.commands import COMMANDS
+from hypernas.cli.imports import import_user_modules
 from hypernas.cli.parser import EXIT_USAGE, build_parser
 from hypernas.errors import HyperNASError
 from hypernas.io import write_problem
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     try:
+        import_user_modules(args.imports)
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a closed or full stdout fails here, inside the error boundary
         return code

@@ -11,6 +11,7 @@ import sys
 from hypernas import api
 from hypernas.errors import ConfigError
 from hypernas.io import finite, json_text
+from hypernas.train.checkpoint import run_config
 from hypernas.train.config import parse_set
 from hypernas.train.stopping import EXIT_STOPPED, Interrupted, stop_on_sigterm
 
@@ -48,6 +49,7 @@ def cmd_search(args) -> int:
                 args.out,
                 seed=None,
                 overrides=overrides,
+                dataset=args.dataset,
                 data_root=args.data_root,
                 resume=args.resume,
                 device=args.device,
@@ -112,9 +114,16 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_latency(args) -> int:
+    experiment, overrides, dataset = args.experiment, parse_set(args.set), args.dataset
+    if args.like is not None:  # the search space of a run: its preset, ops, cell sizes and dataset
+        cfg = run_config(args.like)
+        space_keys = ("ops", "init_channels", "layers", "nodes", "stem_multiplier")
+        experiment, dataset = cfg.experiment, dataset or cfg.dataset
+        overrides = {**{k: getattr(cfg, k) for k in space_keys}, **overrides}
     lut = api.measure_lut(
-        args.experiment,
-        overrides=parse_set(args.set),
+        experiment,
+        overrides=overrides,
+        dataset=dataset,
         device=args.device,
         threads=args.threads,
         batch=args.batch,

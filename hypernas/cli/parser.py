@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hypernetwork-controlled NAS: one search, a family of architectures indexed by s.",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        metavar="MODULE",
+        help="import a module (a dotted name or a .py file) first, e.g. one that calls "
+        "hypernas.register_op for your own operations; repeatable",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     q = sub.add_parser(
@@ -65,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", required=True, help="run directory")
     q.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     _set_arg(q, f"override a config key; keys: {config_keys}")
+    q.add_argument(
+        "--dataset",
+        default=None,
+        help="the preset's dataset, or your own: fashion_mnist, cifar10, imagefolder:PATH "
+        "(PATH/<class>/<image>, or PATH/train and PATH/test), PATH.npz (arrays images, labels)",
+    )
     q.add_argument(
         "--resume", action="store_true", help="continue the search in --out from its last checkpoint"
     )
@@ -127,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment", default="exp1", help=f"preset whose search space is profiled ({', '.join(PRESETS)})"
     )
     _set_arg(q, "override a config key (e.g. ops=...)")
+    q.add_argument(
+        "--dataset",
+        default=None,
+        help="the dataset whose image size is timed (as `hypernas search --dataset`)",
+    )
+    q.add_argument(
+        "--like",
+        metavar="RUN_DIR",
+        default=None,
+        help="time the search space of this run (its preset, ops, cell sizes and dataset)",
+    )
     q.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     q.add_argument("--out", required=True, help="output JSON file")
     q.add_argument(
@@ -171,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser(
         "export",
-        help="export the architecture at s to ONNX or TorchScript",
+        help="export the architecture at s to ONNX, pt2 (torch.export) or TorchScript",
         description="Export the discrete network at s with inherited weights (BatchNorm re-estimated on training "
         "data), or with the weights of a retrained state dict, and check its outputs against PyTorch's.",
     )

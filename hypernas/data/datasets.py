@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hypernas.data import custom
 from hypernas.errors import DataError
 from hypernas.io import load_torch, remove_orphans, temporary_beside, write_text
 
@@ -71,11 +72,17 @@ DATASETS = tuple(SPECS)
 
 
 def spec(name: str) -> DatasetSpec:
-    """The :class:`DatasetSpec` of ``fashion_mnist`` or ``cifar10``."""
+    """The :class:`DatasetSpec` of ``fashion_mnist``, ``cifar10`` or a prepared dataset
+    (:mod:`hypernas.data.custom`: its name holds its channels, side and classes)."""
+    if custom.is_custom(name):
+        c = custom.parse_name(name)
+        return DatasetSpec(name, c.channels, c.size, c.classes, custom.crop_padding(c.size, c.channels))
     try:
         return SPECS[name]
     except KeyError:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
+        raise DataError(
+            f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, imagefolder:PATH or PATH.npz"
+        ) from None
 
 
 @dataclass
@@ -138,7 +145,14 @@ def load(name: str, data_root: str | os.PathLike | None = None, download: bool |
         return _load_fmnist(root, download)
     if name == "cifar10":
         return _load_cifar(root, download)
-    raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if custom.is_custom(name):
+        d = custom.load_cached(name, root)
+        n = len(d["train_y"]) + len(d["test_y"])
+        source = f"{custom.parse_name(name).label} (own images, {n:,} in all, content hash {custom.parse_name(name).digest})"
+        return ImageData(name, source, d["train_x"], d["train_y"], d["test_x"], d["test_y"])
+    raise DataError(
+        f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, or prepare imagefolder:PATH or PATH.npz"
+    )
 
 
 # ----------------------------------------------------------------------------- Fashion-MNIST

@@ -264,7 +264,7 @@ def read_lut(source: dict | str | Path) -> dict:
         raise refuse("does not say which search space it measured (its 'space' is missing or incomplete)")
     if not isinstance(space["ops"], list) or not all(isinstance(op, str) for op in space["ops"]):
         raise refuse("has no list of ops in 'space'")
-    if space["dataset"] not in data.SPECS:
+    if space["dataset"] not in data.SPECS and not data.custom.is_custom(space["dataset"]):
         raise refuse(f"names an unknown dataset {space['dataset']!r}")
     if not isinstance(lut.get("batch"), int) or lut["batch"] < 1:
         raise refuse("has no batch size >= 1")

@@ -13,6 +13,7 @@ and divides the spatial size by ``stride``. Inside the supernet every BatchNorm 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import torch
@@ -119,6 +120,88 @@ OP_GROUP: dict[str, str] = {
 }
 
 
+BUILT_IN = frozenset(PRIMITIVES)
+GROUPS = ("pool", "conv", "identity")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def register_op(name: str, factory: OpFactory, group: str = "conv") -> None:
+    """Add a user's primitive ``name``: ``factory(C, stride, affine)`` returns a module that keeps C
+    channels and divides the spatial size by ``stride`` (1 or 2); ``group`` is its op group for the
+    paper's op counts (pool, conv or identity).
+
+    The factory is tried once at C = 8 on a 6 x 6 input with both strides; a factory that fails or
+    changes the shape is refused with a one-line :class:`ConfigError`, and so is a name that is
+    built in or taken by another definition (the same definition registered again changes nothing).
+    Registration lasts for this process: a run that uses the op is loaded back
+    after registering it again (on the command line: ``hypernas --import MODULE``).
+
+    >>> register_op("conv_1x1", lambda C, stride, affine: ReLUConvBN(C, C, 1, stride, 0, affine))
+    >>> sum(p.numel() for p in build("conv_1x1", C=16, stride=1).parameters())
+    256
+    >>> unregister_op("conv_1x1")
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"op name {name!r} must be lower-case letters, digits and _ (e.g. 'conv_5x5')")
+    if name in PRIMITIVES and name not in BUILT_IN and _same_source(PRIMITIVES[name], factory):
+        OP_GROUP[name] = group
+        return  # the same definition run again (a module imported twice)
+    if name in PRIMITIVES:
+        raise ConfigError(
+            f"operation {name!r} is {'built in' if name in BUILT_IN else 'already registered'}; "
+            "choose another name (or unregister_op it first)"
+        )
+    if group not in GROUPS:
+        raise ConfigError(f"op group {group!r} is not one of {', '.join(GROUPS)}")
+    if not callable(factory):
+        raise ConfigError(
+            f"the factory of {name!r} is not callable; give a function (C, stride, affine) -> Module"
+        )
+    _try_factory(name, factory)
+    PRIMITIVES[name] = factory
+    OP_GROUP[name] = group
+
+
+def _same_source(a: OpFactory, b: OpFactory) -> bool:
+    """True when two factories are the same code: one file, line and name."""
+
+    def where(f):
+        code = getattr(f, "__code__", None)
+        return (getattr(f, "__qualname__", None), code and code.co_filename, code and code.co_firstlineno)
+
+    return where(a) == where(b) and where(a)[1] is not None
+
+
+def unregister_op(name: str) -> None:
+    """Remove a primitive added by :func:`register_op` (a built-in one cannot be removed)."""
+    if name in BUILT_IN:
+        raise ConfigError(f"operation {name!r} is built in and cannot be removed")
+    PRIMITIVES.pop(name, None)
+    OP_GROUP.pop(name, None)
+
+
+def _try_factory(name: str, factory: OpFactory) -> None:
+    C, side = 8, 6
+    x = torch.randn(2, C, side, side)
+    for stride in (1, 2):
+        try:
+            op = factory(C, stride, False)
+            if not isinstance(op, nn.Module):
+                raise TypeError(f"it returned {type(op).__name__}, not an nn.Module")
+            with torch.no_grad():
+                y = op.eval()(x)
+        except Exception as exc:  # the user's code: report it in one line
+            raise ConfigError(
+                f"op {name!r} fails at C={C}, stride {stride}: {exc.__class__.__name__}: {exc}"
+            ) from None
+        want = (2, C, side // stride, side // stride)
+        if tuple(y.shape) != want:
+            raise ConfigError(
+                f"op {name!r} maps a {tuple(x.shape)} input to {tuple(y.shape)} at stride {stride}; "
+                f"it must give {want} (keep C channels, divide the side by the stride)"
+            )
+
+
 def _check_known(names) -> None:
     import difflib
 
@@ -126,7 +209,10 @@ def _check_known(names) -> None:
         if name not in PRIMITIVES:
             near = difflib.get_close_matches(name, list(PRIMITIVES), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise ConfigError(f"unknown operation {name!r}{hint} (known: {', '.join(sorted(PRIMITIVES))})")
+            raise ConfigError(
+                f"unknown operation {name!r}{hint} (known: {', '.join(sorted(PRIMITIVES))}; "
+                "add your own with hypernas.register_op, or hypernas --import MODULE)"
+            )
 
 
 def check_ops(names: list[str] | tuple[str, ...]) -> None:

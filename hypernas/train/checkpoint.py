@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from hypernas.errors import ArtefactError, ConfigError, RunDirError
-from hypernas.io import load_torch, write_json
+from hypernas.io import load_torch, read_json, write_json
 from hypernas.provenance import git_commit, hardware, utc_now
 from hypernas.train.config import SearchConfig
 
@@ -72,6 +72,12 @@ def read_checkpoint(run_dir: str | Path, device: torch.device | str = "cpu") -> 
 
 def config_from_file(stored: object, path: Path) -> SearchConfig:
     """A stored config (from a checkpoint or ``config.json``) as a validated :class:`SearchConfig`."""
+    unregistered = _unregistered_ops(stored)
+    if unregistered:
+        raise ConfigError(
+            f"{path} uses the operation {unregistered[0]!r}, which this process does not know; register "
+            "it first (hypernas.register_op, or hypernas --import MODULE on the command line)"
+        )
     try:
         if not isinstance(stored, dict):
             raise TypeError
@@ -79,6 +85,24 @@ def config_from_file(stored: object, path: Path) -> SearchConfig:
     except (TypeError, ValueError) as exc:
         detail = f": {exc}" if isinstance(exc, ConfigError) else ""
         raise ArtefactError(f"{path} holds no valid config{detail}; {_RESEARCH}") from None
+
+
+def run_config(run_dir: str | Path) -> SearchConfig:
+    """The validated config of a run directory, read from its ``config.json``."""
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise RunDirError(f"{run_dir} holds no {CONFIG}; give a run directory written by `hypernas search`")
+    return config_from_file(read_json(path, "run config", _RESEARCH), path)
+
+
+def _unregistered_ops(stored: object) -> list[str]:
+    """The op names of a stored config that are valid names but not registered here (a user's op)."""
+    from hypernas.space.ops import PRIMITIVES
+
+    ops = stored.get("ops") if isinstance(stored, dict) else None
+    if not isinstance(ops, list | tuple):
+        return []
+    return [op for op in ops if isinstance(op, str) and op not in PRIMITIVES]
 
 
 def restore(module: Any, state: object, what: str, path: Path) -> None:

@@ -80,11 +80,12 @@ class SearchConfig:
     seed: int = 0
 
     def space(self) -> SearchSpace:
-        """The search space of this config (input channels from the dataset, 10 classes)."""
+        """The search space of this config (input channels and classes from the dataset)."""
+        dataset = data.spec(self.dataset)
         return SearchSpace(
             ops=tuple(self.ops),
-            in_channels=data.spec(self.dataset).channels,
-            num_classes=10,
+            in_channels=dataset.channels,
+            num_classes=dataset.classes,
             init_channels=self.init_channels,
             layers=self.layers,
             nodes=self.nodes,
@@ -125,8 +126,14 @@ class SearchConfig:
     def validate(self) -> SearchConfig:
         """Check every setting: known names, finite numbers in their ranges (see ``RANGES``)."""
         op_registry.check_ops(self.ops)
+        if self.dataset not in data.DATASETS and not data.custom.is_custom(self.dataset):
+            raise ConfigError(
+                f"unknown dataset {self.dataset!r}; choose one of {', '.join(data.DATASETS)}, "
+                "imagefolder:PATH or PATH.npz"
+            )
+        if data.custom.is_custom(self.dataset):
+            data.custom.parse_name(self.dataset)
         choices = {
-            "dataset": ("fashion_mnist", "cifar10"),
             "cost_relaxation": RELAXATIONS,
             "path_sampling": PATH_SAMPLING,
             "optimizer": OPTIMIZERS,
