@@ -199,11 +199,13 @@ def _as_images(a, what: str) -> torch.Tensor:
 def _as_labels(a, n: int, what: str) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(a))
     if t.ndim != 1 or len(t) != n:
-        raise DataError(f"{what} has shape {tuple(t.shape)}; give one integer label per image ({n})")
+        raise DataError(f"{what} have shape {tuple(t.shape)}; give one integer label per image ({n})")
     if t.is_floating_point() or t.dtype == torch.bool:
-        raise DataError(f"{what} holds {t.dtype} values; give integer labels 0 .. K-1")
+        raise DataError(
+            f"{what} hold {str(t.dtype).removeprefix('torch.')} values; give integer labels 0 .. K-1"
+        )
     if len(t) and int(t.min()) < 0:
-        raise DataError(f"{what} holds the label {int(t.min())}; labels must be 0 .. K-1")
+        raise DataError(f"{what} hold the label {int(t.min())}; labels must be 0 .. K-1")
     return t.long()
 
 
