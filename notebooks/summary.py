@@ -111,10 +111,11 @@ front_label, front_study = next(
 )
 if front_study is not None:  # the landing page shows the figure, or says why there is none
     fig = baseline_report.plot_study(front_study)
-    glue("exp1_front", fig, display=False)
+    # displayed here too: the landing page's copy links to the image file that this display writes
+    glue("exp1_front", fig, display=True)
     plt.close(fig)
     caption = f"Experiment 1 ({front_label}): {baseline_report.FRONT_CAPTION}"
-    glue("exp1_front_caption", HTML(f"<p><em>{caption}</em></p>"), display=False)
+    glue("exp1_front_caption", HTML(f"<p><em>{caption}</em></p>"), display=True)
 else:
     glue("exp1_front", HTML("<p><em>No baseline study of exp1 has finished yet.</em></p>"), display=False)
     glue(
