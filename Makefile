@@ -38,6 +38,7 @@ quicktest: setup
 book: setup
 	$(PY) scripts/run_chapters.py --profile $(PROFILE) --out book --results results/$(PROFILE)
 	$(VENV)/bin/jupyter-book build book -W -n --keep-going
+	$(PY) scripts/check_html.py book/_build/html
 
 run: setup
 	$(VENV)/bin/hypernas search exp1 --profile $(PROFILE) --out runs/$(PROFILE)/exp1
