@@ -119,6 +119,9 @@ def test_an_image_folder_and_an_own_op_from_search_to_onnx_runtime(tmp_path, cap
     assert code == 0, err
     chosen = json.loads(out)
     assert chosen["within_budget"] and 0 <= chosen["val_accuracy"] <= 100
+    code, out, err = _cli(capsys, *imp, "select", run, "--lut", lut, "--budget-ms", "1000", "--max-eval", "2")
+    assert code == 0, err
+    assert f"genotype: {chosen['genotype']}" in out and "budget 1000.0 ms (torch)" in out
 
     model = tmp_path / "model.onnx"
     s = ",".join(str(v) for v in chosen["s"])

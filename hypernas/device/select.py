@@ -147,6 +147,7 @@ def select_for_budget(
     best = max(within, key=lambda r: (r["val_accuracy"], -r["measured"].median_ms))
     record = describe(best["genotype"], run.space, best["s"])
     record.update(
+        genotype=best["genotype"].key(),  # what `hypernas export --genotype` takes
         budget_ms=budget_ms,
         margin=margin,
         runtime=runtime,

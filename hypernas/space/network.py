@@ -95,7 +95,7 @@ def parameter_counts(genotype: Genotype, space: SearchSpace) -> dict[str, int]:
 
 
 def describe(genotype: Genotype, space: SearchSpace, s: Sequence[float]) -> dict:
-    """The JSON record of an architecture: s, ops, normal, reduce, op_counts, family counts, params."""
+    """The JSON record of an architecture: s, ops, normal, reduce, op_counts, group_counts, params."""
     return {
         "s": [round(float(v), 6) for v in s],
         "ops": list(genotype.ops),
