@@ -364,7 +364,7 @@ earlier = book.read_if_present(Path(paper_results_dir) / f"{experiment}-lattice.
 if earlier is None:
     display(Markdown(f"No earlier paper-scale run of {experiment}."))
 else:
-    display(Markdown(book.run_description(earlier)))
+    display(Markdown(book.run_description(earlier) + "\n\n" + book.run_times(earlier)))
     display(book.comparison_table(earlier))
     display(Markdown(book.penalty_effects_text(earlier)))
 
@@ -373,8 +373,10 @@ else:
 #
 # The search of the quick check is an ordinary run directory, so the whole family can be read with
 # the public API: `hypernas.load_run` gives the trained family, and any s gives its architecture.
-# Here s is B's vector from the table above; the operation counts and the parameter count must be
-# the ones that table reports.
+# Here s is B's vector from the table above. When the run directory holds the search that made
+# the table, the operation counts and the parameter count are the ones the table reports; a search
+# repeated on another machine or with another thread count can choose other operations (see
+# {doc}`reproduce`), and the last line says which is the case here.
 
 # %%
 import hypernas
@@ -390,6 +392,9 @@ if (run_dir / "search.json").is_file():  # a finished search, not one still unde
         f"the table above: {result.architectures['B'].group_counts}, "
         f"{result.architectures['B'].cell_params:,} cell parameters"
     )
+    stored = result.architectures["B"]
+    same = (record["normal"], record["reduce"]) == (list(stored.normal), list(stored.reduce))
+    print("the same architecture" if same else "another architecture: this search is not the stored one")
 else:
     print(
         f"The run directory is not on this machine (the book reads cached results); "
@@ -415,5 +420,7 @@ sweep = [result] + book.sweep_results(results_dir or f"results/{profile}", exper
 if len(sweep) > 1:
     display(book.kappa_sweep_frame(sweep, main=result))
     display(book.sweep_by_setting(sweep))
+    if book.uncommitted_records_text(sweep[1:], "sweep records"):
+        display(Markdown(book.uncommitted_records_text(sweep[1:], "sweep records")))
 else:
     display(Markdown(f"No kappa sweep in the results folder for {experiment} under profile `{profile}`."))

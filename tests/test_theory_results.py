@@ -248,6 +248,17 @@ def test_run_times_count_resumed_evaluation():
     )
 
 
+def test_run_times_warn_of_a_dirty_commit():
+    assert "dirty" not in book.run_times(fake.result())
+    dirty = fake.result(provenance=fake.provenance(commit="abc-dirty"))
+    assert "Commit `abc-dirty` is marked dirty" in book.run_times(dirty)
+    assert book.uncommitted_records_text([fake.result()]) == ""
+    text = book.uncommitted_records_text([dirty], "sweep records")
+    assert text.startswith("The sweep record was made with uncommitted changes beside commit `abc-dirty`")
+    text = book.uncommitted_records_text([dirty, fake.result(), dirty], "sweep records")
+    assert text.startswith("2 of these 3 sweep records were made")
+
+
 def test_accuracy_gaps_are_set_beside_the_test_sets_chance():
     # two accuracies of 50 % on 10,000 images each: 1.96 * sqrt(2 * 0.25 / 10,000) = 1.386 points
     assert claims.chance_gap(50.0, 50.0, 10_000) == pytest.approx(1.386, abs=1e-3)

@@ -59,6 +59,7 @@ from hypernas.report.provenance import (
     run_times,
     same_hypernet,
     search_hardware,
+    uncommitted_records_text,
 )
 from hypernas.report.style import use_book_style
 from hypernas.report.tables import (
@@ -142,6 +143,7 @@ __all__ = [
     "sweep_findings",
     "sweep_results",
     "theorem_text",
+    "uncommitted_records_text",
     "use_book_style",
     "uses_every_family",
     "verdict_grid",

@@ -86,6 +86,38 @@ def run_times(result: Result) -> str:
         )
         + where
         + (" " + segments_text(result)).rstrip()
+        + (" " + uncommitted_text(result)).rstrip()
+    )
+
+
+def uncommitted_records_text(results: list[Result], what: str = "records") -> str:
+    """How many of ``results`` were made with uncommitted changes (a commit marked ``-dirty``), ''
+    when none were."""
+    dirty = [r for r in results if uncommitted_text(r)]
+    if not dirty:
+        return ""
+    commits = sorted({r.provenance.commit for r in dirty})
+    which = (
+        f"The {what[:-1]} was" if len(results) == 1 else f"{len(dirty)} of these {len(results)} {what} were"
+    )
+    return (
+        f"{which} made with uncommitted changes beside {'commit' if len(commits) == 1 else 'the commits'} "
+        f"{', '.join(f'`{c}`' for c in commits)} (marked dirty): the numbers are what that code gave, "
+        "but the commit alone need not reproduce them exactly."
+    )
+
+
+def uncommitted_text(result: Result) -> str:
+    """A warning when a commit of the result is marked ``-dirty`` (made with uncommitted changes
+    beside it), '' otherwise."""
+    prov = result.provenance
+    commits = [prov.commit, *(s.commit for s in prov.search_segments)]
+    dirty = sorted({c for c in commits if c.endswith("-dirty")})
+    if not dirty:
+        return ""
+    return (
+        f"Commit {', '.join(f'`{c}`' for c in dirty)} is marked dirty: the code that made these numbers "
+        "had uncommitted changes, so that commit alone need not reproduce them exactly."
     )
 
 
