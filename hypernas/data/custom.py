@@ -21,6 +21,7 @@ the cached images by their hash.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,9 +171,8 @@ def from_tensors(
     images, labels, test_images=None, test_labels=None, label: str = "tensors", root=None
 ) -> str:
     """Images and labels from Python as a dataset: returns the name to pass as ``dataset=``."""
-    from hypernas.data.datasets import resolve_root  # datasets imports this module
-
-    return str(store(decode_arrays(images, labels, test_images, test_labels), label, resolve_root(root)))
+    root = Path(root or os.environ.get("HYPERNAS_DATA") or "data").expanduser()  # as datasets.resolve_root
+    return str(store(decode_arrays(images, labels, test_images, test_labels), label, root))
 
 
 def load_cached(name: str, root: Path) -> dict:
