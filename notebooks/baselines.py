@@ -85,18 +85,12 @@ def show_study(title, study, seed_results, main):
     if len(seed_results) > 1:
         display(
             Markdown(
-                f"**Seeds.** A-D retrained and inherited, test accuracy (%), seeds {[r.config.seed for r in seed_results]}:"
+                f"**Seeds.** A-D's test accuracy (%), retrained and inherited, in {report.seeds_text(seed_results)}:"
             )
         )
         display(
-            report.seed_table(seed_results, "retrain")
-            .style.set_uuid(f"seeds-r-{key}")
-            .format(precision=2)
-            .hide(axis="index")
-        )
-        display(
-            report.seed_table(seed_results, "inherited")
-            .style.set_uuid(f"seeds-i-{key}")
+            report.seed_table(seed_results)
+            .style.set_uuid(f"seeds-{key}")
             .format(precision=2)
             .hide(axis="index")
         )
@@ -105,6 +99,10 @@ def show_study(title, study, seed_results, main):
     display(
         report.architecture_table(study).style.set_uuid(f"archs-{key}").format(precision=2).hide(axis="index")
     )
+
+
+# %% tags=["remove-input"]
+display(Markdown(report.conventions_text()))
 
 
 # %% [markdown]
@@ -117,12 +115,12 @@ if paper["study"] is None:
         Markdown(
             "The paper-scale baseline study of exp1 (setting b) has not finished yet. The background "
             "campaign runs it after the seeds (`make paper`; `make paper-status` tells where each part "
-            f"stands). Seeds finished so far: {[r.config.seed for r in paper['seeds']] or 'none'}."
+            f"stands). Finished so far: {report.seeds_text(paper['seeds'])}."
         )
     )
     if len(paper["seeds"]) > 1:
         display(
-            report.seed_table(paper["seeds"], "retrain")
+            report.seed_table(paper["seeds"])
             .style.set_uuid("seeds-paper")
             .format(precision=2)
             .hide(axis="index")

@@ -85,18 +85,12 @@ for setting, paper_run in paper_runs.items():
     if len(seeds) > 1:
         display(
             Markdown(
-                f"**Seeds** {[r.config.seed for r in seeds]}: A-D's test accuracy (%), retrained, then inherited."
+                f"**Seeds.** A-D's test accuracy (%), retrained and inherited, in {baseline_report.seeds_text(seeds)}."
             )
         )
         display(
-            baseline_report.seed_table(seeds, "retrain")
-            .style.set_uuid(f"seeds-r-{setting}")
-            .format(precision=2)
-            .hide(axis="index")
-        )
-        display(
-            baseline_report.seed_table(seeds, "inherited")
-            .style.set_uuid(f"seeds-i-{setting}")
+            baseline_report.seed_table(seeds)
+            .style.set_uuid(f"seeds-{setting}")
             .format(precision=2)
             .hide(axis="index")
         )
@@ -183,18 +177,12 @@ quick_seeds = [result] + [
 if len(quick_seeds) > 1:
     display(
         Markdown(
-            f"**Seeds** {[r.config.seed for r in quick_seeds]} (the study is in the chapter *Is one search worth it?*): A-D's test accuracy (%), retrained, then inherited."
+            f"**Seeds.** A-D's test accuracy (%), retrained and inherited, in {baseline_report.seeds_text(quick_seeds)} (the baseline study is in the chapter *Is one search worth it?*)."
         )
     )
     display(
-        baseline_report.seed_table(quick_seeds, "retrain")
-        .style.set_uuid("seeds-r-quick")
-        .format(precision=2)
-        .hide(axis="index")
-    )
-    display(
-        baseline_report.seed_table(quick_seeds, "inherited")
-        .style.set_uuid("seeds-i-quick")
+        baseline_report.seed_table(quick_seeds)
+        .style.set_uuid("seeds-quick")
         .format(precision=2)
         .hide(axis="index")
     )

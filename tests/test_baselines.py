@@ -157,6 +157,24 @@ def test_seed_summary_gives_mean_and_sample_sd():
     assert row["values"] == [89.0, 90.0, 91.0] and row["mean"] == 90.0 and row["sd"] == pytest.approx(1.0)
 
 
+def test_seed_table_labels_each_protocols_rows_and_the_text_states_the_constants():
+    from hypernas.report import baselines as report
+
+    results = [
+        fake.result({"A": fake.architecture((10, 10, 8), {"retrain": r, "inherited": i})}, {"seed": k})
+        for k, (r, i) in enumerate(((89.0, 80.0), (90.0, 82.0), (91.0, 84.0)))
+    ]
+    table = report.seed_table(results)
+    assert table["scored"].tolist() == ["retrained", "inherited"]
+    assert table["mean ± sd"].tolist() == ["90.00 ± 1.00", "82.00 ± 2.00"]
+    assert table.iloc[1][["seed 0", "seed 1", "seed 2"]].tolist() == [80.0, 82.0, 84.0]
+    assert report.seeds_text(results) == "seeds 0, 1 and 2"
+    assert report.seeds_text(results[:1]) == "seed 0" and report.seeds_text([]) == "no seed"
+    text = report.conventions_text()
+    assert f"({compare.HV_REFERENCE[0]:g}, {compare.HV_REFERENCE[1]:g})" in text
+    assert f"{compare.BOOTSTRAP:,} resamples" in text
+
+
 @pytest.mark.slow
 def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_root):
     """The whole study on the real Fashion-MNIST: every group scored on both splits under both

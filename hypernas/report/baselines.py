@@ -149,6 +149,29 @@ def hypervolume_table(study: dict, hv: dict[str, dict] | None = None) -> pd.Data
     return pd.DataFrame(rows)
 
 
+def conventions_text() -> str:
+    """How the chapter's numbers are computed, from the constants that compute them."""
+    ref = ", ".join(f"{v:g}" for v in compare.HV_REFERENCE)
+    level = f"{100 * compare.CONFIDENCE:.0f} %"
+    return (
+        "**How the sets are scored.** A set's *front* is its architectures that no other of the set "
+        "beats in both cell parameters and validation accuracy; it is picked on validation accuracy "
+        "and scored on test accuracy. Its *hypervolume* is the area that front dominates in the plane "
+        "(test error, cell parameters), each axis divided by its largest value over the whole study, "
+        f"up to the reference point ({ref}); larger is better (pymoo computes it). Every interval is a "
+        f"{level} percentile bootstrap of {compare.BOOTSTRAP:,} resamples. A set's own interval draws "
+        "its architectures with replacement; a resample can only lose front points, so that interval "
+        "ends at (or just below) the set's full value and says how much the value rests on a few "
+        "architectures. Two sets are compared by the difference of their hypervolumes at *equal "
+        "numbers* of architectures (each draw takes as many from each as the smaller set has), since "
+        "a larger set covers more on its own: an interval that holds 0 reads *not distinguishable*. "
+        "The relative improvement at matched size is RI = 100 (acc_method - acc_random) / acc_random "
+        "(Yang et al., 2020), for each of A-D against its random twin with the same op counts in each "
+        "cell. Rank agreement is Kendall's tau and Spearman's rho between inherited and retrained "
+        "test accuracy over every distinct architecture of the study."
+    )
+
+
 def comparison(study: dict, n: int = compare.BOOTSTRAP) -> dict:
     """Every number the chapter and the summary state about one study."""
     hv = compare.hypervolumes(study, n=n)
@@ -227,17 +250,32 @@ def protocol_text(study: dict, main: Result | None = None) -> str:
     return text
 
 
-def seed_table(results: list[Result], protocol: str = "retrain") -> pd.DataFrame:
-    """A-D's test accuracy under ``protocol`` in each seed, and mean ± sd over the seeds."""
-    summary = compare.seed_summary(results, protocol)
+def seeds_text(results: list[Result]) -> str:
+    """The seeds of ``results`` in words: "seed 0", "seeds 0, 1 and 2", "no seed"."""
+    seeds = [str(r.config.seed) for r in results]
+    if not seeds:
+        return "no seed"
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    return f"seeds {', '.join(seeds[:-1])} and {seeds[-1]}"
+
+
+def seed_table(results: list[Result], protocols: tuple[str, ...] = ("retrain", "inherited")) -> pd.DataFrame:
+    """A-D's test accuracy under each of ``protocols`` in each seed, and mean ± sd over the seeds."""
     seeds = [r.config.seed for r in results]
     rows = []
-    for name, row in summary.items():
-        rec = {"arch": name}
-        rec.update({f"seed {s}": round(v, 2) for s, v in zip(seeds, row["values"])})
-        rec["mean ± sd"] = f"{row['mean']:.2f} ± {row['sd']:.2f}" if len(seeds) > 1 else f"{row['mean']:.2f}"
-        rows.append(rec)
+    for protocol in protocols:
+        for name, row in compare.seed_summary(results, protocol).items():
+            rec = {"arch": name, "scored": SCORE_LABELS.get(protocol, protocol)}
+            rec.update({f"seed {s}": round(v, 2) for s, v in zip(seeds, row["values"])})
+            rec["mean ± sd"] = (
+                f"{row['mean']:.2f} ± {row['sd']:.2f}" if len(seeds) > 1 else f"{row['mean']:.2f}"
+            )
+            rows.append(rec)
     return pd.DataFrame(rows)
+
+
+SCORE_LABELS = {"retrain": "retrained", "inherited": "inherited", "relaxed": "relaxed"}
 
 
 # ----------------------------------------------------------------------------- verdicts
@@ -264,7 +302,7 @@ def seed_verdict_text(seed_results: list[dict]) -> str:
 
     n = len(seed_results)
     parts = [f"{HEADLINE_CLAIMS[key]}: {_count_text(held)}" for key, held in seed_flags(seed_results).items()]
-    return f"**Across {n} seeds.** " + "; ".join(parts) + "."
+    return f"**Across {n} seeds.** " + " ".join(f"{part}." for part in parts)
 
 
 def _count_text(held: list[bool]) -> str:
