@@ -176,9 +176,12 @@ def test_seed_table_labels_each_protocols_rows_and_the_text_states_the_constants
 
 
 @pytest.mark.slow
-def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_root):
-    """The whole study on the real Fashion-MNIST: every group scored on both splits under both
-    protocols; a second call reuses everything; the separate searches cost what their images say."""
+def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_root, monkeypatch):
+    """The whole study on the real Fashion-MNIST, made in two parts and then gathered: the parts
+    share the measurements evenly and without overlap, the whole study measures nothing again;
+    every group scored on both splits under both protocols; a second call reuses everything; the
+    separate searches cost what their images say."""
+    from hypernas.pipeline import baselines
     from hypernas.pipeline.baselines import run_baseline_study
     from hypernas.train.run import load_family
 
@@ -190,7 +193,25 @@ def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_
         overrides={"train_subset": 256, "val_subset": 128, "test_subset": 256},
         sizes={"n_random": 2, "front_size": 1, "baseline_archs": ("B",)},
     )
-    study = run_baseline_study("exp1", "smoke", **kw)
+    parts = [run_baseline_study("exp1", "smoke", part=(k, 2), **kw) for k in (1, 2)]
+    made = [set(p["measurements"]) for p in parts]
+    assert made[0] and made[1] and not made[0] & made[1]
+    retrain = [sum(key.startswith("retrain|") for key in m) for m in made]
+    assert abs(retrain[0] - retrain[1]) <= 1
+    ledgers = tmp_path / "results" / "measurements"
+    assert len(list(ledgers.glob("exp1-baselines-part*of2-*.json"))) == 2
+
+    def measure_again(*args, **kwargs):
+        raise AssertionError("the whole study measured again what a part had measured")
+
+    with monkeypatch.context() as m:
+        m.setattr(baselines.ev, "split_scores", measure_again)
+        study = run_baseline_study("exp1", "smoke", **kw)
+    assert not list(ledgers.glob("*.json"))  # the result holds what the parts' ledgers kept
+    distinct = {a["genotype"] for a in study["architectures"]}
+    assert len(made[0] | made[1]) == 2 * len(distinct)
+    with pytest.raises(ConfigError, match="part 3 of 2"):
+        run_baseline_study("exp1", "smoke", part=(3, 2), **kw)
     groups = Counter(a["group"] for a in study["architectures"])
     assert groups == {"paper": 4, "family": 1, "random": 2, "matched": 1, "separate": 1}
     for a in study["architectures"]:

@@ -185,6 +185,7 @@ def test_campaign_refuses_bad_input(tmp_path, data_root):
         (["--item", "exp1:fast"], "unknown setting"),
         (["--item", "exp1"], "EXPERIMENT:SETTING"),
         (["--item", "exp1:printed:seedx"], "unknown part"),
+        (["--item", "exp1:printed:baselines3of2"], "1 <= K <= N"),
         (["--item", "exp9:printed"], "unknown experiment"),
         (["--workers", "0"], ">= 1"),
         (["--item", "exp1:printed", "--item", "exp1:printed"], "twice"),
@@ -335,16 +336,50 @@ def test_status_names_a_failed_workers_error(tmp_path):
 def test_queue_items_name_their_results_and_differ_only_by_seed():
     """An item's spec reads back, names its result, and a seed changes the search config, not its split."""
     items = [
-        QueueItem.parse(t) for t in ("exp1:rebalanced", "exp1:rebalanced:seed2", "exp1:rebalanced:baselines")
+        QueueItem.parse(t)
+        for t in (
+            "exp1:rebalanced",
+            "exp1:rebalanced:seed2",
+            "exp1:rebalanced:baselines",
+            "exp1:rebalanced:baselines2of3:seed1",
+        )
     ]
     assert [i.name for i in items] == [
         "exp1-rebalanced",
         "exp1-rebalanced-seed2",
         "exp1-rebalanced-baselines",
+        "exp1-rebalanced-seed1-baselines-part2of3",
     ]
     assert [QueueItem.parse(i.spec()) for i in items] == items
+    part = items[3]
+    assert (
+        part.whole() == QueueItem.parse("exp1:rebalanced:baselines:seed1")
+        and part.depends_on() == part.whole().depends_on()
+    )
+    assert part.run_name == "exp1-rebalanced-seed1-baselines" and not items[2].is_part
     a, b = items[0].config("paper"), items[1].config("paper")
     assert (a.seed, b.seed) == (0, 2) and a.hash() != b.hash()
     assert {k: v for k, v in a.to_dict().items() if k != "seed"} == {
         k: v for k, v in b.to_dict().items() if k != "seed"
     }
+
+
+def test_a_study_gathers_its_parts_and_what_is_queued_after_it_waits():
+    """In the paper's queue the study's two parts wait for its searches only, the study for its
+    parts, and the items queued after the study for the study (so its parts get both workers)."""
+    from hypernas.campaign.queue import QUEUE, CampaignConfig, waits_for
+
+    cc = CampaignConfig("paper", workers=1)
+    q = QueueItem.parse
+    searches = [
+        q("exp1:rebalanced"),
+        q("exp1:rebalanced:search"),
+        *(q(f"exp1:rebalanced:separate{a}") for a in "ABCD"),
+    ]
+    parts = [q("exp1:rebalanced:baselines1of2"), q("exp1:rebalanced:baselines2of2")]
+    assert all(p in cc.items for p in parts) and len(cc.items) == len(QUEUE)
+    for part in parts:
+        assert waits_for(cc, part) == searches
+    assert waits_for(cc, q("exp1:rebalanced:baselines")) == searches + parts
+    assert waits_for(cc, q("exp1:printed:seed1")) == [q("exp1:rebalanced:baselines")]
+    assert waits_for(cc, q("exp1:rebalanced:seed2")) == []

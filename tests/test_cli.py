@@ -82,6 +82,7 @@ def test_normalize(capsys, smoke_run):
         (["derive", "no/such/run", "--s", "0.2,0.3,0.5"], ["does not exist"]),
         (["evaluate", "no/such/run", "--s", "0.2,0.3,0.5", "--protocol", "inherited"], ["does not exist"]),
         (["search"], ["experiment"]),
+        (["baseline", "study", "exp1", "--profile", "smoke", "--part", "3/2"], ["--part", "1 <= K <= N"]),
     ],
 )
 def test_user_errors(capsys, tmp_path, monkeypatch, argv, needles):

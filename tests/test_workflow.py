@@ -70,7 +70,8 @@ def test_the_workflow_plans_what_is_not_done(tmp_path, data_root):
     (results / "exp1-seed1.json").write_text("{}")  # the target exists: done, whatever its age
     (results / "exp1.json").write_text("{}")  # the study's main experiment, not queued here
     searches = ["exp1:default:search", *(f"exp1:default:separate{a}" for a in "ABCD")]
-    items = ["exp1:default:seed1", "exp1:default:seed2", *searches, "exp1:default:baselines"]
+    parts = ["exp1:default:baselines1of2", "exp1:default:baselines2of2"]
+    items = ["exp1:default:seed1", "exp1:default:seed2", *searches, *parts, "exp1:default:baselines"]
     common = (
         "profile=smoke",
         f"items={','.join(items)}",
@@ -85,16 +86,18 @@ def test_the_workflow_plans_what_is_not_done(tmp_path, data_root):
         "exp1_seed2": 1,
         "exp1_search": 1,
         **separate,
+        "exp1_baselines_part1of2": 1,
+        "exp1_baselines_part2of2": 1,
         "exp1_baselines": 1,
         "all": 1,
-        "total": 8,
+        "total": 10,
     }
 
     cc = CampaignConfig("smoke", str(tmp_path / "runs"), str(results), workers=1, queue=items)
     study = QueueItem.parse("exp1:default:baselines")
-    assert not any(superseded(cc, QueueItem.parse(s)) for s in searches)
+    assert not any(superseded(cc, QueueItem.parse(s)) for s in searches + parts)
     (results / "exp1-baselines.json").write_text(json.dumps({"config_hash": item_hash(study, "smoke")}))
-    assert all(superseded(cc, QueueItem.parse(s)) for s in searches)
+    assert all(superseded(cc, QueueItem.parse(s)) for s in searches + parts)
     assert not superseded(cc, QueueItem.parse("exp1:default:seed2"))  # not a search alone
     (results / "exp1-baselines.json").write_text(json.dumps({"config_hash": "0" * 12}))  # another config's
     assert not any(superseded(cc, QueueItem.parse(s)) for s in searches)

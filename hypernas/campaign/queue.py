@@ -28,6 +28,8 @@ QUEUE: tuple[str, ...] = (
     "exp1:rebalanced:separateB",
     "exp1:rebalanced:separateC",
     "exp1:rebalanced:separateD",
+    "exp1:rebalanced:baselines1of2",
+    "exp1:rebalanced:baselines2of2",
     "exp1:rebalanced:baselines",
     "exp1:printed:seed1",
     "exp1:printed:seed2",
@@ -116,16 +118,51 @@ def item_hash(item: QueueItem, profile: str) -> str:
 
 
 def run_dir(cc: CampaignConfig, item: QueueItem) -> Path:
-    """Where the item keeps its checkpoints: ``runs/<profile>/<run name>-<hash of its (main) search>``."""
+    """Where the item keeps its checkpoints: ``runs/<profile>/<run name>-<hash of its (main) search>``
+    (a part of a baseline study: the study's)."""
     return Path(cc.runs_dir) / cc.profile / f"{item.run_name}-{item.config(cc.profile).hash()}"
 
 
+def part_suffix(item: QueueItem) -> str:
+    """``-partKofN`` for part K of N of a baseline study, else nothing."""
+    return f"-part{item.part}of{item.parts}" if item.is_part else ""
+
+
+def progress_file(cc: CampaignConfig, item: QueueItem) -> Path:
+    """The item's progress record in its run directory (each part of a study keeps its own)."""
+    return run_dir(cc, item) / f"progress{part_suffix(item)}.json"
+
+
 def target(cc: CampaignConfig, item: QueueItem) -> Path:
-    """The file whose presence says that ``item`` is done: its result, or for a search alone the
-    finished search's summary in its run directory."""
+    """The file whose presence says that ``item`` is done: its result, for a search alone the
+    finished search's summary in its run directory, for a part of a study its record there."""
     if item.study in ("search", "separate"):
         return run_dir(cc, item) / SUMMARY
+    if item.is_part:
+        return run_dir(cc, item) / f"measured{part_suffix(item)}.json"
     return Path(cc.results_dir) / f"{item.name}.json"
+
+
+def parts_of(cc: CampaignConfig, item: QueueItem) -> list[QueueItem]:
+    """The queued parts of the baseline study ``item`` (none for any other item)."""
+    if item.study != "baselines" or item.is_part:
+        return []
+    return [other for other in cc.items if other.is_part and other.whole() == item]
+
+
+def waits_for(cc: CampaignConfig, item: QueueItem) -> list[QueueItem]:
+    """The queued items that ``item`` starts after: its searches (a study's), its queued parts (a
+    study gathers them), and every baseline study queued before it. A study is a barrier, so that
+    once its searches are done its parts get the workers, not the items queued after it."""
+    queue = cc.items
+    deps = [dep for dep in item.depends_on() + parts_of(cc, item) if dep in queue]
+    earlier = queue[: queue.index(item)] if item in queue else []
+    barriers = [
+        other
+        for other in earlier
+        if other.study == "baselines" and not other.is_part and other != item.whole()
+    ]
+    return deps + [b for b in barriers if b not in deps]
 
 
 def is_done(cc: CampaignConfig, item: QueueItem) -> bool:
@@ -133,7 +170,7 @@ def is_done(cc: CampaignConfig, item: QueueItem) -> bool:
     path = target(cc, item)
     if not path.is_file():
         return False
-    if item.study in ("search", "separate"):
+    if item.study in ("search", "separate") or item.is_part:
         return True
     try:
         return read_record(path, "result", RESULT_FIX).get("config_hash") == item_hash(item, cc.profile)
@@ -142,11 +179,13 @@ def is_done(cc: CampaignConfig, item: QueueItem) -> bool:
 
 
 def superseded(cc: CampaignConfig, item: QueueItem) -> bool:
-    """True for a search alone whose every queued study is done: nothing needs it any more, so a run
-    directory that was lost (a new machine, a clean clone) is not searched again."""
+    """True for a search alone (or a part of a study) whose every queued study is done: nothing needs
+    it any more, so a run directory that was lost (a new machine, a clean clone) is not searched again."""
+    if item.is_part:
+        return is_done(cc, item.whole())
     if item.study not in ("search", "separate"):
         return False
-    users = [other for other in cc.items if item in other.depends_on()]
+    users = [other for other in cc.items if item in other.depends_on() and not other.is_part]
     return bool(users) and all(is_done(cc, user) for user in users)
 
 

@@ -10,9 +10,11 @@ from hypernas.campaign.engine import engine_alive, read_state
 from hypernas.campaign.queue import (
     CampaignConfig,
     is_done,
+    progress_file,
     read_json_or_none,
     run_dir,
     superseded,
+    target,
 )
 from hypernas.campaign.work import WorkerState, read_worker
 from hypernas.io import read_record
@@ -45,9 +47,9 @@ _POSITION = (
 )
 
 
-def _progress(run: Path) -> dict | None:
-    """The run's progress record; for a study, merged with that of the search it is on."""
-    progress = read_json_or_none(run / "progress.json")
+def _progress(path: Path) -> dict | None:
+    """The run's progress record at ``path``; for a study, merged with that of the search it is on."""
+    progress = read_json_or_none(path)
     if progress is not None and progress.get("run"):
         inner = read_json_or_none(Path(progress["run"]) / "progress.json") or {}
         progress = {
@@ -77,13 +79,16 @@ def status(cc: CampaignConfig) -> dict:
             "setting": queued.setting,
             "item": queued.spec(),
             "study": queued.study,
+            "part": queued.is_part,
         }
         worker = read_worker(cc, name)
         rd = run_dir(cc, queued)
-        progress = _progress(rd)
+        progress = _progress(progress_file(cc, queued))
         if is_done(cc, queued):
             if queued.study in ("search", "separate"):  # a search alone: its summary, not a result file
                 wall = read_record(rd / SUMMARY, "search summary", RESULT_FIX).get("wall_time_s")
+            elif queued.is_part:
+                wall = read_record(target(cc, queued), "part record", "").get("evaluation_time_s")
             else:
                 res = read_record(Path(cc.results_dir) / f"{name}.json", "result", RESULT_FIX)
                 wall = res["provenance"].get("wall_time_s")
@@ -127,7 +132,8 @@ def format_status(st: dict) -> str:
         if sup["state"] != "never started"
         else "campaign: never started"
     )
-    lines = [head, f"{'run':30}{'state':12}{'epoch':>9}{'step':>11}{'images/s':>10}{'ETA':>9}  note"]
+    width = max([len(r["name"]) for r in st["runs"]] + [28]) + 2
+    lines = [head, f"{'run':{width}}{'state':12}{'epoch':>9}{'step':>11}{'images/s':>10}{'ETA':>9}  note"]
     for r in st["runs"]:
         epoch = f"{r['epoch']}/{r['epochs']}" if r.get("epochs") else ""
         step = f"{r['step']}/{r['steps_per_epoch']}" if r.get("steps_per_epoch") else ""
@@ -139,7 +145,13 @@ def format_status(st: dict) -> str:
         )
         note = ""
         if r["state"] == ItemState.DONE and r.get("wall_time_s"):
-            what = "search finished" if r.get("study") in ("search", "separate") else "result written"
+            what = (
+                "search finished"
+                if r.get("study") in ("search", "separate")
+                else "measurements made"
+                if r.get("part")
+                else "result written"
+            )
             note = f"{what} ({_hms(r['wall_time_s'])} of compute)"
         elif r.get("superseded"):
             note = "not needed: the studies that use it are done"
@@ -149,7 +161,9 @@ def format_status(st: dict) -> str:
             note = f"worker failed: {r.get('error') or 'see its log'}"
         elif r.get("kept"):
             note = f"{r['kept']} measurements kept in its ledger"
-        lines.append(f"{r['name']:30}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip())
+        lines.append(
+            f"{r['name']:{width}}{r['state']:12}{epoch:>9}{step:>11}{ips:>10}{eta:>9}  {note}".rstrip()
+        )
     if any(r["state"] in (RunState.SEARCHING, RunState.EVALUATING) for r in st["runs"]):
         lines.append(
             "(epoch, step, images/s and ETA: of the search, or of the retraining under way in an evaluation)"

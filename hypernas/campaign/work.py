@@ -127,12 +127,15 @@ def _run_item(cc: CampaignConfig, item: QueueItem, stop_event) -> float:
             cc.profile,
             seed=item.seed,
             overrides=item.overrides,
-            name=item.name,
+            name=item.whole().name,
             main_name=item.base,
             results_dir=cc.results_dir,
             runs_dir=cc.runs_dir,
+            part=(item.part, item.parts) if item.is_part else None,
             **common,
         )
+        if item.is_part:
+            return result["evaluation_time_s"]
         return result["provenance"]["wall_time_s"]
     from hypernas.pipeline.experiment import run_experiment
 

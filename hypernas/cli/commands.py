@@ -182,6 +182,16 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _part(text: str | None) -> tuple[int, int] | None:
+    """``--part K/N`` as (K, N)."""
+    if text is None:
+        return None
+    k, sep, n = text.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise ConfigError(f"--part expects K/N with 1 <= K <= N (e.g. 1/2), got {text!r}")
+    return int(k), int(n)
+
+
 def cmd_baseline(args) -> int:
     if args.baseline_command == "random":
         if args.n < 1 or args.n > 100_000:
@@ -200,6 +210,7 @@ def cmd_baseline(args) -> int:
     }
     if any(v < 1 for v in sizes.values()):
         raise ConfigError("--n-random and --front-size must be >= 1")
+    part = _part(args.part)
     result = run_baseline_study(
         args.experiment,
         args.profile,
@@ -213,7 +224,11 @@ def cmd_baseline(args) -> int:
         progress=not args.no_progress,
         device=args.device,
         sizes=sizes,
+        part=part,
     )
+    if part is not None:
+        print(json_text({"part": result["part"], "measurements": len(result["measurements"])}))
+        return 0
     hv = compare.hypervolumes(result, n=200)
     print(
         json_text(

@@ -238,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--front-size", type=int, default=None, help="family members beside A-D (default: the profile's)"
     )
+    r.add_argument(
+        "--part",
+        default=None,
+        metavar="K/N",
+        help="make only part K of N of the measurements (N processes or cluster jobs at once); "
+        "the study without --part, run after them, gathers them into the result",
+    )
     r.add_argument("--data-root", default=None, help=DATA_ROOT)
     r.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if available)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bars")

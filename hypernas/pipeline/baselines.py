@@ -33,8 +33,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from hypernas.errors import ConfigError
 from hypernas.io import read_record, write_json
-from hypernas.pipeline.eval_cache import EvaluationCache
+from hypernas.pipeline.eval_cache import FILENAME, EvaluationCache
 from hypernas.pipeline.experiment import (
     _resolve,
     _spread,
@@ -161,6 +162,7 @@ def run_baseline_study(
     checkpoint_every_s: float = 600.0,
     device: torch.device | str | None = None,
     sizes: dict | None = None,
+    part: tuple[int, int] | None = None,
 ) -> dict:
     """The baseline study of ``experiment`` at ``profile`` (cached by the study's hash), as a result dict.
 
@@ -171,6 +173,11 @@ def run_baseline_study(
     :class:`~hypernas.train.stopping.Interrupted`. ``sizes`` overrides the profile's study sizes
     (:func:`study_config`). The study's run directory is named by the main search's hash, so a study
     of other sizes reuses every measurement already made.
+
+    ``part=(k, n)`` makes only part k (1-based) of n of the measurements (:func:`in_part`), kept in
+    the study's run directory beside the other parts', and returns :func:`part_record` instead of a
+    result; n processes or cluster jobs run the n parts at once, and the whole study, run after
+    them, finds every measurement made and writes the result.
     """
     cfg = _resolve(experiment, profile, seed, overrides)
     study = study_config(cfg, sizes)
@@ -178,6 +185,8 @@ def run_baseline_study(
     name = name or f"{main_name}-baselines"
     results_dir = Path(results_dir or Path("results") / profile)
     out = results_dir / f"{name}.json"
+    if part is not None and not 1 <= part[0] <= part[1]:
+        raise ConfigError(f"part {part[0]} of {part[1]}: a study's part k of n needs 1 <= k <= n")
     if out.is_file() and not force:
         cached = read_record(out, "baseline study", RESULT_FIX)
         if cached.get("config_hash") == study.hash():
@@ -186,12 +195,14 @@ def run_baseline_study(
     device = torch_device(device)
     home = Path(runs_dir) / profile / f"{name}-{cfg.hash()}"
     home.mkdir(parents=True, exist_ok=True)
+    suffix = f"-part{part[0]}of{part[1]}" if part is not None else ""
+    progress_file = home / f"{Path(PROGRESS).stem}{suffix}.json"
     tic = time.perf_counter()
     splits = load_splits(cfg, data_root)
 
     def searched(scfg: SearchConfig, run_name: str, phase: str):
         write_json(
-            home / PROGRESS,
+            progress_file,
             {
                 "state": phase,
                 "run": str(run_dir_for(scfg, runs_dir, run_name)),
@@ -229,10 +240,13 @@ def run_baseline_study(
     }
 
     entries = choose_architectures(main, separate, study)
-    cache = EvaluationCache(home, fresh=force, ledger=ledger_path(results_dir, name, cfg))
+    own = (ledger_path(results_dir, name + suffix, cfg), home / f"{Path(FILENAME).stem}{suffix}.json")
+    others = [path for path in _part_files(home, results_dir, name, cfg) if path not in own]
+    cache = EvaluationCache(home, fresh=force, ledger=own[0], filename=own[1].name, sources=others)
+    mine = in_part(entries, cfg.retrain_epochs, part)
     t_eval = time.perf_counter()
     n_measured = 0
-    for entry in tqdm(entries, desc=f"{name}: architectures", disable=not progress):
+    for entry in tqdm(entries, desc=f"{name}{suffix}: architectures", disable=not progress):
         g = Genotype(tuple(entry["ops"]), tuple(entry["normal"]), tuple(entry["reduce"]))
         scores = {}
         for protocol in ("inherited", "retrain"):
@@ -241,6 +255,8 @@ def run_baseline_study(
                     f"stopped during the baseline study, after {n_measured} measurements (all kept)"
                 )
             key = cache.key(protocol, g.key(), [], cfg.retrain_epochs)
+            if key not in mine:
+                continue
             n_measured += 1
             where = {
                 "state": RunState.EVALUATING,
@@ -248,7 +264,7 @@ def run_baseline_study(
                 "measured": n_measured,
                 "pid": os.getpid(),
             }
-            write_json(home / PROGRESS, {**where, "updated": utc_now()})
+            write_json(progress_file, {**where, "updated": utc_now()})
             partial = cache.partial_path(key)
             scores[protocol] = cache.scores(
                 key,
@@ -261,14 +277,18 @@ def run_baseline_study(
                     stop=stop,
                     checkpoint=partial,
                     checkpoint_every_s=checkpoint_every_s,
-                    report=lambda info: write_json(home / PROGRESS, {**where, **info, "updated": utc_now()}),
+                    report=lambda info: write_json(progress_file, {**where, **info, "updated": utc_now()}),
                 ),
                 hardware(device),
                 ev.retrain_history(partial if protocol == "retrain" else None),
             )
         entry["accuracy"] = scores
-    write_json(home / PROGRESS, {"state": RunState.DONE, "updated": utc_now()})
+    write_json(progress_file, {"state": RunState.DONE, "updated": utc_now()})
     eval_time = max(time.perf_counter() - t_eval, cache.seconds_used())
+    if part is not None:
+        record = part_record(part, cache, eval_time)
+        write_json(home / f"measured{suffix}.json", record)
+        return record
     result = {
         "experiment": experiment,
         "name": name,
@@ -304,5 +324,52 @@ def run_baseline_study(
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     write_json(out, result)
-    cache.ledger.unlink(missing_ok=True)  # the result holds what it kept
+    for ledger in [cache.ledger, *_part_files(home, results_dir, name, cfg, ledgers_only=True)]:
+        ledger.unlink(missing_ok=True)  # the result holds what they kept
     return result
+
+
+def in_part(entries: list[dict], retrain_epochs: int, part: tuple[int, int] | None) -> set[str]:
+    """The measurement keys of ``entries`` that part ``(k, n)`` makes (all of them for ``None``).
+
+    Each protocol's distinct keys, in the order of the entries, are dealt round-robin to the n
+    parts, so the parts share the retrainings (the long measurements) evenly, and a genotype met
+    twice is measured once, by one part."""
+    keys = {}
+    for protocol in ("inherited", "retrain"):
+        distinct = dict.fromkeys(
+            EvaluationCache.key(
+                protocol,
+                Genotype(tuple(e["ops"]), tuple(e["normal"]), tuple(e["reduce"])).key(),
+                [],
+                retrain_epochs,
+            )
+            for e in entries
+        )
+        keys.update({key: i for i, key in enumerate(distinct)})
+    if part is None:
+        return set(keys)
+    k, n = part
+    return {key for key, i in keys.items() if i % n == k - 1}
+
+
+def part_record(part: tuple[int, int], cache: EvaluationCache, eval_time: float) -> dict:
+    """What part k of n of a study made: its measurements, their compute, when it ended."""
+    return {
+        "part": list(part),
+        "measurements": sorted(cache.used),
+        "evaluation_time_s": round(eval_time, 1),
+        "ended": utc_now(),
+    }
+
+
+def _part_files(
+    home: Path, results_dir: Path, name: str, cfg: SearchConfig, ledgers_only: bool = False
+) -> list[Path]:
+    """The evaluation files and ledgers of every part of the study (and of the whole), oldest
+    first: what each part and the whole study read before measuring."""
+    ledgers = sorted((Path(results_dir) / "measurements").glob(f"{name}-part*of*-{cfg.hash()}.json"))
+    if ledgers_only:
+        return ledgers
+    whole = [ledger_path(results_dir, name, cfg), home / FILENAME]
+    return [*ledgers, *sorted(home.glob(f"{Path(FILENAME).stem}-part*of*.json")), *whole]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hypernas.io import read_record, write_json
@@ -36,12 +36,22 @@ FILENAME = "evaluations.json"
 class EvaluationCache:
     """Maps an evaluation key to ``{"accuracy": %, "seconds": compute time, "commit", "hardware": [machines]}``."""
 
-    def __init__(self, run_dir: str | Path, fresh: bool = False, ledger: str | Path | None = None) -> None:
-        self.path = Path(run_dir) / FILENAME
+    def __init__(
+        self,
+        run_dir: str | Path,
+        fresh: bool = False,
+        ledger: str | Path | None = None,
+        filename: str = FILENAME,
+        sources: Sequence[Path] = (),
+    ) -> None:
+        """``filename`` names the file this cache writes in ``run_dir`` (parts of a baseline study
+        write one each); ``sources`` are other caches' files whose entries it reads (and never writes)."""
+        self.path = Path(run_dir) / filename
         self.ledger = Path(ledger) if ledger is not None else None
         self.entries: dict[str, dict] = {}
         if not fresh:
-            for path in (self.ledger, self.path):  # the run directory's entries are the later ones
+            # the run directory's own entries are the latest
+            for path in (*sources, self.ledger, self.path):
                 if path is not None and path.is_file():
                     self.entries.update(
                         read_record(path, "evaluation cache", "delete it (it only caches evaluations)")

@@ -7,7 +7,9 @@ An item is written ``EXPERIMENT:SETTING[:PART]`` on the command line; PART is on
 * ``search``: the experiment's search alone (its run directory is the experiment's);
 * ``separateA`` ... ``separateD``: the ordinary search at the s of A-D, fixed (a baseline);
 * ``baselines``: the baseline study of the experiment (:mod:`hypernas.pipeline.baselines`), which uses
-  the search and the four separate searches and scores every architecture of its groups.
+  the search and the four separate searches and scores every architecture of its groups;
+* ``baselinesKofN``: part K of N of that study's measurements (the architectures' scores split by
+  measurement, so N workers or cluster jobs retrain at once); ``baselines`` then gathers them.
 
 ``seedN`` may follow any part (``exp1:rebalanced:baselines:seed1``). A seed changes the search
 (initial weights, data order, draws of s, Gumbel noise), never the held-out split. SETTING is a
@@ -29,8 +31,10 @@ STUDIES = ("experiment", "search", "separate", "baselines")
 DEFAULT = "default"  # the setting of a profile's own config
 _SEED = re.compile(r"^seed(\d+)$")
 _SEPARATE = re.compile(r"^separate([A-D])$")
+_PART = re.compile(r"^baselines(\d+)of(\d+)$")
 FORM = (
-    "EXPERIMENT:SETTING[:search|:separateA-D|:baselines][:seedN] (e.g. exp1:printed, exp1:rebalanced:seed1)"
+    "EXPERIMENT:SETTING[:search|:separateA-D|:baselines|:baselinesKofN][:seedN] "
+    "(e.g. exp1:printed, exp1:rebalanced:seed1, exp1:rebalanced:baselines1of2)"
 )
 
 
@@ -43,6 +47,8 @@ class QueueItem:
     seed: int = 0
     study: str = "experiment"
     arch: str | None = None  # the paper's architecture (A-D) of a separate search
+    part: int = 0  # of a baseline study: part K (1-based) of ``parts`` of its measurements; 0: all
+    parts: int = 0
 
     def __post_init__(self) -> None:
         if self.experiment not in PRESETS:
@@ -56,6 +62,11 @@ class QueueItem:
             raise ConfigError(f"unknown study {self.study!r}; choose one of {', '.join(STUDIES)}")
         if (self.study == "separate") != (self.arch in ("A", "B", "C", "D")):
             raise ConfigError("a separate search needs one of the architectures A-D, and only it takes one")
+        if (self.part or self.parts) and not (self.study == "baselines" and 1 <= self.part <= self.parts):
+            raise ConfigError(
+                f"part {self.part} of {self.parts}: a baseline study's part K of N needs 1 <= K <= N "
+                "(e.g. exp1:rebalanced:baselines1of2)"
+            )
 
     @classmethod
     def parse(cls, text: str | list | tuple | QueueItem) -> QueueItem:
@@ -66,28 +77,33 @@ class QueueItem:
         if not 2 <= len(parts) <= 4 or not all(parts):
             raise ConfigError(f"--item expects {FORM}, got {':'.join(map(str, parts))!r}")
         experiment, setting, *extra = parts
-        seed, study, arch = 0, "experiment", None
+        seed, study, arch, k, n = 0, "experiment", None, 0, 0
         if extra and _SEED.match(extra[-1]):
             seed = int(_SEED.match(extra.pop())[1])
         if len(extra) > 1:
             raise ConfigError(f"--item expects {FORM}, got {':'.join(parts)!r}")
         if extra:
-            part = extra[0]
-            if part in ("search", "baselines"):
-                study = part
-            elif _SEPARATE.match(part):
-                study, arch = "separate", _SEPARATE.match(part)[1]
+            word = extra[0]
+            if word in ("search", "baselines"):
+                study = word
+            elif _SEPARATE.match(word):
+                study, arch = "separate", _SEPARATE.match(word)[1]
+            elif _PART.match(word):
+                study, (k, n) = "baselines", map(int, _PART.match(word).groups())
             else:
                 raise ConfigError(
-                    f"unknown part {part!r} of --item; use search, separateA-D, baselines or seedN"
+                    f"unknown part {word!r} of --item; use search, separateA-D, baselines, "
+                    "baselinesKofN or seedN"
                 )
-        return cls(experiment, setting, seed, study, arch)
+        return cls(experiment, setting, seed, study, arch, k, n)
 
     def spec(self) -> str:
         """The command-line form, which :meth:`parse` reads back."""
         part = {"experiment": "", "search": ":search", "baselines": ":baselines"}.get(
             self.study, f":separate{self.arch}"
         )
+        if self.is_part:
+            part += f"{self.part}of{self.parts}"
         return f"{self.experiment}:{self.setting}{part}" + (f":seed{self.seed}" if self.seed else "")
 
     @property
@@ -102,12 +118,24 @@ class QueueItem:
         suffix = {"experiment": "", "search": "-search", "baselines": "-baselines"}.get(
             self.study, f"-separate{self.arch}"
         )
-        return self.base + suffix
+        return self.base + suffix + (f"-part{self.part}of{self.parts}" if self.is_part else "")
+
+    @property
+    def is_part(self) -> bool:
+        """True for part K of N of a baseline study's measurements."""
+        return self.parts > 0
+
+    def whole(self) -> QueueItem:
+        """The item itself; for a part of a baseline study, the whole study."""
+        return QueueItem(self.experiment, self.setting, self.seed, self.study, self.arch)
 
     @property
     def run_name(self) -> str:
-        """Stem of the run directory: a search alone shares the experiment's."""
-        return self.base if self.study == "search" else self.name
+        """Stem of the run directory: a search alone shares the experiment's, a part of a baseline
+        study the study's."""
+        if self.study == "search":
+            return self.base
+        return self.whole().name
 
     @property
     def overrides(self) -> dict:
