@@ -168,7 +168,10 @@ def conventions_text() -> str:
         "The relative improvement at matched size is RI = 100 (acc_method - acc_random) / acc_random "
         "(Yang et al., 2020), for each of A-D against its random twin with the same op counts in each "
         "cell. Rank agreement is Kendall's tau and Spearman's rho between inherited and retrained "
-        "test accuracy over every distinct architecture of the study."
+        "test accuracy over every distinct architecture of the study. A study is made for one "
+        "main search: its intervals cover the choice of architectures, not the search's "
+        "seed. How far a seed moves A-D is the seed table's to say; the baseline groups are not "
+        "repeated per seed (a second study would double the compute)."
     )
 
 
