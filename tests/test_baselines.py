@@ -226,6 +226,7 @@ def test_the_study_at_smoke_scale_scores_every_group_and_resumes(tmp_path, data_
     assert isinstance(separate.hypernet, PlainLogits) and separate.config.fixed_s == (0.15, 0.15, 0.7)
     again = run_baseline_study("exp1", "smoke", **kw)
     assert again == study
+    assert run_baseline_study("exp1", "smoke", part=(1, 2), **kw)["measurements"] == []  # nothing left
     assert json.loads((tmp_path / "results" / "exp1-baselines.json").read_text()) == study
     assert study["retrain_protocol"]["images"] == 256 and study["provenance"]["val_images"] == 128
 

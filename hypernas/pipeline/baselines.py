@@ -191,6 +191,8 @@ def run_baseline_study(
         cached = read_record(out, "baseline study", RESULT_FIX)
         if cached.get("config_hash") == study.hash():
             log.info("reusing %s (study hash %s)", out, study.hash())
+            if part is not None:  # the whole study is done: the part has nothing left to make
+                return {"part": list(part), "measurements": [], "evaluation_time_s": 0.0, "ended": utc_now()}
             return cached
     device = torch_device(device)
     home = Path(runs_dir) / profile / f"{name}-{cfg.hash()}"
