@@ -54,6 +54,7 @@ from hypernas import book
 from hypernas.pipeline.baselines import run_baseline_study
 from hypernas.pipeline.experiment import run_experiment
 from hypernas.report import baselines as report
+from hypernas.report import seeds as seed_report
 
 warnings.filterwarnings("ignore")
 logging.basicConfig(level=logging.WARNING)
@@ -85,16 +86,16 @@ def show_study(title, study, seed_results, main):
     if len(seed_results) > 1:
         display(
             Markdown(
-                f"**Seeds.** A-D's test accuracy (%), retrained and inherited, in {report.seeds_text(seed_results)}:"
+                f"**Seeds.** A-D's test accuracy (%), retrained and inherited, in {seed_report.seeds_text(seed_results)}:"
             )
         )
         display(
-            report.seed_table(seed_results)
+            seed_report.seed_table(seed_results)
             .style.set_uuid(f"seeds-{key}")
             .format(precision=2)
             .hide(axis="index")
         )
-        display(Markdown(report.seed_verdict_text(seed_results)))
+        display(Markdown(seed_report.seed_verdict_text(seed_results)))
     display(Markdown("Every architecture and its four scores:"))
     display(
         report.architecture_table(study).style.set_uuid(f"archs-{key}").format(precision=2).hide(axis="index")
@@ -115,17 +116,17 @@ if paper["study"] is None:
         Markdown(
             "The paper-scale baseline study of exp1 (setting b) has not finished yet. The background "
             "campaign runs it after the seeds (`make paper`; `make paper-status` tells where each part "
-            f"stands). Finished so far: {report.seeds_text(paper['seeds'])}."
+            f"stands). Finished so far: {seed_report.seeds_text(paper['seeds'])}."
         )
     )
     if len(paper["seeds"]) > 1:
         display(
-            report.seed_table(paper["seeds"])
+            seed_report.seed_table(paper["seeds"])
             .style.set_uuid("seeds-paper")
             .format(precision=2)
             .hide(axis="index")
         )
-        display(Markdown(report.seed_verdict_text(paper["seeds"])))
+        display(Markdown(seed_report.seed_verdict_text(paper["seeds"])))
 else:
     show_study("exp1, setting (b), paper scale", paper["study"], paper["seeds"], paper["seeds"][0])
 

@@ -40,6 +40,7 @@ from myst_nb import glue
 from hypernas import book
 from hypernas.pipeline.experiment import run_experiment
 from hypernas.report import baselines as baseline_report
+from hypernas.report import seeds as seed_report
 from hypernas.train.presets import SETTINGS
 
 warnings.filterwarnings("ignore")
@@ -85,16 +86,16 @@ for setting, paper_run in paper_runs.items():
     if len(seeds) > 1:
         display(
             Markdown(
-                f"**Seeds.** A-D's test accuracy (%), retrained and inherited, in {baseline_report.seeds_text(seeds)}."
+                f"**Seeds.** A-D's test accuracy (%), retrained and inherited, in {seed_report.seeds_text(seeds)}."
             )
         )
         display(
-            baseline_report.seed_table(seeds)
+            seed_report.seed_table(seeds)
             .style.set_uuid(f"seeds-{setting}")
             .format(precision=2)
             .hide(axis="index")
         )
-        display(Markdown(baseline_report.seed_verdict_text(seeds)))
+        display(Markdown(seed_report.seed_verdict_text(seeds)))
     else:
         display(Markdown("One seed so far (seed 0); the campaign runs seeds 1 and 2 (`make paper-status`)."))
     display(
@@ -177,16 +178,16 @@ quick_seeds = [result] + [
 if len(quick_seeds) > 1:
     display(
         Markdown(
-            f"**Seeds.** A-D's test accuracy (%), retrained and inherited, in {baseline_report.seeds_text(quick_seeds)} (the baseline study is in the chapter *Is one search worth it?*)."
+            f"**Seeds.** A-D's test accuracy (%), retrained and inherited, in {seed_report.seeds_text(quick_seeds)} (the baseline study is in the chapter *Is one search worth it?*)."
         )
     )
     display(
-        baseline_report.seed_table(quick_seeds)
+        seed_report.seed_table(quick_seeds)
         .style.set_uuid("seeds-quick")
         .format(precision=2)
         .hide(axis="index")
     )
-    display(Markdown(baseline_report.seed_verdict_text(quick_seeds)))
+    display(Markdown(seed_report.seed_verdict_text(quick_seeds)))
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 display(

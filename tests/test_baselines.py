@@ -159,17 +159,18 @@ def test_seed_summary_gives_mean_and_sample_sd():
 
 def test_seed_table_labels_each_protocols_rows_and_the_text_states_the_constants():
     from hypernas.report import baselines as report
+    from hypernas.report import seeds
 
     results = [
         fake.result({"A": fake.architecture((10, 10, 8), {"retrain": r, "inherited": i})}, {"seed": k})
         for k, (r, i) in enumerate(((89.0, 80.0), (90.0, 82.0), (91.0, 84.0)))
     ]
-    table = report.seed_table(results)
+    table = seeds.seed_table(results)
     assert table["scored"].tolist() == ["retrained", "inherited"]
     assert table["mean ± sd"].tolist() == ["90.00 ± 1.00", "82.00 ± 2.00"]
     assert table.iloc[1][["seed 0", "seed 1", "seed 2"]].tolist() == [80.0, 82.0, 84.0]
-    assert report.seeds_text(results) == "seeds 0, 1 and 2"
-    assert report.seeds_text(results[:1]) == "seed 0" and report.seeds_text([]) == "no seed"
+    assert seeds.seeds_text(results) == "seeds 0, 1 and 2"
+    assert seeds.seeds_text(results[:1]) == "seed 0" and seeds.seeds_text([]) == "no seed"
     text = report.conventions_text()
     assert f"({compare.HV_REFERENCE[0]:g}, {compare.HV_REFERENCE[1]:g})" in text
     assert f"{compare.BOOTSTRAP:,} resamples" in text
@@ -256,6 +257,7 @@ def test_the_report_of_a_stored_study_states_its_own_numbers():
     from pathlib import Path
 
     from hypernas.report import baselines as report
+    from hypernas.report.seeds import seed_flags
 
     stored = Path(__file__).resolve().parents[1] / "results" / "quick"
     studies = report.profile_studies(stored, "quick", ("exp1",))
@@ -272,7 +274,7 @@ def test_the_report_of_a_stored_study_states_its_own_numbers():
     ranks = "yes" if rank["tau_low"] > report.RANKING_TAU else "partly" if rank["tau_low"] > 0 else "no"
     assert verdict["ranking"].startswith(f"{ranks}: Kendall's tau {rank['kendall_tau']:.2f}")
     assert rank["n"] == len({a["genotype"] for a in study["architectures"]})
-    flags = report.seed_flags(seeds)
+    flags = seed_flags(seeds)
     held = sum(all(f[i] for f in flags.values()) for i in range(3))
     assert verdict["seeds"].startswith("no, in none" if held == 0 else f"yes in {held} of 3")
     table = report.hypervolume_table(study, numbers["hypervolume"])

@@ -323,6 +323,14 @@ def test_paper_scale_helpers(tiny_result, tmp_path):
     assert mixed["smoke scale (exp1, exp2, exp3)"][book.HEADLINE_CLAIMS["best_c"]] == (
         "yes in exp1, exp2, no in exp3 (the gap is within chance in exp2, exp3)"
     )
+    # with seeds: each claim counts the seeds in which it holds
+    seeded = book.verdict_grid(
+        {"smoke scale": {"exp1": best_c, "exp3": worst_c}},
+        seeds={"smoke scale": {"exp1": [best_c, worst_c, best_c], "exp3": [worst_c, worst_c, worst_c]}},
+    )["smoke scale (exp1, exp3; 3 seeds each)"]
+    assert seeded[book.HEADLINE_CLAIMS["best_c"]] == "exp1: yes in 2 of 3 seeds; exp3: no, in none of 3 seeds"
+    one = book.verdict_grid({"s": {"exp1": best_c}}, seeds={"s": {"exp1": [best_c, worst_c]}})
+    assert one["s (exp1; 2 seeds)"][book.HEADLINE_CLAIMS["best_c"]] == "yes in 1 of 2 seeds"
     alone = book.verdict_grid({"smoke scale": {"exp1": r}})["smoke scale (exp1)"]
     assert alone[book.HEADLINE_CLAIMS["removes"]] == (
         "yes" if max(b, c, d) <= book.REMOVED_MAX_EDGES else "no"

@@ -14,7 +14,6 @@ from hypernas.pipeline.results import (
 )
 from hypernas.pipeline.theorem_study import run_theorem_study
 from hypernas.report.claims import (
-    HEADLINE_CLAIMS,
     REMOVED_MAX_EDGES,
     WIDE_FACTOR,
     c_gap_within_chance,
@@ -23,14 +22,12 @@ from hypernas.report.claims import (
     collapses_onto_identity,
     counts_text,
     epochs_holding_all_effects,
-    headline,
     holds_all_effects,
     penalised_counts,
     penalised_counts_text,
     penalty_effects,
     penalty_effects_text,
     uses_every_family,
-    verdict_grid,
 )
 from hypernas.report.figures import (
     plot_cells,
@@ -41,6 +38,7 @@ from hypernas.report.figures import (
     plot_op_stats,
 )
 from hypernas.report.findings import collapse_text, final_family_text, sweep_findings, theorem_text
+from hypernas.report.headline import HEADLINE_CLAIMS, headline, verdict_grid
 from hypernas.report.latency import accuracy_table as latency_accuracy_table
 from hypernas.report.latency import budget_as_read_text as latency_budget_as_read
 from hypernas.report.latency import budget_table as latency_budget_table

@@ -10,6 +10,8 @@ import pandas as pd
 
 from hypernas.pipeline.results import Result
 from hypernas.report import compare
+from hypernas.report.headline import seed_count_text
+from hypernas.report.seeds import campaign_seeds, seed_flags
 from hypernas.space.genotype import Genotype
 from hypernas.train.config import SearchConfig
 
@@ -253,34 +255,6 @@ def protocol_text(study: dict, main: Result | None = None) -> str:
     return text
 
 
-def seeds_text(results: list[Result]) -> str:
-    """The seeds of ``results`` in words: "seed 0", "seeds 0, 1 and 2", "no seed"."""
-    seeds = [str(r.config.seed) for r in results]
-    if not seeds:
-        return "no seed"
-    if len(seeds) == 1:
-        return f"seed {seeds[0]}"
-    return f"seeds {', '.join(seeds[:-1])} and {seeds[-1]}"
-
-
-def seed_table(results: list[Result], protocols: tuple[str, ...] = ("retrain", "inherited")) -> pd.DataFrame:
-    """A-D's test accuracy under each of ``protocols`` in each seed, and mean ± sd over the seeds."""
-    seeds = [r.config.seed for r in results]
-    rows = []
-    for protocol in protocols:
-        for name, row in compare.seed_summary(results, protocol).items():
-            rec = {"arch": name, "scored": SCORE_LABELS.get(protocol, protocol)}
-            rec.update({f"seed {s}": round(v, 2) for s, v in zip(seeds, row["values"])})
-            rec["mean ± sd"] = (
-                f"{row['mean']:.2f} ± {row['sd']:.2f}" if len(seeds) > 1 else f"{row['mean']:.2f}"
-            )
-            rows.append(rec)
-    return pd.DataFrame(rows)
-
-
-SCORE_LABELS = {"retrain": "retrained", "inherited": "inherited", "relaxed": "relaxed"}
-
-
 # ----------------------------------------------------------------------------- verdicts
 RANKING_TAU = 0.5  # inherited ranks as retraining does when tau's interval lies above this
 STUDY_CLAIMS = {
@@ -289,29 +263,6 @@ STUDY_CLAIMS = {
     "ranking": "Inherited accuracy ranks architectures as retraining does",
     "seeds": "The paper's four claims hold in every seed",
 }
-
-
-def seed_flags(seed_results: list[dict]) -> dict[str, list[bool]]:
-    """For each headline claim (:data:`~hypernas.report.claims.HEADLINE_CLAIMS`), whether it holds in each seed."""
-    from hypernas.report.claims import HEADLINE_CLAIMS, headline_flags
-
-    flags = [headline_flags({"run": r}) for r in seed_results]
-    return {key: [f[key]["run"] for f in flags] for key in HEADLINE_CLAIMS}
-
-
-def seed_verdict_text(seed_results: list[dict]) -> str:
-    """In how many seeds each of the paper's claims holds ("yes in 2 of 3 seeds")."""
-    from hypernas.report.claims import HEADLINE_CLAIMS
-
-    n = len(seed_results)
-    parts = [f"{HEADLINE_CLAIMS[key]}: {_count_text(held)}" for key, held in seed_flags(seed_results).items()]
-    return f"**Across {n} seeds.** " + " ".join(f"{part}." for part in parts)
-
-
-def _count_text(held: list[bool]) -> str:
-    k, n = sum(held), len(held)
-    seeds = f"seed{'s' if n > 1 else ''}"
-    return f"no, in none of {n} {seeds}" if k == 0 else f"yes in {k} of {n} {seeds}"
 
 
 def study_verdict(study: dict, seed_results: list[dict], numbers: dict | None = None) -> dict[str, str]:
@@ -340,7 +291,7 @@ def study_verdict(study: dict, seed_results: list[dict], numbers: dict | None = 
         f"{comp['ratio'].get('wall_time_s', math.nan):.1f}x the wall time",
         "ranking": f"{ranks}: Kendall's tau {rank['kendall_tau']:.2f} [{rank['tau_low']:.2f}, "
         f"{rank['tau_high']:.2f}] over {rank['n']} architectures",
-        "seeds": f"{_count_text(every)} (all four at once)",
+        "seeds": f"{seed_count_text(every)} (all four at once)",
     }
 
 
@@ -365,14 +316,9 @@ def campaign_study(results_dir, profile: str, experiment: str, setting: str) -> 
 
     from hypernas.pipeline.baselines import study_config
     from hypernas.pipeline.items import QueueItem
-    from hypernas.pipeline.results import read_if_present, read_record_if_present
+    from hypernas.pipeline.results import read_record_if_present
 
-    seeds = []
-    for s in range(10):
-        item = QueueItem(experiment, setting, s)
-        r = read_if_present(Path(results_dir) / f"{item.name}.json")
-        if r is not None and r.config_hash == item.config(profile).hash():
-            seeds.append(r)
+    seeds = campaign_seeds(results_dir, profile, experiment, setting)
     main = QueueItem(experiment, setting, 0, "baselines")
     study = read_record_if_present(Path(results_dir) / f"{main.name}.json", "baseline study")
     if study is not None and study.get("config_hash") != study_config(main.config(profile)).hash():
