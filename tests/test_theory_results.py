@@ -328,7 +328,7 @@ def test_paper_scale_helpers(tiny_result, tmp_path):
         {"smoke scale": {"exp1": best_c, "exp3": worst_c}},
         seeds={"smoke scale": {"exp1": [best_c, worst_c, best_c], "exp3": [worst_c, worst_c, worst_c]}},
     )["smoke scale (exp1, exp3; 3 seeds each)"]
-    assert seeded[book.HEADLINE_CLAIMS["best_c"]] == "exp1: yes in 2 of 3 seeds; exp3: no, in none of 3 seeds"
+    assert seeded[book.HEADLINE_CLAIMS["best_c"]] == "yes in exp1 (2 of 3 seeds); no in exp3 (0 of 3 seeds)"
     one = book.verdict_grid({"s": {"exp1": best_c}}, seeds={"s": {"exp1": [best_c, worst_c]}})
     assert one["s (exp1; 2 seeds)"][book.HEADLINE_CLAIMS["best_c"]] == "yes in 1 of 2 seeds"
     alone = book.verdict_grid({"smoke scale": {"exp1": r}})["smoke scale (exp1)"]

@@ -86,17 +86,19 @@ def seed_count_text(held: list[bool]) -> str:
 
 
 def _seed_texts(runs: dict[str, list[Result]]) -> dict[str, str]:
-    """Per headline claim, in how many seeds of each experiment it holds (experiments named when
-    there are several)."""
+    """Per headline claim, in how many seeds it holds: "yes in 2 of 3 seeds" for one experiment;
+    for several, "yes in exp1 (3 of 3 seeds), exp3 (1 of 3 seeds); no in exp2 (0 of 3 seeds)"."""
     held = {e: [headline_flags({e: r}) for r in rs] for e, rs in runs.items()}
     texts = {}
     for key in HEADLINE_CLAIMS:
-        counts = {e: seed_count_text([f[key][e] for f in flags]) for e, flags in held.items()}
-        texts[key] = (
-            next(iter(counts.values()))
-            if len(counts) == 1
-            else "; ".join(f"{e}: {text}" for e, text in counts.items())
-        )
+        counts = {e: [f[key][e] for f in flags] for e, flags in held.items()}
+        if len(counts) == 1:
+            texts[key] = seed_count_text(next(iter(counts.values())))
+            continue
+        named = {e: f"{e} ({sum(h)} of {len(h)} seed{'s' if len(h) > 1 else ''})" for e, h in counts.items()}
+        yes = [named[e] for e, h in counts.items() if any(h)]
+        no = [named[e] for e, h in counts.items() if not any(h)]
+        texts[key] = "; ".join(f"{word} in {', '.join(es)}" for word, es in (("yes", yes), ("no", no)) if es)
     return texts
 
 
