@@ -274,6 +274,12 @@ def test_the_report_of_a_stored_study_states_its_own_numbers():
     ranks = "yes" if rank["tau_low"] > report.RANKING_TAU else "partly" if rank["tau_low"] > 0 else "no"
     assert verdict["ranking"].startswith(f"{ranks}: Kendall's tau {rank['kendall_tau']:.2f}")
     assert rank["n"] == len({a["genotype"] for a in study["architectures"]})
+    from hypernas.report.provenance import best_accuracy
+    from hypernas.report.seeds import seed_verdict_text
+
+    for protocol, word in (("inherited", "inherited"), ("retrain", "retrained")):
+        letters = ", ".join(best_accuracy(r, protocol)[0] for r in seeds)
+        assert f"{word} {letters}" in seed_verdict_text(seeds)
     flags = seed_flags(seeds)
     held = sum(all(f[i] for f in flags.values()) for i in range(3))
     assert verdict["seeds"].startswith("no, in none" if held == 0 else f"yes in {held} of 3")

@@ -99,6 +99,13 @@ def _seed_texts(runs: dict[str, list[Result]]) -> dict[str, str]:
         yes = [named[e] for e, h in counts.items() if any(h)]
         no = [named[e] for e, h in counts.items() if not any(h)]
         texts[key] = "; ".join(f"{word} in {', '.join(es)}" for word, es in (("yes", yes), ("no", no)) if es)
+    close = [
+        f"{e} seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}"
+        for e, rs in runs.items()
+        if (seeds := [str(r.config.seed) for r in rs if c_gap_within_chance(r)])
+    ]
+    if close:
+        texts["best_c"] += f" (the gap is within chance in {'; '.join(close)})"
     return texts
 
 

@@ -10,7 +10,9 @@ import pandas as pd
 from hypernas.pipeline.items import QueueItem
 from hypernas.pipeline.results import Result, read_if_present
 from hypernas.report import compare
+from hypernas.report.claims import c_gap_within_chance
 from hypernas.report.headline import HEADLINE_CLAIMS, headline_flags, seed_count_text
+from hypernas.report.provenance import best_accuracy
 
 
 def seeds_text(results: list[Result]) -> str:
@@ -41,19 +43,33 @@ def seed_table(results: list[Result], protocols: tuple[str, ...] = ("retrain", "
 SCORE_LABELS = {"retrain": "retrained", "inherited": "inherited", "relaxed": "relaxed"}
 
 
-def seed_flags(seed_results: list[dict]) -> dict[str, list[bool]]:
+def seed_flags(seed_results: list[Result]) -> dict[str, list[bool]]:
     """For each headline claim (:data:`~hypernas.report.headline.HEADLINE_CLAIMS`), whether it holds in each seed."""
     flags = [headline_flags({"run": r}) for r in seed_results]
     return {key: [f[key]["run"] for f in flags] for key in HEADLINE_CLAIMS}
 
 
-def seed_verdict_text(seed_results: list[dict]) -> str:
-    """In how many seeds each of the paper's claims holds ("yes in 2 of 3 seeds")."""
+def seed_verdict_text(seed_results: list[Result]) -> str:
+    """In how many seeds each of the paper's claims holds ("yes in 2 of 3 seeds"), and which of A-D
+    is the most accurate in each seed under each protocol measured (where C's lead or lag with
+    inherited weights is within chance, those seeds are named)."""
     n = len(seed_results)
     parts = [
         f"{HEADLINE_CLAIMS[key]}: {seed_count_text(held)}" for key, held in seed_flags(seed_results).items()
     ]
-    return f"**Across {n} seeds.** " + " ".join(f"{part}." for part in parts)
+    best = []
+    for protocol in ("inherited", "retrain", "relaxed"):
+        if all(protocol in a.test_accuracy for r in seed_results for a in r.architectures.values()):
+            letters = ", ".join(best_accuracy(r, protocol)[0] for r in seed_results)
+            best.append(f"{SCORE_LABELS[protocol]} {letters}")
+    chance = [str(r.config.seed) for r in seed_results if c_gap_within_chance(r)]
+    text = f"**Across {n} seeds.** " + " ".join(f"{part}." for part in parts)
+    if best:
+        text += f" The most accurate of A-D, seed by seed: {'; '.join(best)}."
+    if chance:
+        seeds = f"seed{'s' if len(chance) > 1 else ''} {', '.join(chance)}"
+        text += f" With inherited weights, C and its closest rival differ by less than chance in {seeds}."
+    return text
 
 
 def campaign_seeds(
