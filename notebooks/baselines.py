@@ -48,7 +48,7 @@ import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from hypernas import book
 from hypernas.pipeline.baselines import run_baseline_study
@@ -96,10 +96,10 @@ def show_study(title, study, seed_results, main):
             .hide(axis="index")
         )
         display(Markdown(seed_report.seed_verdict_text(seed_results)))
-    display(Markdown("Every architecture and its four scores:"))
-    display(
-        report.architecture_table(study).style.set_uuid(f"archs-{key}").format(precision=2).hide(axis="index")
-    )
+    table = report.architecture_table(study)
+    styled = table.style.set_uuid(f"archs-{key}").format(precision=2).hide(axis="index")
+    title = f"Every architecture of the study ({len(table)}) and its four scores"
+    display(HTML(book.collapsed_html(title, styled.to_html())))
 
 
 # %% tags=["remove-input"]

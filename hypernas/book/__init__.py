@@ -51,6 +51,7 @@ from hypernas.report.paper import ARCH_NAMES, CELL_PARAMS_ROW, PAPER_TABLES, SET
 from hypernas.report.provenance import (
     best_accuracy,
     collapsed,
+    collapsed_html,
     evaluation_hardware,
     hypernet_text,
     run_description,
@@ -88,6 +89,7 @@ __all__ = [
     "claim_verdicts",
     "collapse_text",
     "collapsed",
+    "collapsed_html",
     "collapses_onto_identity",
     "comparison_table",
     "counts_text",

@@ -173,4 +173,9 @@ def collapsed(title: str, markdown: str) -> str:
     the chapters put a run's provenance there, so that its results come first on the screen."""
     from markdown_it import MarkdownIt
 
-    return f"<details><summary>{title}</summary>\n{MarkdownIt('commonmark').render(markdown)}</details>"
+    return collapsed_html(title, MarkdownIt("commonmark").render(markdown))
+
+
+def collapsed_html(title: str, html: str) -> str:
+    """HTML of a block folded behind ``title`` holding ``html`` as it is (a long table, for example)."""
+    return f"<details><summary>{title}</summary>\n{html}</details>"
