@@ -82,6 +82,7 @@ def show_study(title, study, seed_results, main):
         report.hypervolume_table(study, numbers["hypervolume"]).style.set_uuid(f"hv-{key}").hide(axis="index")
     )
     display(Markdown(report.comparison_text(study, numbers)))
+    display(Markdown(report.same_search_text(study, main)))
     display(Markdown(report.protocol_text(study, main)))
     if len(seed_results) > 1:
         display(

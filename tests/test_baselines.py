@@ -280,6 +280,15 @@ def test_the_report_of_a_stored_study_states_its_own_numbers():
     for protocol, word in (("inherited", "inherited"), ("retrain", "retrained")):
         letters = ", ".join(best_accuracy(r, protocol)[0] for r in seeds)
         assert f"{word} {letters}" in seed_verdict_text(seeds)
+    from hypernas.space.genotype import Genotype as G
+
+    stored = {
+        n: G(tuple(a.ops), tuple(a.normal), tuple(a.reduce)).key() for n, a in seeds[0].architectures.items()
+    }
+    differ = [a["label"] for a in compare.members(study, ("paper",)) if stored[a["label"]] != a["genotype"]]
+    text = report.same_search_text(study, seeds[0])
+    assert (f"in {', '.join(differ)}" in text) if differ else ("the same main search" in text)
+    assert report.same_search_text(study, None) == ""
     flags = seed_flags(seeds)
     held = sum(all(f[i] for f in flags.values()) for i in range(3))
     assert verdict["seeds"].startswith("no, in none" if held == 0 else f"yes in {held} of 3")

@@ -255,6 +255,31 @@ def protocol_text(study: dict, main: Result | None = None) -> str:
     return text
 
 
+def same_search_text(study: dict, main: Result | None) -> str:
+    """Whether the study's A-D are the architectures of the stored result ``main`` of the same
+    config, or come from a main search made again (where the run directory was lost: another
+    machine or thread count can derive other architectures)."""
+    if main is None:
+        return ""
+    mine = {a["label"]: a["genotype"] for a in compare.members(study, ("paper",))}
+    stored = {
+        n: Genotype(tuple(a.ops), tuple(a.normal), tuple(a.reduce)).key()
+        for n, a in main.architectures.items()
+    }
+    differ = [n for n in mine if stored.get(n) != mine[n]]
+    if not differ:
+        return f"The study's A-D are the architectures of the stored result `{main.name}` (the same main search)."
+    same = [n for n in mine if n not in differ]
+    kept = f" ({', '.join(same)} the same)" if same else ""
+    return (
+        f"The study's main search was made again from the same config (its first run directory did not "
+        f"survive), and another machine or thread count derives other architectures: its A-D differ from "
+        f"those of the stored result `{main.name}` in {', '.join(differ)}{kept}. The study scores its own "
+        "A-D, so every group is compared with the same search; the seed table shows the stored results' "
+        "A-D, so its seed-0 numbers are not the study's."
+    )
+
+
 # ----------------------------------------------------------------------------- verdicts
 RANKING_TAU = 0.5  # inherited ranks as retraining does when tau's interval lies above this
 STUDY_CLAIMS = {
