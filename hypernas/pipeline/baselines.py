@@ -340,13 +340,7 @@ def in_part(entries: list[dict], retrain_epochs: int, part: tuple[int, int] | No
     keys = {}
     for protocol in ("inherited", "retrain"):
         distinct = dict.fromkeys(
-            EvaluationCache.key(
-                protocol,
-                Genotype(tuple(e["ops"]), tuple(e["normal"]), tuple(e["reduce"])).key(),
-                [],
-                retrain_epochs,
-            )
-            for e in entries
+            EvaluationCache.key(protocol, e["genotype"], [], retrain_epochs) for e in entries
         )
         keys.update({key: i for i, key in enumerate(distinct)})
     if part is None:
