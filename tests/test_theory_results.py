@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import re
+from pathlib import Path
 
 import fake_results as fake
 import pytest
@@ -15,6 +16,8 @@ from hypernas.pipeline.results import SCHEMA_VERSION, Result
 from hypernas.report import claims
 from hypernas.report.paper import PROFILE_SOURCES
 from hypernas.train.presets import SETTINGS, resolve
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_theorem_check_limits():
@@ -123,6 +126,35 @@ def test_sweep_runs_are_records_selected_by_config(tiny_result):
     assert book.sweep_results(results, "exp1", where={"seed": 1}) == [] == book.sweep_results(results, "exp2")
     table = book.kappa_sweep_frame([r, record], main=r)
     assert len(table) == 2 and table.iloc[0]["A"] == table.iloc[1]["A"]
+
+
+def test_a_sweep_record_from_uncommitted_code_is_remade_in_place(tiny_result):
+    """scripts/kappa_sweep.py --remake-dirty runs a dirty record again with the same config and
+    replaces it (one record, same name and hash, today's commit); a clean record is left alone."""
+    import importlib.util
+
+    from hypernas.pipeline.experiment import read_sweep, sweep_file, write_sweep
+
+    tmp, kw, r = tiny_result
+    results, runs = tmp / "remake-results", tmp / "remake-runs"
+    dirty = dataclasses.replace(r, name="exp1-small").sweep_record()
+    dirty = dataclasses.replace(
+        dirty, provenance=dataclasses.replace(dirty.provenance, commit="0123abcd-dirty")
+    )
+    write_sweep(sweep_file(results, "exp1"), [dirty])
+    spec = importlib.util.spec_from_file_location("kappa_sweep", REPO / "scripts" / "kappa_sweep.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.remake_dirty("exp1", "smoke", str(results), str(runs), kw["data_root"]) == 0
+    [remade] = read_sweep(sweep_file(results, "exp1"))
+    assert remade.name == "exp1-small" and remade.config_hash == r.config_hash
+    assert (
+        remade.provenance.commit != "0123abcd-dirty" and len(list((runs / "smoke").glob("exp1-small-*"))) == 1
+    )
+    # the remade record is not dirty (unless this checkout is): nothing runs a second time
+    if not remade.provenance.commit.endswith("-dirty"):
+        assert script.remake_dirty("exp1", "smoke", str(results), str(runs / "none"), kw["data_root"]) == 0
+        assert not (runs / "none").exists()
 
 
 @pytest.mark.slow
