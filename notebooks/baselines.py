@@ -66,8 +66,8 @@ lut = latency["runtimes"]["torch"]["lut"] if latency else None
 
 
 def show_study(title, study, seed_results, main):
-    key = study["name"]
     """Everything the chapter shows of one study: figure, fronts, statistics, seeds, protocol."""
+    key = study["name"]
     display(Markdown(f"### {title}"))
     numbers = report.comparison(study)
     fig = report.plot_study(study)
